@@ -1,0 +1,257 @@
+/**
+ * Stacked and bidirectional recurrent layers (PyTorch `nn.RNN` / `nn.LSTM` / `nn.GRU` semantics):
+ * layer l ≥ 1 reads the output sequence of layer l−1, with dropout between layers when training;
+ * a bidirectional layer runs a second, reversed direction with its own parameters and concatenates
+ * the outputs [forward, reverse] along the feature axis. States are laid out (L·D, B, H) with
+ * index l·D + d.
+ *
+ * Parameter names follow PyTorch: `weight_ih_l{l}`, `weight_hh_l{l}`, `bias_ih_l{l}`,
+ * `bias_hh_l{l}`, with `_reverse` for the reverse direction; cell extras (peepholes) are
+ * `{stem}_l{l}` likewise.
+ */
+import type { Backend } from "../backend/backend.js";
+import { createCell, type Cell, type CellConfig, type CellParams } from "../cells/index.js";
+import { view, type Arena, type TensorSpec } from "../tensor/arena.js";
+import { allocate, type DType, type FloatArray } from "../tensor/dtype.js";
+import type { Rng } from "../tensor/random.js";
+import { finalC, finalH, outputAt, unrollBackward, unrollForward, type UnrollCache } from "./unroll.js";
+
+// Dimensions: T steps, B batch, I input features, H hidden, L layers, D directions.
+
+/** A stack of recurrent layers. */
+export interface RecurrentConfig {
+  readonly cell: CellConfig;
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly bidirectional: boolean;
+  /** Dropout probability on the inputs of layers 1 … L−1 while training (PyTorch's `dropout`). */
+  readonly dropout: number;
+}
+
+/** A recurrent stack bound to parameter views: `dirs[l·D + d]`. */
+export interface Recurrent {
+  readonly config: RecurrentConfig;
+  readonly cell: Cell;
+  readonly dirs: readonly CellParams[];
+}
+
+/** Number of directions. */
+export function directions(c: RecurrentConfig): number {
+  return c.bidirectional ? 2 : 1;
+}
+
+/** PyTorch's name suffix of layer l, direction d. */
+function suffix(l: number, d: number): string {
+  return `_l${l}${d === 1 ? "_reverse" : ""}`;
+}
+
+/** Checks a config once, at the API boundary. */
+export function validateRecurrentConfig(c: RecurrentConfig): void {
+  const positive = (v: number, what: string) => {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${what} must be a positive integer, got ${v}`);
+  };
+  positive(c.inputSize, "inputSize");
+  positive(c.hiddenSize, "hiddenSize");
+  positive(c.numLayers, "numLayers");
+  if (!(c.dropout >= 0 && c.dropout < 1)) throw new Error(`dropout must be in [0, 1), got ${c.dropout}`);
+}
+
+/** The parameter tensors of a stack, named as PyTorch names them, after `prefix`. */
+export function recurrentSpecs(c: RecurrentConfig, prefix = ""): TensorSpec[] {
+  validateRecurrentConfig(c);
+  const cell = createCell(c.cell);
+  const H = c.hiddenSize;
+  const D = directions(c);
+  const GH = cell.G * H;
+  const specs: TensorSpec[] = [];
+  for (let l = 0; l < c.numLayers; l++) {
+    const I = l === 0 ? c.inputSize : D * H;
+    for (let d = 0; d < D; d++) {
+      const s = suffix(l, d);
+      specs.push(
+        { name: `${prefix}weight_ih${s}`, shape: [GH, I] },
+        { name: `${prefix}weight_hh${s}`, shape: [GH, H] },
+        { name: `${prefix}bias_ih${s}`, shape: [GH] },
+        { name: `${prefix}bias_hh${s}`, shape: [GH] },
+      );
+      for (const e of cell.extras) specs.push({ name: `${prefix}${e.stem}${s}`, shape: [e.size(H)] });
+    }
+  }
+  return specs;
+}
+
+/** Views of the stack's tensors in `arena` (parameters, or a mirrored gradient arena). */
+export function bindRecurrent(c: RecurrentConfig, arena: Arena, prefix = ""): Recurrent {
+  const cell = createCell(c.cell);
+  const dirs: CellParams[] = [];
+  for (let l = 0; l < c.numLayers; l++) {
+    for (let d = 0; d < directions(c); d++) {
+      const s = suffix(l, d);
+      const extra: Record<string, FloatArray> = {};
+      for (const e of cell.extras) extra[e.key] = view(arena, `${prefix}${e.stem}${s}`);
+      dirs.push({
+        Wih: view(arena, `${prefix}weight_ih${s}`),
+        Whh: view(arena, `${prefix}weight_hh${s}`),
+        bih: view(arena, `${prefix}bias_ih${s}`),
+        bhh: view(arena, `${prefix}bias_hh${s}`),
+        extra,
+      });
+    }
+  }
+  return { config: c, cell, dirs };
+}
+
+/** Everything a forward pass of the stack produced and its backward pass needs. */
+export interface RecurrentPass {
+  readonly T: number;
+  readonly B: number;
+  /** (T, B, D·H) output sequence of the last layer */
+  readonly y: FloatArray;
+  /** (L·D, B, H) final hidden states */
+  readonly hN: FloatArray;
+  /** (L·D, B, H) final cell states (LSTM), else empty */
+  readonly cN: FloatArray;
+  /** per layer and direction, index l·D + d */
+  readonly runs: readonly UnrollCache[];
+  /** per layer l ≥ 1: (T, B, D·H) dropout multipliers (0 or 1/(1−p)), or null without dropout */
+  readonly masks: readonly (FloatArray | null)[];
+}
+
+/** Options of a forward pass. */
+export interface ForwardOptions {
+  /** Applies dropout between layers (needs `rng`). */
+  readonly training?: boolean;
+  readonly rng?: Rng;
+}
+
+/**
+ * Forward pass of the stack over the time-major input `x` (T, B, I). `h0`, `c0` are
+ * (L·D, B, H), or null for zeros.
+ */
+export function recurrentForward(
+  backend: Backend,
+  r: Recurrent,
+  dtype: DType,
+  x: FloatArray,
+  T: number,
+  B: number,
+  h0: FloatArray | null,
+  c0: FloatArray | null,
+  opts: ForwardOptions = {},
+): RecurrentPass {
+  const { config: c, cell } = r;
+  const H = c.hiddenSize;
+  const D = directions(c);
+  const BH = B * H;
+  const zeros = allocate(dtype, BH);
+  const hN = allocate(dtype, c.numLayers * D * BH);
+  const cN = allocate(dtype, cell.hasC ? c.numLayers * D * BH : 0);
+  const runs: UnrollCache[] = [];
+  const masks: (FloatArray | null)[] = [];
+  let input = x;
+  let I = c.inputSize;
+  let y = x;
+  for (let l = 0; l < c.numLayers; l++) {
+    if (l > 0 && opts.training && c.dropout > 0) {
+      if (!opts.rng) throw new Error("dropout while training needs a random generator (opts.rng)");
+      const mask = allocate(dtype, input.length);
+      const keep = 1 / (1 - c.dropout);
+      const dropped = allocate(dtype, input.length);
+      for (let i = 0; i < input.length; i++) {
+        mask[i] = opts.rng.uniform() < c.dropout ? 0 : keep;
+        dropped[i] = input[i] * mask[i];
+      }
+      masks.push(mask);
+      input = dropped;
+    } else if (l > 0) masks.push(null);
+    y = allocate(dtype, T * B * D * H);
+    for (let d = 0; d < D; d++) {
+      const i = l * D + d;
+      const s0 = h0 ? h0.subarray(i * BH, (i + 1) * BH) : zeros;
+      const sc0 = cell.hasC ? (c0 ? c0.subarray(i * BH, (i + 1) * BH) : zeros) : null;
+      const run = unrollForward(backend, cell, r.dirs[i], dtype, { T, B, H }, I, input, s0, sc0, d === 1);
+      runs.push(run);
+      hN.set(finalH(run), i * BH);
+      if (cell.hasC) cN.set(finalC(run), i * BH);
+      for (let t = 0; t < T; t++) {
+        const out = outputAt(run, t);
+        for (let b = 0; b < B; b++) y.set(out.subarray(b * H, (b + 1) * H), (t * B + b) * D * H + d * H);
+      }
+    }
+    input = y;
+    I = D * H;
+  }
+  return { T, B, y, hN, cN, runs, masks };
+}
+
+/** Gradients with respect to the inputs of the stack. */
+export interface RecurrentInputGrads {
+  /** (T, B, I) dL/dx */ readonly dx: FloatArray;
+  /** (L·D, B, H) dL/dh0 */ readonly dh0: FloatArray;
+  /** (L·D, B, H) dL/dc0 (LSTM), else empty */ readonly dc0: FloatArray;
+}
+
+/**
+ * Backward pass of the stack. `dy` (T, B, D·H), `dhN`, `dcN` (L·D, B, H) are the upstream
+ * gradients (null for none). Parameter gradients are added into `grads` (same layout as `r`).
+ */
+export function recurrentBackward(
+  backend: Backend,
+  r: Recurrent,
+  grads: Recurrent,
+  dtype: DType,
+  pass: RecurrentPass,
+  dy: FloatArray | null,
+  dhN: FloatArray | null,
+  dcN: FloatArray | null,
+): RecurrentInputGrads {
+  const { config: c, cell } = r;
+  const { T, B } = pass;
+  const H = c.hiddenSize;
+  const D = directions(c);
+  const BH = B * H;
+  const dh0 = allocate(dtype, c.numLayers * D * BH);
+  const dc0 = allocate(dtype, cell.hasC ? c.numLayers * D * BH : 0);
+  let dOut = dy; // (T, B, D·H) gradient of the current layer's output
+  let dx = allocate(dtype, 0);
+  for (let l = c.numLayers - 1; l >= 0; l--) {
+    const I = l === 0 ? c.inputSize : D * H;
+    dx = allocate(dtype, T * B * I);
+    for (let d = 0; d < D; d++) {
+      const i = l * D + d;
+      let dyd: FloatArray | null = null;
+      if (dOut) {
+        dyd = allocate(dtype, T * BH);
+        for (let tb = 0; tb < T * B; tb++) dyd.set(dOut.subarray(tb * D * H + d * H, tb * D * H + (d + 1) * H), tb * H);
+      }
+      const g = unrollBackward(
+        backend,
+        cell,
+        r.dirs[i],
+        grads.dirs[i],
+        dtype,
+        pass.runs[i],
+        dyd,
+        dhN ? dhN.subarray(i * BH, (i + 1) * BH) : null,
+        dcN && cell.hasC ? dcN.subarray(i * BH, (i + 1) * BH) : null,
+        dx,
+      );
+      dh0.set(g.dh0, i * BH);
+      if (cell.hasC) dc0.set(g.dc0, i * BH);
+    }
+    if (l > 0) {
+      const mask = pass.masks[l - 1];
+      if (mask) for (let j = 0; j < dx.length; j++) dx[j] *= mask[j];
+      dOut = dx;
+    }
+  }
+  return { dx, dh0, dc0 };
+}
+
+/** (B, T, F) batch-first → (T, B, F) time-major, or back with `transposeTB(x, T, B, F)`. */
+export function transposeTB(x: FloatArray, A: number, Bd: number, F: number): FloatArray {
+  const out = x instanceof Float64Array ? new Float64Array(x.length) : new Float32Array(x.length);
+  for (let a = 0; a < A; a++) for (let b = 0; b < Bd; b++) out.set(x.subarray((a * Bd + b) * F, (a * Bd + b + 1) * F), (b * A + a) * F);
+  return out;
+}
