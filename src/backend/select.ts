@@ -1,7 +1,10 @@
 import type { Backend } from "./backend.js";
-import { jsBackend } from "./js/index.js";
+import { jsBackend, referenceBackend } from "./js/index.js";
 
-const registry = new Map<string, Backend>([["js", jsBackend]]);
+const registry = new Map<string, Backend>([
+  ["reference", referenceBackend],
+  ["js", jsBackend],
+]);
 
 /** Makes a backend selectable by name (a native or WebAssembly backend registers itself here). */
 export function registerBackend(backend: Backend): void {

@@ -20,7 +20,12 @@ export function softmaxCrossEntropy(
   ignoreIndex = -100,
 ): number {
   let count = 0;
-  for (let n = 0; n < N; n++) if (targets[n] !== ignoreIndex) count++;
+  for (let n = 0; n < N; n++) {
+    const t = targets[n];
+    if (t === ignoreIndex) continue;
+    if (!(t >= 0 && t < V)) throw new Error(`target ${t} at row ${n} is out of range: there are ${V} classes (0…${V - 1}); use ${ignoreIndex} to ignore a row`);
+    count++;
+  }
   const scale = count > 0 ? 1 / count : 0;
   let total = 0;
   for (let n = 0; n < N; n++) {

@@ -162,6 +162,6 @@ export function languageModelBackward(backend: Backend, model: LanguageModel, gr
   const N = pass.T * pass.B;
   const dy = allocate(dtype, N * c.hiddenSize);
   linearBackward(backend, v.W, pass.rnn.y, dlogits, N, c.hiddenSize, c.vocabSize, g.W, g.b, dy);
-  const { dx } = recurrentBackward(backend, v.rnn, g.rnn, dtype, pass.rnn, dy, null, null);
+  const { dx } = recurrentBackward(backend, v.rnn, g.rnn, dtype, pass.rnn, dy, null, null, g.embedding !== null);
   if (g.embedding) embeddingBackward(dx, pass.tokens, inputWidth(c), g.embedding);
 }

@@ -195,6 +195,7 @@ export interface RecurrentInputGrads {
 /**
  * Backward pass of the stack. `dy` (T, B, D·H), `dhN`, `dcN` (L·D, B, H) are the upstream
  * gradients (null for none). Parameter gradients are added into `grads` (same layout as `r`).
+ * With `needInputGrad` false the first layer's dL/dx (a large GEMM) is skipped and `dx` is empty.
  */
 export function recurrentBackward(
   backend: Backend,
@@ -205,6 +206,7 @@ export function recurrentBackward(
   dy: FloatArray | null,
   dhN: FloatArray | null,
   dcN: FloatArray | null,
+  needInputGrad = true,
 ): RecurrentInputGrads {
   const { config: c, cell } = r;
   const { T, B } = pass;
@@ -217,7 +219,7 @@ export function recurrentBackward(
   let dx = allocate(dtype, 0);
   for (let l = c.numLayers - 1; l >= 0; l--) {
     const I = l === 0 ? c.inputSize : D * H;
-    dx = allocate(dtype, T * B * I);
+    dx = allocate(dtype, l > 0 || needInputGrad ? T * B * I : 0);
     for (let d = 0; d < D; d++) {
       const i = l * D + d;
       let dyd: FloatArray | null = null;
@@ -235,7 +237,7 @@ export function recurrentBackward(
         dyd,
         dhN ? dhN.subarray(i * BH, (i + 1) * BH) : null,
         dcN && cell.hasC ? dcN.subarray(i * BH, (i + 1) * BH) : null,
-        dx,
+        dx.length > 0 ? dx : null,
       );
       dh0.set(g.dh0, i * BH);
       if (cell.hasC) dc0.set(g.dc0, i * BH);

@@ -1,0 +1,57 @@
+import { Command, Option } from "commander";
+import { readCheckpointFile } from "../node/checkpoint-file.js";
+import { builtinCorpus, readData } from "../node/corpus.js";
+import { modelFromCheckpoint } from "../model/trained.js";
+import { evaluate, evaluateSplit, type Evaluation } from "../generate/text.js";
+
+interface EvalFlags {
+  model: string;
+  data?: string;
+  split: "val" | "test";
+  json?: boolean;
+  backend: string;
+}
+
+/** `unroll eval` */
+export function evalCommand(): Command {
+  return new Command("eval")
+    .summary("cross-entropy, bits per token and perplexity of a model on text")
+    .description(
+      "Without --data: the model's own held-out split (--split) of the text it was trained on.\n" +
+        "With --data: the whole text, every token predicted from all before it.",
+    )
+    .requiredOption("--model <ckpt>", "checkpoint to evaluate")
+    .option("--data <path>", "UTF-8 text file, folder or - for stdin")
+    .addOption(new Option("--split <split>", "held-out split of the training text").choices(["val", "test"]).default("val"))
+    .option("--json", "print one JSON object: loss (nats/token), bits, perplexity, tokens")
+    .option("--backend <name>", "compute backend", "auto")
+    .action(async (f: EvalFlags) => {
+      const ck = readCheckpointFile(f.model);
+      const lm = modelFromCheckpoint(ck);
+      let result: Evaluation;
+      let what: string;
+      if (f.data) {
+        result = evaluate(lm, (await readData(f.data)).text, { backend: f.backend });
+        what = f.data;
+      } else {
+        const o = ck.training?.options as { source?: string; batch: number; seqLen: number; valFrac: number; testFrac: number } | undefined;
+        const source = o?.source;
+        if (!o || !source || source === "file:-" || source === "text") {
+          throw new Error("this checkpoint does not say which text it was trained on; give it with --data");
+        }
+        const text = source.startsWith("corpus:") ? builtinCorpus(source.slice(7)).text : (await readData(source.slice(5))).text;
+        result = evaluateSplit(lm, text, f.split, { ...o, backend: f.backend });
+        what = `${source.replace(/^(corpus|file):/, "")} (${f.split} split)`;
+      }
+      const unit = lm.vocab.kind === "word" ? "word" : "character";
+      if (f.json) {
+        console.log(JSON.stringify({ model: f.model, data: what, ...result, unit }));
+        return;
+      }
+      console.log(`${what}: ${result.tokens.toLocaleString("en")} tokens`);
+      console.log(`  loss        ${result.loss.toFixed(4)} nats/${unit}`);
+      console.log(`  bits        ${result.bits.toFixed(4)} bits/${unit}`);
+      console.log(`  perplexity  ${result.perplexity.toFixed(3)}`);
+      if (result.unknown > 0) console.log(`  unknown     ${result.unknown} symbol(s) not in the vocabulary (${unit === "word" ? "scored as <unk>" : "skipped"})`);
+    });
+}

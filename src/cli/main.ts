@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+/** The `unroll` command line: thin wrappers that parse options and call the library. */
+import { Command } from "commander";
+import { readFileSync } from "node:fs";
+import { conformanceCommand } from "./conformance.js";
+import { infoCommand } from "./info.js";
+import { trainCommand } from "./train.js";
+import { sampleCommand } from "./sample.js";
+import { evalCommand } from "./eval.js";
+import { plotCommand } from "./plot.js";
+
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+
+const program = new Command("unroll")
+  .description("Recurrent neural networks (RNN, LSTM, GRU) trained by backpropagation through time")
+  .version(pkg.version)
+  .showHelpAfterError("(run with --help for usage)")
+  .addCommand(trainCommand())
+  .addCommand(sampleCommand())
+  .addCommand(evalCommand())
+  .addCommand(plotCommand())
+  .addCommand(conformanceCommand())
+  .addCommand(infoCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  console.error(`unroll: ${(e as Error).message}`);
+  process.exitCode = 2;
+}

@@ -1,0 +1,274 @@
+import { Command, Option } from "commander";
+import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { CELL_NAMES } from "../cells/cell.js";
+import { builtinCorpus, CORPORA, readData } from "../node/corpus.js";
+import { readCheckpointFile, writeCheckpointFile } from "../node/checkpoint-file.js";
+import { plotRun } from "../node/plot-run.js";
+import { createTraining, DEFAULTS, type TrainEvent, type TrainOptions } from "../train/train.js";
+import { duration, formatDuration, int, num } from "./options.js";
+
+interface TrainFlags {
+  data?: string;
+  corpus: string;
+  level: "char" | "word";
+  lowercase?: boolean;
+  minCount: number;
+  maxVocab?: number;
+  cell: string;
+  layers: number;
+  hidden: number;
+  embed?: number;
+  dropout: number;
+  seqLen: number;
+  batch: number;
+  optimizer: TrainOptions["optimizer"];
+  lr: number;
+  momentum: number;
+  lrDecay: number;
+  lrDecayAfter: number;
+  schedule: "char-rnn" | "cosine" | "plateau";
+  clipNorm: number;
+  clipValue?: number;
+  weightDecay: number;
+  maxSteps?: number;
+  maxEpochs?: number;
+  maxTime?: number;
+  evalEvery: number;
+  sampleEvery?: number;
+  sampleLength: number;
+  temperature: number;
+  valFrac: number;
+  testFrac: number;
+  seed: number;
+  init: "pytorch" | "charrnn";
+  orthogonal?: boolean;
+  forgetBias: number;
+  dtype: "float32" | "float64";
+  backend: string;
+  out?: string;
+  resume?: string;
+  initFrom?: string;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+/** `unroll train` */
+export function trainCommand(): Command {
+  return new Command("train")
+    .summary("train a character- or word-level language model (char-rnn)")
+    .description(
+      "Trains a recurrent language model on text and prints samples as it goes. With no options: a\n" +
+        "2-layer LSTM (128 units) on Moby Dick with the PyTorch reference protocol (Adam 2e-3, clip 5,\n" +
+        "sequence 64, batch 32). Ctrl-C saves a checkpoint and stops; --resume continues exactly.\n" +
+        `Built-in corpora: ${Object.entries(CORPORA).map(([k, v]) => `${k} (${v})`).join("; ")}.`,
+    )
+    .option("--data <path>", "train on this UTF-8 text: a file, a folder (files concatenated in sorted order) or - for stdin")
+    .addOption(new Option("--corpus <name>", "built-in corpus when --data is not given").choices(Object.keys(CORPORA)).default("moby-dick"))
+    .addOption(new Option("--level <level>", "tokens: characters or words").choices(["char", "word"]).default("char"))
+    .option("--lowercase", "word level: fold text to lower case")
+    .option("--min-count <n>", "word level: words seen fewer times become <unk>", int(1), 1)
+    .option("--max-vocab <n>", "word level: keep the n most frequent tokens (incl. <unk>, <eos>)", int(3))
+    .addOption(new Option("--cell <cell>", "recurrent cell").choices([...CELL_NAMES]).default(DEFAULTS.cell))
+    .option("--layers <n>", "stacked recurrent layers", int(1), DEFAULTS.layers)
+    .option("--hidden <n>", "hidden units per layer", int(1), DEFAULTS.hidden)
+    .option("--embed <n>", "embedding size; 0 feeds one-hot vectors as char-rnn (default: = hidden)", int(0))
+    .option("--dropout <p>", "dropout between layers", num(0, 0.99, true), DEFAULTS.dropout)
+    .option("--seq-len <n>", "steps of truncated BPTT per chunk", int(1), DEFAULTS.seqLen)
+    .option("--batch <n>", "parallel streams per batch", int(1), DEFAULTS.batch)
+    .addOption(new Option("--optimizer <name>", "optimizer").choices(["adam", "adamw", "sgd", "rmsprop", "adagrad"]).default(DEFAULTS.optimizer))
+    .option("--lr <rate>", "learning rate", num(0), DEFAULTS.lr)
+    .option("--momentum <m>", "momentum for sgd and rmsprop", num(0, 1, true), 0)
+    .option("--lr-decay <factor>", "multiply the rate by this after each epoch from --lr-decay-after on (char-rnn); 1 = off", num(0, 1), DEFAULTS.lrDecay)
+    .option("--lr-decay-after <epochs>", "first epoch whose end decays the rate", int(0), DEFAULTS.lrDecayAfter)
+    .addOption(new Option("--schedule <kind>", "learning-rate schedule: char-rnn (--lr-decay), cosine (over --max-steps), plateau (on validation loss)").choices(["char-rnn", "cosine", "plateau"]).default("char-rnn"))
+    .option("--clip-norm <n>", "clip the global gradient norm to this", num(0), DEFAULTS.clipNorm)
+    .option("--clip-value <v>", "also clamp each gradient element to ±v (char-rnn's grad_clip)", num(0))
+    .option("--weight-decay <w>", "weight decay (L2; decoupled for adamw)", num(0, Infinity, true), DEFAULTS.weightDecay)
+    .option("--max-steps <n>", "stop after this many steps", int(0))
+    .option("--max-epochs <n>", "stop after this many epochs (default 50 when no other limit is given)", int(1))
+    .option("--max-time <duration>", "stop after this long, e.g. 600, 10m, 1h", duration)
+    .option("--eval-every <n>", "validate (and checkpoint) every n steps", int(1), DEFAULTS.evalEvery)
+    .option("--sample-every <n>", "print a sample every n steps; 0 = never (default: = --eval-every)", int(0))
+    .option("--sample-length <n>", "tokens per sample", int(1), DEFAULTS.sampleLength)
+    .option("--temperature <t>", "sampling temperature of the progress samples", num(0), DEFAULTS.temperature)
+    .option("--val-frac <f>", "fraction of each stream held out for validation", num(0, 0.9, true), DEFAULTS.valFrac)
+    .option("--test-frac <f>", "fraction of each stream held out for testing", num(0, 0.9, true), DEFAULTS.testFrac)
+    .option("--seed <n>", "random seed (initialisation, dropout)", int(0), DEFAULTS.seed)
+    .addOption(new Option("--init <scheme>", "initialisation: PyTorch's defaults or char-rnn's U(±0.08)").choices(["pytorch", "charrnn"]).default(DEFAULTS.init))
+    .option("--orthogonal", "orthogonal recurrent weights")
+    .option("--forget-bias <b>", "added to the LSTM forget-gate bias at initialisation", num(), DEFAULTS.forgetBias)
+    .addOption(new Option("--dtype <dtype>", "precision").choices(["float32", "float64"]).default(DEFAULTS.dtype))
+    .option("--backend <name>", "compute backend", "auto")
+    .option("--out <dir>", "run folder for checkpoints, metrics and plots (default: runs/<corpus>-<time>)")
+    .option("--resume <ckpt>", "continue the run saved in this checkpoint exactly (same data)")
+    .option("--init-from <ckpt>", "start from this checkpoint's weights and vocabulary (fine-tune)")
+    .option("--quiet", "print only the final summary")
+    .option("--json", 'print events as JSON lines; the last is {"event": "done", "checkpoint": PATH, "valLoss": ...}')
+    .action(runTrain);
+}
+
+async function runTrain(f: TrainFlags): Promise<void> {
+  const resume = f.resume ? readCheckpointFile(f.resume) : undefined;
+  const initFrom = f.initFrom ? readCheckpointFile(f.initFrom) : undefined;
+  const savedSource = resume?.training?.options.source as string | undefined;
+  const dataSpec = f.data ?? (resume && savedSource?.startsWith("file:") ? savedSource.slice(5) : undefined);
+  const corpusName = f.data ? undefined : resume && savedSource?.startsWith("corpus:") ? savedSource.slice(7) : f.corpus;
+  const corpus = dataSpec !== undefined ? await readData(dataSpec) : builtinCorpus(corpusName!);
+  const source = dataSpec !== undefined ? `file:${dataSpec === "-" ? "-" : resolve(dataSpec)}` : `corpus:${corpus.name}`;
+  const controller = new AbortController();
+  const training = createTraining({
+    text: corpus.text,
+    source,
+    level: f.level,
+    lowercase: f.lowercase,
+    minCount: f.minCount,
+    maxVocab: f.maxVocab,
+    cell: f.cell,
+    layers: f.layers,
+    hidden: f.hidden,
+    embed: f.embed,
+    dropout: f.dropout,
+    seqLen: f.seqLen,
+    batch: f.batch,
+    optimizer: f.optimizer,
+    lr: f.lr,
+    momentum: f.momentum,
+    lrDecay: f.lrDecay,
+    lrDecayAfter: f.lrDecayAfter,
+    schedule: f.schedule,
+    clipNorm: f.clipNorm,
+    clipValue: f.clipValue,
+    weightDecay: f.weightDecay,
+    maxSteps: f.maxSteps,
+    maxEpochs: f.maxEpochs,
+    maxTime: f.maxTime,
+    evalEvery: f.evalEvery,
+    sampleEvery: f.sampleEvery ?? f.evalEvery,
+    sampleLength: f.sampleLength,
+    temperature: f.temperature,
+    valFrac: f.valFrac,
+    testFrac: f.testFrac,
+    seed: f.seed,
+    init: f.init,
+    orthogonal: f.orthogonal,
+    forgetBias: f.forgetBias,
+    dtype: f.dtype,
+    backend: f.backend,
+    signal: controller.signal,
+    resume,
+    initFrom,
+  });
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  const out = f.out ?? (f.resume ? resolve(f.resume, "..") : join("runs", `${corpus.name.replace(/[^\w.-]+/g, "_").slice(-40)}-${stamp}`));
+  mkdirSync(out, { recursive: true });
+  const metrics = join(out, "metrics.jsonl");
+  if (!resume) writeFileSync(metrics, "");
+  const latest = join(out, "latest.ckpt");
+  const best = join(out, "best.ckpt");
+  let interrupted = 0;
+  const onSigint = () => {
+    interrupted++;
+    if (interrupted > 1) process.exit(130);
+    controller.abort();
+    if (!f.json) process.stderr.write("\nstopping: saving a checkpoint (Ctrl-C again to quit at once)\n");
+  };
+  process.on("SIGINT", onSigint);
+  const view = createProgress(f, out);
+  let bestWritten = false;
+  try {
+    for await (const e of training.run()) {
+      if (e.event !== "step" || e.step % 10 === 0) appendFileSync(metrics, JSON.stringify(e) + "\n");
+      if (e.event === "eval") {
+        if (e.improved) {
+          writeCheckpointFile(best, training.snapshot());
+          bestWritten = true;
+        }
+        writeCheckpointFile(latest, training.snapshot());
+        tryPlot(out);
+      }
+      if (e.event === "done") {
+        writeCheckpointFile(latest, training.snapshot());
+        tryPlot(out);
+        const final = { ...e, checkpoint: bestWritten ? best : latest, latest, runDir: out, bits: e.valLoss === null ? null : e.valLoss / Math.LN2 };
+        view(final);
+      } else view(e);
+    }
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+  if (interrupted > 0) process.exitCode = 130;
+}
+
+function tryPlot(out: string): void {
+  try {
+    plotRun(out);
+  } catch {
+    // A plot is a convenience; never lose a run over it. `unroll plot DIR` reports the error.
+  }
+}
+
+/** Prints events: JSON lines, a live line on a terminal, or plain lines. */
+function createProgress(f: TrainFlags, out: string): (e: TrainEvent | Record<string, unknown>) => void {
+  const tty = process.stderr.isTTY === true;
+  let lastLine = 0;
+  let lastVal: number | null = null;
+  let live = false;
+  const clear = () => {
+    if (live) process.stderr.write("\r\x1b[2K");
+    live = false;
+  };
+  return (e) => {
+    if (f.json) {
+      console.log(JSON.stringify(e));
+      return;
+    }
+    const ev = e as TrainEvent;
+    switch (ev.event) {
+      case "start":
+        if (f.quiet) return;
+        console.log(
+          `unroll train: ${ev.options.cell} ${ev.options.layers}×${ev.options.hidden}, ${ev.params.toLocaleString("en")} parameters, ` +
+            `vocabulary ${ev.vocabSize}, ${ev.trainTokens.toLocaleString("en")} training / ${ev.valTokens.toLocaleString("en")} validation tokens, ` +
+            `${ev.chunksPerEpoch} steps per epoch, backend ${ev.backend}${ev.resumed ? `, resumed at step ${ev.step}` : ""}\nrun folder: ${out}`,
+        );
+        return;
+      case "step": {
+        if (f.quiet) return;
+        const line =
+          `step ${ev.step}  epoch ${ev.progress.toFixed(2)}  loss ${ev.loss.toFixed(4)}` +
+          (lastVal !== null ? `  val ${lastVal.toFixed(4)}` : "") +
+          `  ${Math.round(ev.tokensPerSec).toLocaleString("en")} tok/s  lr ${ev.lr.toPrecision(3)}` +
+          (ev.etaMs !== null ? `  ETA ${formatDuration(ev.etaMs)}` : "");
+        if (tty) {
+          process.stderr.write(`\r\x1b[2K${line}`);
+          live = true;
+        } else if (Date.now() - lastLine > 5000 || ev.step % 100 === 0) {
+          console.log(line);
+          lastLine = Date.now();
+        }
+        return;
+      }
+      case "eval":
+        lastVal = ev.valLoss;
+        if (f.quiet) return;
+        clear();
+        console.log(`step ${ev.step}: validation loss ${ev.valLoss.toFixed(4)} nats/token (${(ev.valLoss / Math.LN2).toFixed(3)} bits)${ev.improved ? "  * best" : ""}`);
+        return;
+      case "sample":
+        if (f.quiet) return;
+        clear();
+        console.log(`--- sample at step ${ev.step} ---\n${ev.text}\n---`);
+        return;
+      case "done": {
+        clear();
+        const d = e as Extract<TrainEvent, { event: "done" }> & { checkpoint: string };
+        console.log(
+          `done (${d.reason}) after ${d.step} steps, ${formatDuration(d.elapsedMs)}: ` +
+            (d.valLoss !== null ? `validation loss ${d.valLoss.toFixed(4)} nats/token, best ${d.bestValLoss!.toFixed(4)}` : "no validation data") +
+            `\ncheckpoint: ${d.checkpoint}\nsample with: unroll sample --model ${d.checkpoint}`,
+        );
+      }
+    }
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * Text generation from a language model, one token at a time with the recurrent state carried:
+ * O(1) work per generated token, never re-feeding a window (char-rnn's `sample.lua`).
+ */
+import type { Backend } from "../backend/backend.js";
+import { checkTokenIds } from "../layers/embedding.js";
+import { softmaxRows } from "../layers/softmax-cross-entropy.js";
+import { languageModelForward, type LanguageModel, type RecurrentState } from "../model/language-model.js";
+import type { FloatArray } from "../tensor/dtype.js";
+import type { Rng } from "../tensor/random.js";
+
+// Dimensions: V vocabulary.
+
+/** How to pick each next token. */
+export interface SampleOptions {
+  /** Number of tokens to generate. */
+  readonly length: number;
+  /** Softmax temperature (> 0); lower is more conservative. Default 1. */
+  readonly temperature?: number;
+  /** Sample only among the k most likely tokens. */
+  readonly topK?: number;
+  /** Nucleus sampling: the smallest set of most likely tokens with total probability ≥ p. */
+  readonly topP?: number;
+  /** Always take the most likely token (greedy decoding). */
+  readonly argmax?: boolean;
+  /** Token ids fed first to set the state; without them the first token is drawn uniformly. */
+  readonly prime?: Int32Array;
+  readonly rng: Rng;
+}
+
+/** Validates sampling options once. */
+export function checkSampleOptions(o: SampleOptions, V: number): void {
+  if (!Number.isInteger(o.length) || o.length < 0) throw new Error(`length must be a non-negative integer, got ${o.length}`);
+  if (o.temperature !== undefined && !(o.temperature > 0)) throw new Error(`temperature must be > 0 (use argmax for greedy decoding), got ${o.temperature}`);
+  if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 1)) throw new Error(`top-k must be a positive integer, got ${o.topK}`);
+  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new Error(`top-p must be in (0, 1], got ${o.topP}`);
+  if (o.prime) checkTokenIds(o.prime, V, "prime token id");
+}
+
+/** The index of the largest entry (the first one on ties). */
+export function argmaxOf(p: ArrayLike<number>): number {
+  let best = 0;
+  for (let v = 1; v < p.length; v++) if (p[v] > p[best]) best = v;
+  return best;
+}
+
+/**
+ * Picks a token from logits `z` (V), modified in place: temperature, then top-k and top-p
+ * filtering, then one draw from `rng`.
+ */
+export function pickToken(z: FloatArray, o: Omit<SampleOptions, "length" | "prime">): number {
+  if (o.argmax) return argmaxOf(z);
+  const V = z.length;
+  softmaxRows(z, 1, V, o.temperature ?? 1);
+  if (o.topK !== undefined || o.topP !== undefined) {
+    const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => z[b] - z[a] || a - b);
+    let keep = Math.min(o.topK ?? V, V);
+    if (o.topP !== undefined) {
+      let mass = 0;
+      for (let r = 0; r < keep; r++) {
+        mass += z[order[r]];
+        if (mass >= o.topP) {
+          keep = r + 1;
+          break;
+        }
+      }
+    }
+    for (let r = keep; r < V; r++) z[order[r]] = 0;
+  }
+  let total = 0;
+  for (let v = 0; v < V; v++) total += z[v];
+  let u = o.rng.uniform() * total;
+  for (let v = 0; v < V; v++) {
+    u -= z[v];
+    if (u < 0) return v;
+  }
+  return argmaxOf(z); // rounding left u ≥ 0: take the most likely kept token
+}
+
+/** Generates `opts.length` token ids, yielding each as soon as it is chosen. */
+export function* sampleTokens(backend: Backend, model: LanguageModel, opts: SampleOptions): Generator<number, void, undefined> {
+  const V = model.config.vocabSize;
+  checkSampleOptions(opts, V);
+  let state: RecurrentState | null = null;
+  let z: FloatArray;
+  if (opts.prime && opts.prime.length > 0) {
+    const pass = languageModelForward(backend, model, opts.prime, opts.prime.length, 1, null);
+    state = pass.state;
+    z = pass.logits.subarray((opts.prime.length - 1) * V);
+  } else {
+    z = model.params.data.constructor === Float64Array ? new Float64Array(V) : new Float32Array(V); // uniform
+  }
+  const token = new Int32Array(1);
+  for (let n = 0; n < opts.length; n++) {
+    token[0] = pickToken(z, opts);
+    yield token[0];
+    if (n + 1 === opts.length) break;
+    const pass = languageModelForward(backend, model, token, 1, 1, state);
+    state = pass.state;
+    z = pass.logits;
+  }
+}

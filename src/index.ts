@@ -1,0 +1,77 @@
+/**
+ * unroll: recurrent neural networks (RNN, LSTM, GRU) with exact backpropagation through time.
+ * The public API; this module only re-exports. Everything here runs in browsers and Node.js alike;
+ * Node-only helpers (files, CLI) are in `unroll/node`.
+ */
+export type { DType, FloatArray } from "./tensor/dtype.js";
+export { allocate, fromValues } from "./tensor/dtype.js";
+export { Rng } from "./tensor/random.js";
+export { createArena, mirrorArena, view, assign, type Arena, type TensorSpec } from "./tensor/arena.js";
+
+export type { Backend } from "./backend/backend.js";
+export { getBackend, registerBackend, backendNames } from "./backend/select.js";
+export { jsBackend, referenceBackend } from "./backend/js/index.js";
+
+export {
+  parseCell,
+  cellName,
+  CELL_NAMES,
+  createCell,
+  type Cell,
+  type CellConfig,
+  type CellParams,
+  type Nonlinearity,
+} from "./cells/index.js";
+
+export { checkTokenIds, embeddingForward, embeddingBackward, oneHot } from "./layers/embedding.js";
+export { linearForward, linearBackward } from "./layers/linear.js";
+export { softmaxCrossEntropy, softmaxRows } from "./layers/softmax-cross-entropy.js";
+
+export { unrollForward, unrollBackward, type UnrollCache } from "./sequence/unroll.js";
+export {
+  recurrentSpecs,
+  bindRecurrent,
+  recurrentForward,
+  recurrentBackward,
+  transposeTB,
+  type RecurrentConfig,
+  type Recurrent,
+  type RecurrentPass,
+} from "./sequence/recurrent.js";
+
+export { tensor, checkTensor, type Tensor } from "./api/tensor.js";
+export {
+  recurrentLayer,
+  loadLayerWeights,
+  forward,
+  backward,
+  type RecurrentLayer,
+  type RecurrentLayerOptions,
+  type LayerOutput,
+} from "./api/recurrent-layer.js";
+
+export {
+  createLanguageModel,
+  languageModelSpecs,
+  languageModelForward,
+  languageModelLoss,
+  languageModelBackward,
+  createGradients,
+  type LanguageModel,
+  type LanguageModelConfig,
+  type RecurrentState,
+} from "./model/language-model.js";
+
+export { loadStateDict, inferRecurrentConfig, recurrentFromStateDict, type StateDict, type NamedTensor } from "./io/state-dict.js";
+export { parseReference, runReference, TOLERANCE, type ReferenceCase, type ConformanceReport } from "./conformance/reference.js";
+
+export { buildCharVocabulary, encode, decode, codePoints, type Vocabulary } from "./text/vocab.js";
+export { makeBatches, type Batches, type Chunk } from "./text/batches.js";
+
+export * from "./train/optimizers.js";
+export * from "./train/clip.js";
+export * from "./train/schedules.js";
+export * as init from "./train/init.js";
+export { initLanguageModel, type InitOptions } from "./train/init-model.js";
+export { trainStep, evaluateChunks, createStepContext, type StepContext, type StepResult } from "./train/step.js";
+export { sampleTokens, pickToken, argmaxOf, type SampleOptions } from "./generate/sample.js";

@@ -1,0 +1,92 @@
+/**
+ * One step of truncated BPTT on a language model (char-rnn's `feval`): forward the chunk from the
+ * carried state, mean cross-entropy, backward, clip, optimizer update. The returned state is the
+ * chunk's final state, to carry into the next chunk (values kept, gradient cut).
+ */
+import type { Backend } from "../backend/backend.js";
+import {
+  createGradients,
+  languageModelBackward,
+  languageModelForward,
+  languageModelLoss,
+  type LanguageModel,
+  type RecurrentState,
+} from "../model/language-model.js";
+import type { Chunk } from "../text/batches.js";
+import type { Arena } from "../tensor/arena.js";
+import { allocate } from "../tensor/dtype.js";
+import type { Rng } from "../tensor/random.js";
+import { clipGradNorm, clipGradValue, globalNorm } from "./clip.js";
+import type { Optimizer } from "./optimizers.js";
+
+/** What a training step needs besides the data. */
+export interface StepContext {
+  readonly backend: Backend;
+  readonly model: LanguageModel;
+  readonly optimizer: Optimizer;
+  /** Gradient buffer (same layout as the parameters); zeroed by each step. */
+  readonly grads: Arena;
+  /** Clip the global gradient norm to this value (PyTorch `clip_grad_norm_`). */
+  readonly clipNorm?: number;
+  /** Clamp every gradient element to ±this value (char-rnn's `grad_clip`). */
+  readonly clipValue?: number;
+  /** Draws dropout masks. */
+  readonly rng: Rng;
+}
+
+/** The context for training `model` with `optimizer`. */
+export function createStepContext(
+  backend: Backend,
+  model: LanguageModel,
+  optimizer: Optimizer,
+  rng: Rng,
+  clip: { clipNorm?: number; clipValue?: number } = {},
+): StepContext {
+  return { backend, model, optimizer, grads: createGradients(model), rng, ...clip };
+}
+
+/** The outcome of one step. */
+export interface StepResult {
+  /** Mean cross-entropy of the chunk, nats per token, before the update. */
+  readonly loss: number;
+  /** Global gradient norm before clipping. */
+  readonly gradNorm: number;
+  /** The state to carry into the next chunk. */
+  readonly state: RecurrentState;
+}
+
+/** Trains on one chunk from `state` (null: zeros); `lr` overrides the optimizer's rate. */
+export function trainStep(ctx: StepContext, chunk: Chunk, state: RecurrentState | null, lr?: number): StepResult {
+  const { backend, model, grads } = ctx;
+  const pass = languageModelForward(backend, model, chunk.x, chunk.S, chunk.B, state, { training: true, rng: ctx.rng });
+  const dlogits = allocate(model.params.dtype, pass.logits.length);
+  const loss = languageModelLoss(model, pass, chunk.y, dlogits);
+  if (!Number.isFinite(loss)) {
+    throw new Error(`the training loss became ${loss}; lower the learning rate or clip gradients (--clip-norm)`);
+  }
+  grads.data.fill(0);
+  languageModelBackward(backend, model, grads, pass, dlogits);
+  const gradNorm = ctx.clipNorm !== undefined ? clipGradNorm(grads.data, ctx.clipNorm) : globalNorm(grads.data);
+  if (ctx.clipValue !== undefined) clipGradValue(grads.data, ctx.clipValue);
+  ctx.optimizer.step(model.params.data, grads.data, lr);
+  return { loss, gradNorm, state: pass.state };
+}
+
+/**
+ * Mean cross-entropy (nats per token) over `chunks` in order, the state starting at zero and
+ * carried from chunk to chunk (the model is not changed).
+ */
+export function evaluateChunks(backend: Backend, model: LanguageModel, chunks: readonly Chunk[]): number {
+  let state: RecurrentState | null = null;
+  let total = 0;
+  let count = 0;
+  for (const chunk of chunks) {
+    const pass = languageModelForward(backend, model, chunk.x, chunk.S, chunk.B, state);
+    const n = chunk.S * chunk.B;
+    total += languageModelLoss(model, pass, chunk.y, null) * n;
+    count += n;
+    state = pass.state;
+  }
+  if (count === 0) throw new Error("nothing to evaluate: there are no chunks (the split left none; use more text or a smaller batch)");
+  return total / count;
+}
