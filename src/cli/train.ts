@@ -178,7 +178,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
   let bestWritten = false;
   try {
     for await (const e of training.run()) {
-      if (e.event !== "step" || e.step % 10 === 0) appendFileSync(metrics, JSON.stringify(e) + "\n");
+      appendFileSync(metrics, JSON.stringify(e) + "\n");
       if (e.event === "eval") {
         if (e.improved) {
           writeCheckpointFile(best, training.snapshot());

@@ -22,7 +22,6 @@ export function gemm(
       const cRow = m * N;
       for (let k = 0; k < K; k++) {
         const a = A[m * K + k];
-        if (a === 0) continue;
         const bRow = k * N;
         for (let n = 0; n < N; n++) C[cRow + n] += a * B[bRow + n];
       }
@@ -44,7 +43,6 @@ export function gemm(
       const bRow = k * N;
       for (let m = 0; m < M; m++) {
         const a = A[k * M + m];
-        if (a === 0) continue;
         const cRow = m * N;
         for (let n = 0; n < N; n++) C[cRow + n] += a * B[bRow + n];
       }

@@ -1,0 +1,9 @@
+/**
+ * unroll's Node.js edge: files (checkpoints, corpora, reference vectors), plots as PNG. The
+ * browser-safe library is the package root, `unroll`.
+ */
+export { writeCheckpointFile, readCheckpointFile, type CheckpointFs } from "./checkpoint-file.js";
+export { builtinCorpus, readData, decodeUtf8, CORPORA, type Corpus, type CorpusName } from "./corpus.js";
+export { expandReferencePaths, readReference } from "./reference-files.js";
+export { plotRun } from "./plot-run.js";
+export { svgToPng } from "./png.js";
