@@ -1,5 +1,5 @@
 import { Command, Option } from "commander";
-import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { CELL_NAMES } from "../cells/cell.js";
 import { builtinCorpus, CORPORA, readData } from "../node/corpus.js";
@@ -175,27 +175,23 @@ async function runTrain(f: TrainFlags): Promise<void> {
   };
   process.on("SIGINT", onSigint);
   const view = createProgress(f, out);
-  let bestWritten = false;
-  try {
-    for await (const e of training.run()) {
-      appendFileSync(metrics, JSON.stringify(e) + "\n");
-      if (e.event === "eval") {
-        if (e.improved) {
-          writeCheckpointFile(best, training.snapshot());
-          bestWritten = true;
-        }
-        writeCheckpointFile(latest, training.snapshot());
-        tryPlot(out);
+  let bestWritten = resume !== undefined && existsSync(best);
+  for await (const e of training.run()) {
+    appendFileSync(metrics, JSON.stringify(e) + "\n");
+    if (e.event === "eval") {
+      if (e.improved) {
+        writeCheckpointFile(best, training.snapshot());
+        bestWritten = true;
       }
-      if (e.event === "done") {
-        writeCheckpointFile(latest, training.snapshot());
-        tryPlot(out);
-        const final = { ...e, checkpoint: bestWritten ? best : latest, latest, runDir: out, bits: e.valLoss === null ? null : e.valLoss / Math.LN2 };
-        view(final);
-      } else view(e);
+      writeCheckpointFile(latest, training.snapshot());
+      tryPlot(out);
     }
-  } finally {
-    process.off("SIGINT", onSigint);
+    if (e.event === "done") {
+      writeCheckpointFile(latest, training.snapshot());
+      tryPlot(out);
+      const final = { ...e, checkpoint: bestWritten ? best : latest, latest, runDir: out, bits: e.valLoss === null ? null : e.valLoss / Math.LN2 };
+      view(final);
+    } else view(e);
   }
   if (interrupted > 0) process.exitCode = 130;
 }
