@@ -56,6 +56,8 @@ export interface LineChartSpec {
   readonly xScale?: AxisScale;
   /** Default "linear". */
   readonly yScale?: AxisScale;
+  /** The x values are whole numbers (steps, counts): no ticks between them on a linear x axis. */
+  readonly xIntegers?: boolean;
   readonly xRange?: AxisRange;
   readonly yRange?: AxisRange;
   /** Pixels (default 900). */
@@ -150,9 +152,9 @@ interface Tick {
   readonly label: string;
 }
 
-/** Linear ticks: multiples of a 1-2-5 step inside [lo, hi], about `target` of them. */
-export function linearTicks(lo: number, hi: number, target: number): Tick[] {
-  const step = niceStep((hi - lo) / Math.max(1, target));
+/** Linear ticks: multiples of a 1-2-5 step (at least `minStep`) inside [lo, hi], about `target` of them. */
+export function linearTicks(lo: number, hi: number, target: number, minStep = 0): Tick[] {
+  const step = Math.max(minStep, niceStep((hi - lo) / Math.max(1, target)));
   const first = Math.ceil(lo / step - 1e-9);
   const last = Math.floor(hi / step + 1e-9);
   const maxAbs = Math.max(Math.abs(first * step), Math.abs(last * step));
@@ -172,47 +174,53 @@ export function linearTicks(lo: number, hi: number, target: number): Tick[] {
   return ticks;
 }
 
+/** m·10ᵏ, exactly as the decimal literal "me k" parses (10 ** -5 is 0.000009999999999999999). */
+function pow10(k: number, m = 1): number {
+  return Number(`${m}e${k}`);
+}
+
 /**
  * Log ticks: labeled decades with minor ticks at 2..9; over less than two decades, labeled 1-2-5
- * (or every integer multiple) so the axis still carries numbers.
+ * (or every integer multiple, or linear ticks) so the axis still carries numbers.
  */
 export function logTicks(lo: number, hi: number, target: number): { majors: Tick[]; minors: number[] } {
   const kLo = Math.floor(Math.log10(lo) + 1e-9);
   const kHi = Math.floor(Math.log10(hi) + 1e-9);
   const inside = (v: number): boolean => v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9);
   const decades: number[] = [];
-  for (let k = kLo; k <= kHi; k++) if (inside(10 ** k)) decades.push(k);
+  for (let k = kLo; k <= kHi; k++) if (inside(pow10(k))) decades.push(k);
   if (decades.length >= 2) {
     const every = Math.max(1, Math.ceil(decades.length / Math.max(2, target)));
     const shown = decades.filter((k) => k % every === 0);
     // Plain numbers (0.01, 100) while all are short; otherwise 10ᵏ for every label alike.
     const plain = shown.every((k) => k >= -3 && k <= 4);
-    const majors = shown.map((k) => ({ value: 10 ** k, label: plain ? formatSignificant(10 ** k) : minus(powerOfTen(k)) }));
+    const majors = shown.map((k) => ({ value: pow10(k), label: plain ? formatSignificant(pow10(k)) : minus(powerOfTen(k)) }));
     const minors: number[] = [];
     for (let k = kLo; k <= kHi; k++) {
       if (every === 1) {
-        for (let m = 2; m <= 9; m++) if (inside(m * 10 ** k)) minors.push(m * 10 ** k);
-      } else if (k % every !== 0 && inside(10 ** k)) minors.push(10 ** k);
+        for (let m = 2; m <= 9; m++) if (inside(pow10(k, m))) minors.push(pow10(k, m));
+      } else if (k % every !== 0 && inside(pow10(k))) minors.push(pow10(k));
     }
     return { majors, minors };
   }
   // Less than two decades: label mantissas.
   for (const set of [[1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9]]) {
     const vals: number[] = [];
-    for (let k = kLo; k <= kHi; k++) for (const m of set) if (inside(m * 10 ** k)) vals.push(Number((m * 10 ** k).toPrecision(12)));
-    if (vals.length >= 3 || set.length === 9) {
+    for (let k = kLo; k <= kHi; k++) for (const m of set) if (inside(pow10(k, m))) vals.push(pow10(k, m));
+    if (vals.length >= 3 || (set.length === 9 && vals.length >= 2)) {
       const majors = vals.map((v) => ({ value: v, label: formatSignificant(v) }));
       const minors: number[] = [];
       for (let k = kLo; k <= kHi; k++) {
         for (let m = 1; m <= 9; m++) {
-          const v = Number((m * 10 ** k).toPrecision(12));
+          const v = pow10(k, m);
           if (inside(v) && !vals.includes(v)) minors.push(v);
         }
       }
       return { majors, minors };
     }
   }
-  return { majors: [], minors: [] };
+  // A sliver of a decade: linear ticks read best.
+  return { majors: linearTicks(lo, hi, target), minors: [] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,9 +272,9 @@ function makeAxis(scale: AxisScale, values: readonly number[], range: AxisRange 
   return { scale, lo: g(a), hi: g(b) };
 }
 
-function axisTicks(a: Axis, lengthPx: number, spacingPx: number): { majors: Tick[]; minors: number[] } {
+function axisTicks(a: Axis, lengthPx: number, spacingPx: number, minStep = 0): { majors: Tick[]; minors: number[] } {
   const target = Math.max(2, Math.floor(lengthPx / spacingPx));
-  return a.scale === "log" ? logTicks(a.lo, a.hi, target) : { majors: linearTicks(a.lo, a.hi, target), minors: [] };
+  return a.scale === "log" ? logTicks(a.lo, a.hi, target) : { majors: linearTicks(a.lo, a.hi, target, minStep), minors: [] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -478,7 +486,7 @@ export function lineChartSvg(spec: LineChartSpec): string {
       else legendBox = best.box;
     }
   }
-  const xt = axisTicks(ax, plot.w, 90);
+  const xt = axisTicks(ax, plot.w, 90, spec.xIntegers ? 1 : 0);
 
   const X = (v: number): number => plot.x + unit(ax, v) * plot.w;
   const Y = (v: number): number => plot.y + (1 - unit(ay, v)) * plot.h;

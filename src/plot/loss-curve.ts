@@ -121,6 +121,7 @@ export function lossCurveSvg(events: readonly TrainEvent[], opts: LossCurveOptio
   return lineChartSvg({
     title,
     xLabel: "step",
+    xIntegers: true,
     yLabel: "loss (nats/token)",
     width: opts.width,
     height: opts.height,
