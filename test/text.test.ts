@@ -44,10 +44,11 @@ describe("character vocabulary", () => {
 
 describe("word vocabulary", () => {
   it("splits words and punctuation, ends lines with <eos>, maps rare words to <unk>", () => {
-    expect(splitWords("It's a whale—white!\nCall me", false)).toEqual(["It's", "a", "whale", "—", "white", "!", "<eos>", "Call", "me", "<eos>"]);
+    expect(splitWords("It's a whale—white!\nCall me", false)).toEqual(["It's", "a", "whale", "—", "white", "!", "<eos>", "Call", "me"]);
+    expect(splitWords("Call me\n", false)).toEqual(["Call", "me", "<eos>"]); // a line ended by a newline gets <eos>
     const v = buildVocabulary("the whale the sea\nthe whale\n", { level: "word", minCount: 2 });
     expect(v.tokens).toEqual(["<unk>", "<eos>", "the", "whale"]);
-    const e = encodeText(v, "the sea");
+    const e = encodeText(v, "the sea\n");
     expect(Array.from(e.ids)).toEqual([2, 0, 1]);
     expect(e.unknown).toBe(1);
     expect(decode(v, e.ids)).toBe("the <unk>\n");

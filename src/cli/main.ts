@@ -8,6 +8,7 @@ import { trainCommand } from "./train.js";
 import { sampleCommand } from "./sample.js";
 import { evalCommand } from "./eval.js";
 import { plotCommand } from "./plot.js";
+import { benchCommand } from "./bench.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -19,6 +20,7 @@ const program = new Command("unroll")
   .addCommand(sampleCommand())
   .addCommand(evalCommand())
   .addCommand(plotCommand())
+  .addCommand(benchCommand())
   .addCommand(conformanceCommand())
   .addCommand(infoCommand());
 

@@ -102,9 +102,10 @@ export function evaluateSplit(
   o: { batch: number; seqLen: number; valFrac: number; testFrac: number; backend?: string | Backend },
 ): Evaluation {
   const backend = typeof o.backend === "object" ? o.backend : getBackend(o.backend);
-  const { ids, unknown } = encodeText(lm.vocab, text, true);
+  const { ids } = encodeText(lm.vocab, text, true);
   const b = makeBatches(ids, o.batch, o.seqLen, o.valFrac, o.testFrac);
   const chunks = split === "val" ? b.val : b.test;
   if (chunks.length === 0) throw new Error(`the run has no ${split} split (its ${split === "val" ? "--val-frac" : "--test-frac"} left no chunks); evaluate a file with --data instead`);
-  return evaluation(evaluateChunks(backend, lm.model, chunks), chunks.length * o.batch * o.seqLen, unknown);
+  // Out-of-vocabulary symbols are counted over the whole text, not the split: not reported here.
+  return evaluation(evaluateChunks(backend, lm.model, chunks), chunks.length * o.batch * o.seqLen, 0);
 }

@@ -42,16 +42,18 @@ export function buildCharVocabulary(text: string): Vocabulary {
 
 /**
  * Word tokens of `text`: per line, runs of letters/digits (with inner apostrophes and hyphens)
- * and single punctuation marks, then `<eos>`.
+ * and single punctuation marks, then `<eos>` where a newline ends the line (so a prime text
+ * without a final newline continues its line).
  */
 export function splitWords(text: string, lowercase: boolean): string[] {
   const out: string[] = [];
   const word = /[\p{L}\p{N}\p{M}]+(?:['’\-][\p{L}\p{N}\p{M}]+)*|[^\s\p{L}\p{N}\p{M}]/gu;
-  for (const line of text.split(/\r?\n/)) {
+  const lines = text.split(/\r?\n/);
+  lines.forEach((line, i) => {
     const m = (lowercase ? line.toLowerCase() : line).match(word);
-    if (!m) continue;
-    out.push(...m, EOS);
-  }
+    if (m) out.push(...m);
+    if (m && i < lines.length - 1) out.push(EOS); // only a line that a newline ends gets <eos>
+  });
   return out;
 }
 

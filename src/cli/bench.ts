@@ -1,0 +1,64 @@
+import { Command } from "commander";
+import { getBackend } from "../backend/select.js";
+import { BENCH_CONFIGS, benchTorch, benchUnroll, MACHINE_PEAK_GFLOPS, torchAvailable, type BenchResult } from "../node/bench.js";
+import { int, num } from "./options.js";
+
+interface BenchFlags {
+  config?: string;
+  backend: string;
+  json?: boolean;
+  torch: boolean;
+  minTime: number;
+  minSteps: number;
+  warmup: number;
+}
+
+/** `unroll bench` */
+export function benchCommand(): Command {
+  return new Command("bench")
+    .summary("measure training, sampling and scoring throughput (and PyTorch's, when available)")
+    .description(
+      "Runs the reference configurations (T1–T5 char-LM training, I1 batch-1 sampling, I2 scoring, W1\n" +
+        "word-LM training; see bench/pytorch/bench_rnn.py) and prints tokens/s, GFLOP/s by the model-FLOP\n" +
+        `formula, and the fraction of this machine's AVX-512 peak (${MACHINE_PEAK_GFLOPS} GFLOP/s, 2 threads). Where\n` +
+        "/usr/bin/python3 has torch, PyTorch runs the same configuration in the same session and the\n" +
+        "ratio is printed. Run it alone on the machine (e.g. under flock /tmp/bench.lock).",
+    )
+    .option("--config <names>", `comma-separated configurations (${BENCH_CONFIGS.map((c) => c.name).join(", ")}); default all`)
+    .option("--backend <name>", "compute backend", "auto")
+    .option("--no-torch", "do not run PyTorch for comparison")
+    .option("--min-time <s>", "time each configuration at least this long", num(0), 5)
+    .option("--min-steps <n>", "and at least this many steps", int(1), 10)
+    .option("--warmup <n>", "untimed steps first", int(0), 2)
+    .option("--json", "print one JSON object per configuration")
+    .action((f: BenchFlags) => {
+      const names = f.config ? f.config.split(",").map((s) => s.trim().toUpperCase()) : BENCH_CONFIGS.map((c) => c.name);
+      const configs = names.map((n) => {
+        const c = BENCH_CONFIGS.find((x) => x.name === n);
+        if (!c) throw new Error(`unknown configuration "${n}"; choose from ${BENCH_CONFIGS.map((x) => x.name).join(", ")}`);
+        return c;
+      });
+      const backend = getBackend(f.backend);
+      const timing = { warmup: f.warmup, minSteps: f.minSteps, minTime: f.minTime, maxTime: Math.max(30, f.minTime) };
+      const torch = f.torch && torchAvailable();
+      if (!f.json) {
+        console.log(`unroll bench: backend ${backend.name}${torch ? ", PyTorch from /usr/bin/python3 in the same run" : ", no PyTorch comparison"}`);
+        console.log("config  tokens/s     GFLOP/s  % peak  step ms   peak RSS  | PyTorch tokens/s  ratio");
+      }
+      for (const c of configs) {
+        let r: BenchResult = benchUnroll(backend, c, timing);
+        if (torch) {
+          const t = benchTorch(c, timing);
+          r = { ...r, torch: "error" in t ? t : { ...t, ratio: r.tokensPerSec / t.tokensPerSec } };
+        }
+        if (f.json) {
+          console.log(JSON.stringify({ ...r, desc: c.desc }));
+          continue;
+        }
+        const t = r.torch && "ratio" in r.torch ? `| ${r.torch.tokensPerSec.toFixed(0).padStart(14)}  ${r.torch.ratio.toFixed(2)}×` : r.torch ? `| PyTorch failed: ${(r.torch as { error: string }).error}` : "";
+        console.log(
+          `${c.name.padEnd(6)}  ${r.tokensPerSec.toFixed(0).padStart(9)}  ${r.gflops.toFixed(1).padStart(9)}  ${r.percentOfPeak.toFixed(1).padStart(5)}%  ${r.stepMedianMs.toFixed(1).padStart(7)}  ${r.peakRssMiB.toFixed(0).padStart(6)} MiB  ${t}`,
+        );
+      }
+    });
+}

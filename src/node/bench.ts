@@ -1,0 +1,173 @@
+/**
+ * Throughput benchmarks of the project's reference configurations (shared anchors T1–T5, I1, I2,
+ * W1: the same models, batch shapes, optimizers and FLOP formulas as bench/pytorch/bench_rnn.py),
+ * for unroll and, where /usr/bin/python3 has torch, for PyTorch in the same session. Never part of
+ * the tests: benchmarks print figures, tests assert behaviour.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Backend } from "../backend/backend.js";
+import { parseCell } from "../cells/cell.js";
+import { sampleTokens } from "../generate/sample.js";
+import { createLanguageModel, languageModelForward, languageModelLoss, type RecurrentState } from "../model/language-model.js";
+import type { Chunk } from "../text/batches.js";
+import { Rng } from "../tensor/random.js";
+import { initLanguageModel } from "../train/init-model.js";
+import { createOptimizer } from "../train/optimizers.js";
+import { createStepContext, trainStep } from "../train/step.js";
+
+/** One benchmark configuration (names and shapes as in bench_rnn.py). */
+export interface BenchConfig {
+  readonly name: string;
+  readonly desc: string;
+  readonly kind: "train" | "sample" | "score";
+  readonly cell: "lstm" | "gru" | "rnn";
+  readonly V: number;
+  readonly E: number;
+  readonly H: number;
+  readonly L: number;
+  readonly seq: number;
+  readonly batch: number;
+  readonly opt: "adam" | "sgd";
+  readonly lr: number;
+  readonly clip: number | null;
+}
+
+const CHAR = { cell: "lstm", V: 96, E: 256, H: 256, L: 2, seq: 64, batch: 32, opt: "adam", lr: 2e-3, clip: null } as const;
+
+/** The configurations, in bench_rnn.py's order. */
+export const BENCH_CONFIGS: readonly BenchConfig[] = [
+  { ...CHAR, name: "T1", kind: "train", desc: "char-LM train, LSTM 2x256, V=96, seq 64, batch 32, Adam" },
+  { ...CHAR, name: "T2", kind: "train", E: 512, H: 512, batch: 64, desc: "char-LM train, LSTM 2x512, V=96, seq 64, batch 64, Adam" },
+  { ...CHAR, name: "T3", kind: "train", E: 128, H: 128, batch: 16, desc: "char-LM train, LSTM 2x128, V=96, seq 64, batch 16, Adam" },
+  { ...CHAR, name: "T4", kind: "train", cell: "gru", desc: "char-LM train, GRU 2x256, V=96, seq 64, batch 32, Adam" },
+  { ...CHAR, name: "T5", kind: "train", cell: "rnn", desc: "char-LM train, RNN(tanh) 2x256, V=96, seq 64, batch 32, Adam" },
+  { ...CHAR, name: "I1", kind: "sample", E: 512, H: 512, seq: 2000, batch: 1, desc: "sampling, LSTM 2x512, V=96, batch 1, 2000 chars one at a time, multinomial" },
+  { ...CHAR, name: "I2", kind: "score", E: 512, H: 512, seq: 256, batch: 32, desc: "scoring (forward + CE, no gradient), LSTM 2x512, V=96, seq 256, batch 32" },
+  { cell: "lstm", V: 10000, E: 200, H: 200, L: 2, seq: 20, batch: 20, opt: "sgd", lr: 1, clip: 5, name: "W1", kind: "train", desc: "word-LM train (Zaremba small), LSTM 2x200, V=10000, seq 20, batch 20, SGD lr 1, clip 5" },
+];
+
+/** Peak fp32 FLOP/s of this machine kind: AVX-512 FMA, 2 threads (shared/anchors/limits/NOTES.md). */
+export const MACHINE_PEAK_GFLOPS = 449;
+
+const GATES = { lstm: 4, gru: 3, rnn: 1 } as const;
+
+/** Model FLOPs per token, bench_rnn.py's formula: Σ_layers k·G·H·(I+H) + k·V·H, k = 6 (train) or 2. */
+export function flopsPerToken(c: BenchConfig): number {
+  const k = c.kind === "train" ? 6 : 2;
+  let total = 0;
+  for (let l = 0; l < c.L; l++) total += k * GATES[c.cell] * c.H * ((l === 0 ? c.E : c.H) + c.H);
+  return total + k * c.V * c.H;
+}
+
+/** One measured configuration. */
+export interface BenchResult {
+  readonly config: string;
+  readonly backend: string;
+  readonly tokensPerSec: number;
+  readonly gflops: number;
+  readonly percentOfPeak: number;
+  readonly stepMedianMs: number;
+  readonly steps: number;
+  /** Peak resident memory of this process so far, MiB. */
+  readonly peakRssMiB: number;
+  readonly torch?: { readonly tokensPerSec: number; readonly gflops: number; readonly ratio: number } | { readonly error: string };
+}
+
+/** Timing rule (as bench_rnn.py, shorter by default): warm-up, then until ≥ minSteps and ≥ minTime s. */
+export interface BenchTiming {
+  readonly warmup: number;
+  readonly minSteps: number;
+  readonly minTime: number;
+  readonly maxTime: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function randomChunk(rng: Rng, c: BenchConfig): Chunk {
+  const n = c.seq * c.batch;
+  const x = Int32Array.from({ length: n }, () => rng.int(c.V));
+  const y = Int32Array.from({ length: n }, () => rng.int(c.V));
+  return { x, y, S: c.seq, B: c.batch };
+}
+
+/** Measures unroll on configuration `c`. */
+export function benchUnroll(backend: Backend, c: BenchConfig, timing: BenchTiming): BenchResult {
+  const rng = Rng.seeded(0);
+  const model = createLanguageModel({ vocabSize: c.V, embedSize: c.E, cell: parseCell(c.cell), hiddenSize: c.H, numLayers: c.L, dropout: 0 }, "float32");
+  initLanguageModel(model, rng);
+  let step: () => void;
+  let tokens: number;
+  if (c.kind === "train") {
+    const optimizer = createOptimizer(c.opt === "sgd" ? { kind: "sgd", lr: c.lr } : { kind: "adam", lr: c.lr }, model.params.data.length, "float32");
+    const ctx = createStepContext(backend, model, optimizer, rng, c.clip !== null ? { clipNorm: c.clip } : {});
+    const chunk = randomChunk(rng, c);
+    let state: RecurrentState | null = null;
+    step = () => {
+      state = trainStep(ctx, chunk, state).state;
+    };
+    tokens = c.seq * c.batch;
+  } else if (c.kind === "score") {
+    const chunk = randomChunk(rng, c);
+    step = () => {
+      const pass = languageModelForward(backend, model, chunk.x, c.seq, c.batch, null);
+      languageModelLoss(model, pass, chunk.y, null);
+    };
+    tokens = c.seq * c.batch;
+  } else {
+    step = () => {
+      for (const t of sampleTokens(backend, model, { length: c.seq, rng })) void t;
+    };
+    tokens = c.seq;
+  }
+  for (let i = 0; i < timing.warmup; i++) step();
+  const times: number[] = [];
+  const start = performance.now();
+  for (;;) {
+    const t0 = performance.now();
+    step();
+    times.push(performance.now() - t0);
+    const elapsed = (performance.now() - start) / 1000;
+    if ((times.length >= timing.minSteps && elapsed >= timing.minTime) || (elapsed >= timing.maxTime && times.length >= 2)) break;
+  }
+  const med = median(times);
+  const tokensPerSec = (tokens / med) * 1000;
+  const gflops = (tokensPerSec * flopsPerToken(c)) / 1e9;
+  return {
+    config: c.name,
+    backend: backend.name,
+    tokensPerSec,
+    gflops,
+    percentOfPeak: (100 * gflops) / MACHINE_PEAK_GFLOPS,
+    stepMedianMs: med,
+    steps: times.length,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+  };
+}
+
+const TORCH_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bench", "pytorch", "bench_rnn.py");
+
+/** Whether PyTorch is there to compare with. */
+export function torchAvailable(): boolean {
+  if (!existsSync("/usr/bin/python3") || !existsSync(TORCH_SCRIPT)) return false;
+  return spawnSync("/usr/bin/python3", ["-c", "import torch"], { stdio: "ignore" }).status === 0;
+}
+
+/** Runs bench_rnn.py for one configuration (2 threads, OpenBLAS-OpenMP, as the anchors). */
+export function benchTorch(c: BenchConfig, timing: BenchTiming): { tokensPerSec: number; gflops: number } | { error: string } {
+  const out = join(mkdtempSync(join(tmpdir(), "unroll-torch-")), "results.json");
+  const args = [TORCH_SCRIPT, "--configs", c.name, "--out", out, "--tag", "unroll-bench", "--warmup", String(timing.warmup), "--min-steps", String(timing.minSteps), "--min-time", String(timing.minTime), "--max-time", String(Math.max(timing.maxTime, timing.minTime))];
+  const r = spawnSync("/usr/bin/python3", args, { encoding: "utf8" });
+  if (r.status !== 0) return { error: (r.stderr || r.stdout).trim().split("\n").slice(-1)[0] ?? `exit ${r.status}` };
+  const doc = JSON.parse(readFileSync(out, "utf8")) as { runs: Record<string, { results: { config: string; tokens_per_s: number; gflops: number }[] }> };
+  const res = doc.runs["unroll-bench"].results.find((x) => x.config === c.name);
+  if (!res) return { error: "no result in bench_rnn.py's output" };
+  return { tokensPerSec: res.tokens_per_s, gflops: res.gflops };
+}
