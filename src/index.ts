@@ -83,3 +83,15 @@ export { encodeCheckpoint, decodeCheckpoint } from "./model/checkpoint-codec.js"
 export { buildVocabulary, encodeText, tokenText, type VocabularyOptions } from "./text/vocab.js";
 export { lineChartSvg } from "./plot/chart.js";
 export { lossCurveSvg, readMetricsLines } from "./plot/loss-curve.js";
+export { exportOnnx, exportRecurrentOnnx, describeOnnx, ONNX_OPSETS, type OnnxExportOptions } from "./io/onnx.js";
+export {
+  parseTfjsModel,
+  runKerasModel,
+  readTfjsManifest,
+  kerasToRecurrentLayers,
+  SUPPORTED_LAYERS as KERAS_SUPPORTED_LAYERS,
+  type KerasModel,
+  type KerasLayer,
+  type KerasParseOptions,
+  type KerasRecurrentLayer,
+} from "./io/keras.js";

@@ -7,3 +7,4 @@ export { builtinCorpus, readData, decodeUtf8, CORPORA, type Corpus, type CorpusN
 export { expandReferencePaths, readReference } from "./reference-files.js";
 export { plotRun } from "./plot-run.js";
 export { svgToPng } from "./png.js";
+export { loadTfjsModel } from "./tfjs-files.js";
