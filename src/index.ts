@@ -95,3 +95,30 @@ export {
   type KerasParseOptions,
   type KerasRecurrentLayer,
 } from "./io/keras.js";
+export {
+  readSafetensors,
+  writeSafetensors,
+  SAFETENSORS_MAX_HEADER,
+  type Safetensors,
+  type SafetensorsTensor,
+  type SafetensorsDType,
+  type SafetensorsData,
+  type WritableTensor,
+} from "./io/safetensors.js";
+export {
+  exportLanguageModel,
+  importLanguageModel,
+  exportRecurrentLayer,
+  importRecurrentLayer,
+  exportEmbedding,
+  importEmbedding,
+  exportLinear,
+  importLinear,
+  pytorchModule,
+  PYTORCH_CELLS,
+  type PyTorchCellName,
+  type LanguageModelImportOptions,
+  type ModuleImportOptions,
+  type LayerImportOptions,
+} from "./io/pytorch.js";
+export * as lab from "./lab/index.js";

@@ -4,6 +4,7 @@ import { gemm } from "../src/backend/js/gemm.js";
 import { runReference } from "../src/conformance/reference.js";
 import { Rng } from "../src/tensor/random.js";
 import { loadReference, referenceFiles } from "./helpers/fixtures.js";
+import "../src/node/native-backend.js"; // registers "native" when the addon is built, so it runs this suite too
 
 describe("backends", () => {
   it("selects the fastest registered backend by default and rejects unknown names", () => {

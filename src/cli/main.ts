@@ -9,6 +9,9 @@ import { sampleCommand } from "./sample.js";
 import { evalCommand } from "./eval.js";
 import { plotCommand } from "./plot.js";
 import { benchCommand } from "./bench.js";
+import { exportCommand, importCommand, inspectCommand } from "./interop.js";
+import { gradientsCommand, labCommand, taskCommand } from "./lab.js";
+import "../node/native-backend.js"; // registers the native backend when its addon is built
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -20,6 +23,12 @@ const program = new Command("unroll")
   .addCommand(sampleCommand())
   .addCommand(evalCommand())
   .addCommand(plotCommand())
+  .addCommand(exportCommand())
+  .addCommand(importCommand())
+  .addCommand(inspectCommand())
+  .addCommand(taskCommand())
+  .addCommand(gradientsCommand())
+  .addCommand(labCommand())
   .addCommand(benchCommand())
   .addCommand(conformanceCommand())
   .addCommand(infoCommand());

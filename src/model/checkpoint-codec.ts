@@ -415,14 +415,14 @@ function sniff(b: Uint8Array): string {
   while (i < b.length && (b[i] === 0x20 || b[i] === 0x09 || b[i] === 0x0a || b[i] === 0x0d)) i++;
   if (b[i] === 0x7b || b[i] === 0x5b) return "it looks like a JSON file; unroll checkpoints are binary — for PyTorch-named weights use loadStateDict";
   if (b.length >= 9 && b[8] === 0x7b && b[5] === 0 && b[6] === 0 && b[7] === 0) {
-    return "it looks like a safetensors file; load its tensors as a state dict (loadStateDict) instead";
+    return "it looks like a safetensors file; `unroll import FILE --out CKPT` turns a PyTorch state dict into a checkpoint";
   }
   if (starts(0x50, 0x4b, 0x03, 0x04) || starts(0x50, 0x4b, 0x05, 0x06)) {
-    return "it looks like a zip archive, such as a PyTorch .pt/.pth file; export its state_dict tensors and use loadStateDict";
+    return "it looks like a zip archive, such as a PyTorch .pt/.pth file; save its state_dict with safetensors (safetensors.torch.save_file) and run `unroll import`";
   }
-  if (b[0] === 0x80 && b[1] >= 2 && b[1] <= 5) return "it looks like a Python pickle, such as an old PyTorch file; export its state_dict tensors and use loadStateDict";
+  if (b[0] === 0x80 && b[1] >= 2 && b[1] <= 5) return "it looks like a Python pickle, such as an old PyTorch file; save its state_dict with safetensors (safetensors.torch.save_file) and run `unroll import`";
   if (b[0] === 0x08 && b[1] < 0x80 && [0x12, 0x1a, 0x22, 0x28, 0x32, 0x3a, 0x42].includes(b[2])) {
-    return "it looks like an ONNX model (protobuf); unroll cannot read ONNX";
+    return "it looks like an ONNX model (protobuf); unroll writes ONNX but does not read it (`unroll inspect` describes it)";
   }
   if (starts(0x89, 0x48, 0x44, 0x46)) return "it looks like an HDF5 file, such as a Keras .h5 model";
   if (starts(0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59)) return "it looks like a NumPy .npy array";

@@ -8,3 +8,4 @@ export { expandReferencePaths, readReference } from "./reference-files.js";
 export { plotRun } from "./plot-run.js";
 export { svgToPng } from "./png.js";
 export { loadTfjsModel } from "./tfjs-files.js";
+export { nativeBackend, nativeAddon, nativeIsa, nativeUnavailableReason, type NativeIsa, type NativeAddon } from "./native-backend.js";

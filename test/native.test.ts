@@ -1,0 +1,150 @@
+import { describe, expect, it } from "vitest";
+import { gemm } from "../src/backend/js/gemm.js";
+import { getBackend } from "../src/backend/select.js";
+import { runReference } from "../src/conformance/reference.js";
+import {
+  nativeAddon,
+  nativeBackend,
+  nativeIsa,
+  nativeUnavailableReason,
+  type NativeIsa,
+} from "../src/node/native-backend.js";
+import { Rng } from "../src/tensor/random.js";
+import type { FloatArray } from "../src/tensor/dtype.js";
+import { loadReference, referenceFiles } from "./helpers/fixtures.js";
+
+// Edge sizes around the kernels' blocks: tiles 8×32 (AVX-512), 6×16 (AVX2), 4×8 (portable);
+// cache blocks MC = 120/128 rows, KC = 256, NC = 1024 columns.
+const SHAPES: readonly (readonly [number, number, number])[] = [
+  [1, 1, 1], [1, 1, 0], [0, 3, 2], [2, 0, 3], [1, 7, 5], [5, 7, 3], [8, 12, 16], [13, 4, 9], [4, 83, 33],
+  [9, 33, 17], [7, 17, 300], [32, 64, 129], [130, 40, 5], [3, 1030, 4],
+];
+const GUARD = 5;
+const GUARD_VALUE = 12345;
+
+/** Runs `gemm` of `backend` on views at a nonzero offset and returns C; the guard after C must hold. */
+function gemmOnViews(
+  make: (n: number) => FloatArray,
+  tA: boolean, tB: boolean, M: number, N: number, K: number,
+  A: Float64Array, B: Float64Array, C0: Float64Array, acc: boolean,
+): FloatArray {
+  const view = (src: Float64Array, offset: number, guard: number): FloatArray => {
+    const buf = make(offset + src.length + guard);
+    buf.fill(GUARD_VALUE);
+    const v = buf.subarray(offset, offset + src.length + guard);
+    v.set(src);
+    return v;
+  };
+  const a = view(A, 1, 0);
+  const b = view(B, 3, 0);
+  const c = view(C0, 2, GUARD);
+  nativeBackend!.gemm(tA, tB, M, N, K, a, b, c, acc);
+  for (let g = 0; g < GUARD; g++) expect(c[C0.length + g], "wrote past the end of C").toBe(GUARD_VALUE);
+  return c;
+}
+
+function checkGemm(dtype: "float32" | "float64"): void {
+  const rng = Rng.seeded(11);
+  const round = dtype === "float32" ? Math.fround : (x: number) => x;
+  const make = (n: number): FloatArray => (dtype === "float32" ? new Float32Array(n) : new Float64Array(n));
+  for (const [M, N, K] of SHAPES) {
+    for (const tA of [false, true]) {
+      for (const tB of [false, true]) {
+        const A = Float64Array.from({ length: M * K }, () => round(rng.range(-1, 1)));
+        const B = Float64Array.from({ length: K * N }, () => round(rng.range(-1, 1)));
+        const C0 = Float64Array.from({ length: M * N }, () => round(rng.range(-1, 1)));
+        for (const acc of [false, true]) {
+          // The specification in float64 on the same (rounded) inputs, and Σ|a·b| (+ |c|) for the bound.
+          const want = C0.slice();
+          gemm(tA, tB, M, N, K, A, B, want, acc);
+          const mag = C0.map(Math.abs);
+          gemm(tA, tB, M, N, K, A.map(Math.abs), B.map(Math.abs), mag, acc);
+          const got = gemmOnViews(make, tA, tB, M, N, K, A, B, C0, acc);
+          for (let i = 0; i < want.length; i++) {
+            const tol = dtype === "float32" ? 2.4e-7 * (K + 2) * mag[i] : 1e-15 * (K + 2) * mag[i] + 1e-300;
+            const err = Math.abs(got[i] - want[i]);
+            if (!(err <= tol)) {
+              expect.fail(`${dtype} tA=${tA} tB=${tB} M=${M} N=${N} K=${K} acc=${acc}: C[${i}] = ${got[i]}, want ${want[i]}`);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+function nativeSuite(addon: NonNullable<typeof nativeAddon>): void {
+  const best = addon.isa();
+  const isas = (["avx512", "avx2", "portable"] as NativeIsa[]).filter((isa) => {
+    const ok = addon.setIsa(isa);
+    addon.setIsa(best);
+    return ok;
+  });
+
+  it("registers as the preferred backend and names its kernel", () => {
+    expect(getBackend().name).toBe("native");
+    expect(nativeIsa()).toBe(best);
+    expect(isas).toContain("portable");
+    expect(isas).toContain(best);
+  });
+
+  for (const isa of isas) {
+    it(`${isa}: float32 GEMM equals the reference loops (transposes, accumulate, edge sizes, offset views)`, () => {
+      expect(addon.setIsa(isa)).toBe(true);
+      try {
+        checkGemm("float32");
+      } finally {
+        addon.setIsa(best);
+      }
+    });
+  }
+
+  it("float64 GEMM equals the reference loops (transposes, accumulate, edge sizes, offset views)", () => {
+    checkGemm("float64");
+  });
+
+  it("rejects bad arguments with TypeError / RangeError instead of touching memory", () => {
+    const g = addon.gemm as (...args: unknown[]) => void;
+    const f = new Float32Array(6);
+    const d = new Float64Array(6);
+    expect(() => g(false, false, 2, 3, 1, f, f.slice(), new Float32Array(6), 1)).toThrow(TypeError);
+    expect(() => g(false, false, 2, 3, 1, [1, 2], f, new Float32Array(6), false)).toThrow(TypeError);
+    expect(() => g(false, false, 2, 3, 1, new Int32Array(2), f, new Float32Array(6), false)).toThrow(TypeError);
+    expect(() => g(false, false, 2, 3, 1, d, f, new Float32Array(6), false)).toThrow(/share one element type/);
+    expect(() => g(false, false, 2, 3)).toThrow(/9 arguments/);
+    expect(() => g(false, false, -1, 3, 1, f, f.slice(), new Float32Array(6), false)).toThrow(RangeError);
+    expect(() => g(false, false, 1.5, 3, 1, f, f.slice(), new Float32Array(6), false)).toThrow(RangeError);
+    expect(() => g(false, false, 2, 3, 4, f, f.slice(), new Float32Array(6), false)).toThrow(/A holds 6 elements/);
+    expect(() => g(false, false, 2, 3, 1, f, f.slice(), new Float32Array(5), false)).toThrow(/C holds 5/);
+    const buf = new Float32Array(12);
+    expect(() => g(false, false, 2, 3, 1, buf.subarray(4, 6), f, buf.subarray(0, 6), false)).toThrow(/overlap/);
+    expect(() => addon.setIsa("sse9" as NativeIsa)).toThrow(RangeError);
+  });
+
+  for (const dtype of ["float64", "float32"] as const) {
+    it(`${best}: passes every reference vector file in ${dtype}`, () => {
+      for (const file of referenceFiles()) {
+        const report = runReference(loadReference(file), dtype, nativeBackend!);
+        expect(report.pass, `${file}: ${report.worst.name}`).toBe(true);
+      }
+    });
+  }
+  for (const isa of isas.filter((i) => i !== best)) {
+    it(`${isa}: passes every reference vector file in float32`, () => {
+      expect(addon.setIsa(isa)).toBe(true);
+      try {
+        for (const file of referenceFiles()) {
+          const report = runReference(loadReference(file), "float32", nativeBackend!);
+          expect(report.pass, `${file}: ${report.worst.name}`).toBe(true);
+        }
+      } finally {
+        addon.setIsa(best);
+      }
+    });
+  }
+}
+
+describe("native backend", () => {
+  if (nativeAddon) nativeSuite(nativeAddon);
+  else it.skip(`skipped: ${nativeUnavailableReason}`, () => {});
+});
