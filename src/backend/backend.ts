@@ -1,12 +1,13 @@
-import type { FloatArray } from "../tensor/dtype.js";
+import type { CellConfig, CellParams, Dims } from "../cells/cell.js";
+import type { DType, FloatArray } from "../tensor/dtype.js";
 
 /**
  * The seam between model code and compute. Model code calls only these kernels; a backend
  * (plain TypeScript, WebAssembly, native) implements them. All buffers are dense row-major views
  * (use `subarray` for offsets); every kernel works for Float32Array and Float64Array alike.
  *
- * Fused per-step kernels are optional: a cell uses its backend's fused kernel when present, and
- * its own plain loops (the specification) otherwise.
+ * Fused kernels are optional: `unroll` hands a whole sequence to the backend's `recurrence` when
+ * it supports the cell and dtype, and runs the cell's own step code (the specification) otherwise.
  */
 export interface Backend {
   readonly name: string;
@@ -27,4 +28,60 @@ export interface Backend {
     C: FloatArray,
     accumulate: boolean,
   ): void;
+
+  /** Fused whole-sequence recurrence (cuDNN style), when the backend has one. */
+  readonly recurrence?: FusedRecurrence;
+}
+
+/**
+ * One direction of one recurrent layer over all T steps, inside the backend: per step the
+ * recurrent GEMM plus fused pointwise gate math (forward), or the fused gate gradients plus the
+ * recurrent GEMM (backward). It must write exactly what the cell's own step code writes — the same
+ * states, the same cache buffers, the same gradients, within float32 rounding — so that a fused
+ * forward can feed a plain backward and vice versa (test/fused.test.ts checks this for every cell).
+ *
+ * Layouts are those of `unroll` and the cells: time-major, row-major, gate blocks in the cell's
+ * order. `cache` is the cell's own cache object (`LstmCache` {gates, tc}, `GruCache` {gates, hn,
+ * rec, drh}, null for RNN cells). Processing step k reads time t = k, or T−1−k when `reverse`.
+ */
+export interface FusedRecurrence {
+  /** Whether `forward`/`backward` handle this cell in this dtype. */
+  supports(cell: CellConfig, dtype: DType): boolean;
+  forward(a: FusedForward): void;
+  backward(a: FusedBackward): void;
+}
+
+export interface FusedForward {
+  readonly cell: CellConfig;
+  readonly dims: Dims;
+  readonly reverse: boolean;
+  readonly p: CellParams;
+  /** (T, B, G·H) input projections W_ih x_t + b_ih, indexed by time t (read only) */
+  readonly xp: FloatArray;
+  /** (T+1, B, H) hs[0] = h0 on entry; hs[k+1] = state after processing step k is written */
+  readonly hs: FloatArray;
+  /** (T+1, B, H) likewise for the cell state (LSTM); empty otherwise */
+  readonly cs: FloatArray;
+  readonly cache: unknown;
+}
+
+export interface FusedBackward {
+  readonly cell: CellConfig;
+  readonly dims: Dims;
+  readonly reverse: boolean;
+  readonly p: CellParams;
+  /** dW_hh, db_hh and the extras are added into; dW_ih and db_ih are left to the caller */
+  readonly dp: CellParams;
+  /** states and cache exactly as the forward left them (read only) */
+  readonly hs: FloatArray;
+  readonly cs: FloatArray;
+  readonly cache: unknown;
+  /** (T, B, H) dL/d(output at time t), or null */
+  readonly dy: FloatArray | null;
+  /** (B, H) in: dL/dh_T from outside the sequence (zeros if none); out: dL/dh0 */
+  readonly dh: FloatArray;
+  /** (B, H) in: dL/dc_T; out: dL/dc0 (LSTM); empty otherwise */
+  readonly dc: FloatArray;
+  /** (T, B, G·H) written: dL/d(input projection), indexed by time t */
+  readonly dxp: FloatArray;
 }

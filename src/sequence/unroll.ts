@@ -69,6 +69,10 @@ export function unrollForward(
   hs.set(h0);
   if (cell.hasC && c0) cs.set(c0);
   const cache = cell.createCache(dtype, dims);
+  if (backend.recurrence?.supports(cell.config, dtype)) {
+    backend.recurrence.forward({ cell: cell.config, dims, reverse, p, xp, hs, cs, cache });
+    return { dims, I, reverse, x, hs, cs, xp, cell: cache };
+  }
   const empty = cs.subarray(0, 0);
   for (let k = 0; k < T; k++) {
     const t = timeOf(k, T, reverse);
@@ -146,31 +150,35 @@ export function unrollBackward(
   let dcPrev = allocate(dtype, cellDef.hasC ? BH : 0);
   if (dhT) dh.set(dhT);
   if (dcT && cellDef.hasC) dc.set(dcT);
-  for (let k = T - 1; k >= 0; k--) {
-    const t = timeOf(k, T, reverse);
-    if (dy) {
-      const dyt = dy.subarray(t * BH, (t + 1) * BH); // the output at t is h_{k+1}
-      for (let i = 0; i < BH; i++) dh[i] += dyt[i];
+  if (backend.recurrence?.supports(cellDef.config, dtype)) {
+    backend.recurrence.backward({ cell: cellDef.config, dims, reverse, p, dp, hs, cs, cache: cache.cell, dy, dh, dc, dxp });
+  } else {
+    for (let k = T - 1; k >= 0; k--) {
+      const t = timeOf(k, T, reverse);
+      if (dy) {
+        const dyt = dy.subarray(t * BH, (t + 1) * BH); // the output at t is h_{k+1}
+        for (let i = 0; i < BH; i++) dh[i] += dyt[i];
+      }
+      cellDef.backward({
+        backend,
+        p,
+        dp,
+        dims,
+        k,
+        hPrev: hs.subarray(k * BH, (k + 1) * BH),
+        h: hs.subarray((k + 1) * BH, (k + 2) * BH),
+        cPrev: cellDef.hasC ? cs.subarray(k * BH, (k + 1) * BH) : cs,
+        c: cellDef.hasC ? cs.subarray((k + 1) * BH, (k + 2) * BH) : cs,
+        dh,
+        dc,
+        dxp: dxp.subarray(t * B * GH, (t + 1) * B * GH),
+        dhPrev,
+        dcPrev,
+        cache: cache.cell,
+      });
+      [dh, dhPrev] = [dhPrev, dh];
+      [dc, dcPrev] = [dcPrev, dc];
     }
-    cellDef.backward({
-      backend,
-      p,
-      dp,
-      dims,
-      k,
-      hPrev: hs.subarray(k * BH, (k + 1) * BH),
-      h: hs.subarray((k + 1) * BH, (k + 2) * BH),
-      cPrev: cellDef.hasC ? cs.subarray(k * BH, (k + 1) * BH) : cs,
-      c: cellDef.hasC ? cs.subarray((k + 1) * BH, (k + 2) * BH) : cs,
-      dh,
-      dc,
-      dxp: dxp.subarray(t * B * GH, (t + 1) * B * GH),
-      dhPrev,
-      dcPrev,
-      cache: cache.cell,
-    });
-    [dh, dhPrev] = [dhPrev, dh];
-    [dc, dcPrev] = [dcPrev, dc];
   }
   // The input projection of all steps: XP = X W_ihᵀ + b_ih.
   backend.gemm(true, false, GH, I, T * B, dxp, cache.x, dp.Wih, true);
