@@ -33,6 +33,10 @@ const program = new Command("unroll")
   .addCommand(conformanceCommand())
   .addCommand(infoCommand());
 
+// Descriptions are laid out by hand in lines of up to ~115 columns; wrapping them at 80 again breaks them.
+const helpWidth = Math.max(process.stdout.columns ?? 0, 120);
+for (const c of [program, ...program.commands]) c.configureHelp({ helpWidth });
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
