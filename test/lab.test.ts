@@ -195,6 +195,41 @@ describe("sequence model", () => {
   }
 });
 
+describe("initialisation", () => {
+  it("chrono (Tallec & Ollivier 2018): LSTM b_f = log u, b_i = −b_f, u ∈ [1, T_max − 1]; GRU b_z; b_hh rows zero; others untouched", () => {
+    const H = 50;
+    const tMax = 75;
+    for (const cell of ["lstm", "lstm-coupled", "gru", "rnn"]) {
+      const plain = createSequenceModel({ cell: parseCell(cell), inputSize: 4, hiddenSize: H, outputSize: 2 }, "float64");
+      const chrono = createSequenceModel({ cell: parseCell(cell), inputSize: 4, hiddenSize: H, outputSize: 2 }, "float64");
+      initSequenceModel(plain, Rng.seeded(5), {});
+      initSequenceModel(chrono, Rng.seeded(5), { chrono: tMax, forgetBias: 1 });
+      const p = bindSequenceModel(plain.config, plain.params).rnn.dirs[0];
+      const c = bindSequenceModel(chrono.config, chrono.params).rnn.dirs[0];
+      const gate = cell === "lstm" ? 1 : cell === "rnn" ? -1 : cell === "gru" ? 1 : 0;
+      const input = cell === "lstm" ? 0 : -1;
+      expect(c.Wih).toEqual(p.Wih);
+      expect(c.Whh).toEqual(p.Whh);
+      const biasBlock = (b: Float64Array | Float32Array, k: number) => [...b.subarray(k * H, (k + 1) * H)];
+      const G = p.bih.length / H;
+      for (let k = 0; k < G; k++) {
+        if (k === gate) {
+          const bf = biasBlock(c.bih, k);
+          for (const v of bf) expect(v >= 0 && v <= Math.log(tMax - 1)).toBe(true);
+          expect(Math.max(...bf) - Math.min(...bf)).toBeGreaterThan(1); // spread over time scales, not one value
+          expect(biasBlock(c.bhh, k).every((v) => v === 0)).toBe(true);
+          if (input >= 0) expect(biasBlock(c.bih, input)).toEqual(bf.map((v) => -v));
+        } else if (k !== input) {
+          expect(biasBlock(c.bih, k)).toEqual(biasBlock(p.bih, k));
+          expect(biasBlock(c.bhh, k)).toEqual(biasBlock(p.bhh, k));
+        }
+      }
+    }
+    const m = createSequenceModel({ cell: parseCell("lstm"), inputSize: 4, hiddenSize: 3, outputSize: 2 }, "float64");
+    expect(() => initSequenceModel(m, Rng.seeded(1), { chrono: 2 })).toThrow(/chrono initialisation needs the longest dependency in steps, > 2; got 2/);
+  });
+});
+
 describe("gradient norms", () => {
   /** L_T's dh_T, each row normalised, as gradientNorms starts from. */
   function startingCarry(m: SequenceModel, b: TaskBatch): { dhT: Float64Array; pass: ReturnType<typeof sequenceForward> } {

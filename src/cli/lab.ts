@@ -30,6 +30,7 @@ interface TaskFlags {
   clipNorm: number;
   forgetBias: number;
   orthogonal?: boolean;
+  chrono?: number;
   seed: number;
   evalEvery: number;
   testSize: number;
@@ -86,6 +87,7 @@ export function taskCommand(): Command {
     .option("--clip-norm <n>", "clip the global gradient norm to this; 0 = off", num(0, Infinity, true), TASK_DEFAULTS.clipNorm)
     .option("--forget-bias <b>", "added to the LSTM forget-gate bias at initialisation", num(), TASK_DEFAULTS.forgetBias)
     .option("--orthogonal", "orthogonal recurrent weights at initialisation")
+    .option("--chrono <steps>", "chrono initialisation (Tallec & Ollivier 2018) of the LSTM/GRU gate biases for gaps up to this many steps; replaces --forget-bias", num(2))
     .option("--seed <n>", "random seed (initialisation; the training data uses seed + 1)", int(0), TASK_DEFAULTS.seed)
     .option("--eval-every <n>", "evaluate on the test set every n steps", int(1), TASK_DEFAULTS.evalEvery)
     .option("--test-size <n>", "sequences in the fixed test set", int(1), TASK_DEFAULTS.testSize)
@@ -113,6 +115,7 @@ export function taskCommand(): Command {
         clipNorm: f.clipNorm,
         forgetBias: f.forgetBias,
         orthogonal: f.orthogonal ?? false,
+        chrono: f.chrono,
         seed: f.seed,
         evalEvery: f.evalEvery,
         testSize: f.testSize,

@@ -92,6 +92,13 @@ export interface SequenceInitOptions {
   readonly recurrentGain?: number;
   /** Added to the LSTM forget-gate rows of b_ih (Gers et al. 2000; Jozefowicz et al. 2015: 1). */
   readonly forgetBias?: number;
+  /**
+   * Chrono initialisation (Tallec & Ollivier 2018, "Can recurrent neural networks warp time?")
+   * for dependencies up to about `chrono` steps: per unit, LSTM b_f = log u and b_i = −b_f with
+   * u ~ U(1, chrono − 1) (coupled LSTM: b_f only), GRU b_z = log u; the b_hh rows of those gates
+   * are zeroed, and `forgetBias` is not added. Other cells ignore it. Must be > 2.
+   */
+  readonly chrono?: number;
 }
 
 /**
@@ -105,9 +112,28 @@ export function initSequenceModel(model: SequenceModel, rng: Rng, opts: Sequence
   const G = createCell(c.cell).G;
   for (const d of v.rnn.dirs) {
     if (opts.orthogonal) orthogonalBlocks(d.Whh, G, c.hiddenSize, rng, opts.recurrentGain ?? 1);
-    if (opts.forgetBias && c.cell.kind === "lstm") {
+    if (opts.chrono !== undefined) chronoBiases(c.cell, d.bih, d.bhh, c.hiddenSize, opts.chrono, rng);
+    else if (opts.forgetBias && c.cell.kind === "lstm") {
       const F = c.cell.coupled ? 0 : 1; // row block of f
       for (let j = 0; j < c.hiddenSize; j++) d.bih[F * c.hiddenSize + j] += opts.forgetBias;
+    }
+  }
+}
+
+/** Chrono biases (see `SequenceInitOptions.chrono`) for one direction of one layer. */
+function chronoBiases(cell: CellConfig, bih: FloatArray, bhh: FloatArray, H: number, tMax: number, rng: Rng): void {
+  if (!(tMax > 2)) throw new Error(`chrono initialisation needs the longest dependency in steps, > 2; got ${tMax}`);
+  // Row blocks: LSTM (i, f, g, o) or coupled (f, g, o); GRU (r, z, n).
+  const gate = cell.kind === "lstm" ? (cell.coupled ? 0 : 1) : cell.kind === "gru" ? 1 : -1;
+  if (gate < 0) return;
+  const input = cell.kind === "lstm" && !cell.coupled ? 0 : -1;
+  for (let j = 0; j < H; j++) {
+    const b = Math.log(rng.range(1, tMax - 1));
+    bih[gate * H + j] = b;
+    bhh[gate * H + j] = 0;
+    if (input >= 0) {
+      bih[input * H + j] = -b;
+      bhh[input * H + j] = 0;
     }
   }
 }

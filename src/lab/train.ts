@@ -46,6 +46,8 @@ export interface TaskTrainOptions {
   readonly forgetBias?: number;
   /** Orthogonal W_hh at initialisation. */
   readonly orthogonal?: boolean;
+  /** Chrono initialisation of the gate biases for dependencies up to this many steps (`SequenceInitOptions.chrono`). */
+  readonly chrono?: number;
   readonly evalEvery?: number;
   /** Sequences in the test set. */
   readonly testSize?: number;
@@ -107,6 +109,10 @@ export interface TaskSummary {
   readonly batch: number;
   readonly lr: number;
   readonly seed: number;
+  /** How the model was initialised beyond PyTorch's defaults. */
+  readonly init: { readonly forgetBias: number; readonly orthogonal: boolean; readonly chrono: number | null };
+  readonly optimizer: string;
+  readonly clipNorm: number;
   readonly wallSeconds: number;
   readonly reason: StopReason;
   readonly backend: string;
@@ -163,13 +169,13 @@ export function evaluateTask(backend: Backend, model: SequenceModel, task: Task,
 export function createTaskModel(
   task: Task,
   cell: CellConfig,
-  opts: { hidden: number; layers?: number; seed: number; forgetBias?: number; orthogonal?: boolean; dtype?: DType },
+  opts: { hidden: number; layers?: number; seed: number; forgetBias?: number; orthogonal?: boolean; chrono?: number; dtype?: DType },
 ): SequenceModel {
   const model = createSequenceModel(
     { cell, inputSize: task.inputSize, hiddenSize: opts.hidden, outputSize: task.outputSize, numLayers: opts.layers ?? 1 },
     opts.dtype ?? "float32",
   );
-  initSequenceModel(model, Rng.seeded(opts.seed), { forgetBias: opts.forgetBias, orthogonal: opts.orthogonal });
+  initSequenceModel(model, Rng.seeded(opts.seed), { forgetBias: opts.forgetBias, orthogonal: opts.orthogonal, chrono: opts.chrono });
   return model;
 }
 
@@ -191,7 +197,7 @@ export function trainOnTask(options: TaskTrainOptions): TaskRun {
   const now = o.now ?? Date.now;
   const name = cellName(cell);
 
-  const model = createTaskModel(task, cell, { hidden: o.hidden, layers: o.layers, seed: o.seed, forgetBias: o.forgetBias, orthogonal: o.orthogonal, dtype: o.dtype });
+  const model = createTaskModel(task, cell, { hidden: o.hidden, layers: o.layers, seed: o.seed, forgetBias: o.forgetBias, orthogonal: o.orthogonal, chrono: o.chrono, dtype: o.dtype });
   const grads = createSequenceGradients(model);
   const optimizer = createOptimizer({ kind: o.optimizer, lr: o.lr }, model.params.data.length, o.dtype);
   const data = Rng.seeded(o.seed + 1);
@@ -259,6 +265,9 @@ export function trainOnTask(options: TaskTrainOptions): TaskRun {
     batch: o.batch,
     lr: o.lr,
     seed: o.seed,
+    init: { forgetBias: o.chrono === undefined ? o.forgetBias : 0, orthogonal: o.orthogonal, chrono: o.chrono ?? null },
+    optimizer: o.optimizer,
+    clipNorm: o.clipNorm,
     wallSeconds: (now() - t0) / 1000,
     reason,
     backend: backend.name,
