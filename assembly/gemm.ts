@@ -1,0 +1,195 @@
+/**
+ * Single-precision GEMM in WebAssembly SIMD128: C (M×N) += op(A)·op(B), row-major.
+ *
+ * Both operands are first copied ("packed") into panels that the microkernel reads with unit
+ * stride, which also absorbs the four transpose cases and the zero padding of ragged edges:
+ *
+ *   Ap: ⌈M/4⌉ blocks of K×4:  Ap[(blk·K + k)·4 + i] = op(A)[4·blk + i, k]   (0 past M)
+ *   Bp: ⌈N/8⌉ panels of K×8:  Bp[(pnl·K + k)·8 + j] = op(B)[k, 8·pnl + j]   (0 past N)
+ *
+ * The microkernel keeps a 4×8 block of C in 8 f32x4 accumulators (V8 gives wasm 16 xmm
+ * registers; 8 accumulators + 2 B vectors + 1 broadcast A leave room). K is cut into blocks of
+ * KC so that one B panel (KC×8 floats, 8 KiB) stays in L1 while the A blocks stream past it.
+ * Pointers are byte offsets into linear memory; sizes count floats.
+ */
+
+// @ts-ignore: decorator
+@inline const KC: i32 = 256;
+
+/** 4×8 scratch tile for the ragged edges of C. */
+const TILE: usize = memory.data(128, 16);
+
+/** Floats needed by `packA` for an M×K operand. */
+export function packedASize(M: i32, K: i32): i32 {
+  return ((M + 3) >> 2) * 4 * K;
+}
+
+/** Floats needed by `packB` for a K×N operand. */
+export function packedBSize(K: i32, N: i32): i32 {
+  return ((N + 7) >> 3) * 8 * K;
+}
+
+/** Packs op(A) (M×K; A stored M×K, or K×M when `trans`) into 4-row blocks. */
+export function packA(trans: bool, M: i32, K: i32, a: usize, ap: usize): void {
+  const MB = (M + 3) >> 2;
+  if (!trans) {
+    for (let blk = 0; blk < MB; blk++) {
+      const base = ap + ((<usize>blk * <usize>K * 4) << 2);
+      for (let i = 0; i < 4; i++) {
+        const m = blk * 4 + i;
+        const dst = base + (<usize>i << 2);
+        if (m < M) {
+          const src = a + ((<usize>m * <usize>K) << 2);
+          for (let k = 0; k < K; k++) store<f32>(dst + (<usize>k << 4), load<f32>(src + (<usize>k << 2)));
+        } else {
+          for (let k = 0; k < K; k++) store<f32>(dst + (<usize>k << 4), 0);
+        }
+      }
+    }
+  } else {
+    // A stored K×M: walk each row of A contiguously.
+    for (let k = 0; k < K; k++) {
+      const src = a + ((<usize>k * <usize>M) << 2);
+      for (let blk = 0; blk < MB; blk++) {
+        const dst = ap + ((<usize>(blk * K + k) * 4) << 2);
+        const m0 = blk * 4;
+        if (m0 + 4 <= M) {
+          v128.store(dst, v128.load(src + (<usize>m0 << 2)));
+        } else {
+          for (let i = 0; i < 4; i++) store<f32>(dst + (<usize>i << 2), m0 + i < M ? load<f32>(src + (<usize>(m0 + i) << 2)) : 0);
+        }
+      }
+    }
+  }
+}
+
+/** Packs op(B) (K×N; B stored K×N, or N×K when `trans`) into 8-column panels. */
+export function packB(trans: bool, K: i32, N: i32, b: usize, bp: usize): void {
+  const NP = (N + 7) >> 3;
+  if (!trans) {
+    for (let pnl = 0; pnl < NP; pnl++) {
+      const n0 = pnl * 8;
+      const base = bp + ((<usize>pnl * <usize>K * 8) << 2);
+      for (let k = 0; k < K; k++) {
+        const src = b + ((<usize>k * <usize>N + <usize>n0) << 2);
+        const dst = base + (<usize>k << 5);
+        if (n0 + 8 <= N) {
+          v128.store(dst, v128.load(src));
+          v128.store(dst, v128.load(src, 16), 16);
+        } else {
+          for (let j = 0; j < 8; j++) store<f32>(dst + (<usize>j << 2), n0 + j < N ? load<f32>(src + (<usize>j << 2)) : 0);
+        }
+      }
+    }
+  } else {
+    // B stored N×K: row n of B is column n of op(B).
+    for (let pnl = 0; pnl < NP; pnl++) {
+      const base = bp + ((<usize>pnl * <usize>K * 8) << 2);
+      for (let j = 0; j < 8; j++) {
+        const n = pnl * 8 + j;
+        const dst = base + (<usize>j << 2);
+        if (n < N) {
+          const src = b + ((<usize>n * <usize>K) << 2);
+          for (let k = 0; k < K; k++) store<f32>(dst + (<usize>k << 5), load<f32>(src + (<usize>k << 2)));
+        } else {
+          for (let k = 0; k < K; k++) store<f32>(dst + (<usize>k << 5), 0);
+        }
+      }
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function addRow(c: usize, x0: v128, x1: v128, nr: i32): void {
+  if (nr == 8) {
+    v128.store(c, f32x4.add(v128.load(c), x0));
+    v128.store(c, f32x4.add(v128.load(c, 16), x1), 16);
+  } else {
+    v128.store(TILE, x0);
+    v128.store(TILE, x1, 16);
+    for (let j = 0; j < nr; j++) {
+      const p = c + (<usize>j << 2);
+      store<f32>(p, load<f32>(p) + load<f32>(TILE + (<usize>j << 2)));
+    }
+  }
+}
+
+/** C[0:mr, 0:nr] += (4×kc block of Ap) · (kc×8 panel of Bp); C has row stride ldc floats. */
+function kernel4x8(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, mr: i32, nr: i32): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = f32x4.add(c00, f32x4.mul(a, b0));
+    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 4);
+    c10 = f32x4.add(c10, f32x4.mul(a, b0));
+    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 8);
+    c20 = f32x4.add(c20, f32x4.mul(a, b0));
+    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 12);
+    c30 = f32x4.add(c30, f32x4.mul(a, b0));
+    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    ap += 16;
+    bp += 32;
+  }
+  const ld = <usize>ldc << 2;
+  addRow(c, c00, c01, nr);
+  if (mr > 1) addRow(c + ld, c10, c11, nr);
+  if (mr > 2) addRow(c + 2 * ld, c20, c21, nr);
+  if (mr > 3) addRow(c + 3 * ld, c30, c31, nr);
+}
+
+/** C (M×N, row stride ldc) += op(A)·op(B) from packed operands (K is their common length). */
+export function gemmPacked(M: i32, N: i32, K: i32, ap: usize, bp: usize, c: usize, ldc: i32): void {
+  const MB = (M + 3) >> 2;
+  const NP = (N + 7) >> 3;
+  for (let k0 = 0; k0 < K; k0 += KC) {
+    const kc = min(KC, K - k0);
+    for (let pnl = 0; pnl < NP; pnl++) {
+      const bpp = bp + ((<usize>(pnl * K + k0) * 8) << 2);
+      const nr = min(8, N - pnl * 8);
+      for (let blk = 0; blk < MB; blk++) {
+        const app = ap + ((<usize>(blk * K + k0) * 4) << 2);
+        const cp = c + ((<usize>(blk * 4) * <usize>ldc + <usize>(pnl * 8)) << 2);
+        kernel4x8(kc, app, bpp, cp, ldc, min(4, M - blk * 4), nr);
+      }
+    }
+  }
+}
+
+/**
+ * `Backend.gemm` for float32 operands already in linear memory; `ap` and `bp` are scratch of
+ * `packedASize(M, K)` and `packedBSize(K, N)` floats.
+ */
+export function sgemm(
+  transA: bool, transB: bool, M: i32, N: i32, K: i32,
+  a: usize, b: usize, c: usize, accumulate: bool, ap: usize, bp: usize,
+): void {
+  if (!accumulate) memory.fill(c, 0, <usize>M * <usize>N * 4);
+  if (M <= 0 || N <= 0 || K <= 0) return;
+  packA(transA, M, K, a, ap);
+  packB(transB, K, N, b, bp);
+  gemmPacked(M, N, K, ap, bp, c, N);
+}
+
+/** out (N) += Σ over the R rows of m (R×N): the gradient of a bias broadcast over rows. */
+export function addColumnSums(out: usize, m: usize, R: i32, N: i32): void {
+  for (let r = 0; r < R; r++) {
+    const row = m + ((<usize>r * <usize>N) << 2);
+    let j = 0;
+    for (; j + 4 <= N; j += 4) {
+      const p = out + (<usize>j << 2);
+      v128.store(p, f32x4.add(v128.load(p), v128.load(row + (<usize>j << 2))));
+    }
+    for (; j < N; j++) {
+      const p = out + (<usize>j << 2);
+      store<f32>(p, load<f32>(p) + load<f32>(row + (<usize>j << 2)));
+    }
+  }
+}

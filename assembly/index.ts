@@ -1,0 +1,12 @@
+/**
+ * unroll's WebAssembly kernels (AssemblyScript, SIMD128). Built by scripts/build-wasm.mjs into
+ * src/backend/wasm/module.generated.ts; src/backend/wasm/ calls them. Everything works on
+ * float32 buffers that the caller has placed in linear memory above `heapBase()`.
+ */
+export { packedASize, packedBSize, packA, packB, gemmPacked, sgemm, addColumnSums } from "./gemm";
+export { lstmForward, lstmBackward, gruForward, gruBackward, rnnForward, rnnBackward } from "./cells";
+
+/** First free byte of linear memory: the caller lays out its buffers from here. */
+export function heapBase(): usize {
+  return __heap_base;
+}

@@ -1,0 +1,99 @@
+/**
+ * The compiled AssemblyScript kernels (assembly/*.ts) and the linear memory they work in.
+ *
+ * Tensors live in JS typed arrays, so each backend call lays out its operands in linear memory
+ * (a bump allocator from `heapBase`, 64-byte aligned, reset per call), copies them in, runs one
+ * coarse kernel and copies the results out. The memory only grows, to the largest call seen; no
+ * call allocates per step. Browser-safe: no Node APIs, and no DOM or WebAssembly typings needed.
+ */
+import { WASM_BASE64 } from "./module.generated.js";
+
+/** The exports of the module (bools are passed as 0/1; pointers are byte offsets). */
+export interface KernelExports {
+  readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  heapBase(): number;
+  packedASize(M: number, K: number): number;
+  packedBSize(K: number, N: number): number;
+  packB(trans: number, K: number, N: number, b: number, bp: number): void;
+  sgemm(tA: number, tB: number, M: number, N: number, K: number, a: number, b: number, c: number, acc: number, ap: number, bp: number): void;
+  addColumnSums(out: number, m: number, R: number, N: number): void;
+  lstmForward(...args: number[]): void;
+  lstmBackward(...args: number[]): void;
+  gruForward(...args: number[]): void;
+  gruBackward(...args: number[]): void;
+  rnnForward(...args: number[]): void;
+  rnnBackward(...args: number[]): void;
+}
+
+/** The part of the global `WebAssembly` object used here (typed locally: the core has no DOM lib). */
+interface WebAssemblyApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+  compile(bytes: Uint8Array): Promise<object>;
+}
+
+/** The global `WebAssembly`, or null where there is none. */
+export function webAssemblyApi(): WebAssemblyApi | null {
+  return (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly ?? null;
+}
+
+/** The module's bytes, decoded from the generated base64. */
+export function wasmBytes(): Uint8Array {
+  const atob = (globalThis as { atob?: (s: string) => string }).atob;
+  if (!atob) throw new Error("the wasm backend needs atob (Node ≥ 16 or a browser)");
+  const s = atob(WASM_BASE64);
+  const bytes = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
+  return bytes;
+}
+
+const PAGE = 65536;
+
+/** An instance of the kernels with its memory and a per-call bump allocator. */
+export class Kernels {
+  readonly k: KernelExports;
+  private readonly base: number;
+  private top: number;
+  private view: Float32Array;
+
+  constructor(module: object) {
+    const api = webAssemblyApi()!;
+    this.k = new api.Instance(module, {}).exports as KernelExports;
+    this.base = align(this.k.heapBase());
+    this.top = this.base;
+    this.view = new Float32Array(this.k.memory.buffer);
+  }
+
+  /** Starts the layout of a new call. */
+  reset(): void {
+    this.top = this.base;
+  }
+
+  /** Reserves n floats (64-byte aligned) and returns their byte offset. Call `ready` before use. */
+  alloc(n: number): number {
+    const off = this.top;
+    this.top = align(off + 4 * n);
+    return off;
+  }
+
+  /** Grows the memory to hold everything allocated since `reset`. */
+  ready(): void {
+    const have = this.k.memory.buffer.byteLength;
+    if (this.top > have) this.k.memory.grow(Math.ceil((this.top - have) / PAGE));
+    if (this.view.buffer !== this.k.memory.buffer || this.view.length === 0) this.view = new Float32Array(this.k.memory.buffer);
+  }
+
+  /** Copies the first n elements of src to float offset `off` (bytes). */
+  put(off: number, src: Float32Array, n = src.length): void {
+    this.view.set(n === src.length ? src : src.subarray(0, n), off >> 2);
+  }
+
+  /** Copies n floats from `off` into dst at dstIndex. */
+  get(off: number, dst: Float32Array, n = dst.length, dstIndex = 0): void {
+    dst.set(this.view.subarray(off >> 2, (off >> 2) + n), dstIndex);
+  }
+}
+
+function align(x: number): number {
+  return (x + 63) & ~63;
+}

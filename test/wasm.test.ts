@@ -1,0 +1,159 @@
+/**
+ * The wasm backend reproduces the specification (STYLE.md principles 1 and 11):
+ * - its float32 GEMM equals the reference loops for all transpose cases, ragged edges and K past
+ *   one cache block;
+ * - its fused whole-sequence recurrence writes what the cells' own step code writes — states,
+ *   caches, dxp, every parameter gradient, dL/dh0, dL/dc0 — for every cell variant, both
+ *   directions, odd sizes, within 1e-5 + 1e-4·|expected|;
+ * - training with it is deterministic;
+ * - the committed module was built from the committed sources (npm run build:wasm).
+ * (test/backend.test.ts runs the shared conformance suite on it too: it iterates over every
+ * registered backend.)
+ */
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { describe, expect, it } from "vitest";
+import type { Backend } from "../src/backend/backend.js";
+import { gemm } from "../src/backend/js/gemm.js";
+import { jsBackend } from "../src/backend/js/index.js";
+import { backendNames, getBackend } from "../src/backend/select.js";
+import { initWasmBackend, wasmBackend, wasmUsable } from "../src/backend/wasm/index.js";
+import { wasmBytes, webAssemblyApi } from "../src/backend/wasm/kernels.js";
+import { WASM_COMPILER, WASM_SOURCE_SHA256 } from "../src/backend/wasm/module.generated.js";
+import { CELL_NAMES, createCell, parseCell, type CellParams } from "../src/cells/index.js";
+import { unrollBackward, unrollForward } from "../src/sequence/unroll.js";
+import { Rng } from "../src/tensor/random.js";
+import { createTraining, type TrainOptions } from "../src/train/train.js";
+
+const root = new URL("../", import.meta.url);
+
+function random(rng: Rng, n: number, scale = 1): Float32Array {
+  return Float32Array.from({ length: n }, () => scale * rng.range(-1, 1));
+}
+
+/** Max over i of |got − want| / (1e-5 + 1e-4·|want|): ≤ 1 passes. */
+function worst(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  expect(got.length).toBe(want.length);
+  let w = 0;
+  for (let i = 0; i < want.length; i++) w = Math.max(w, Math.abs(got[i] - want[i]) / (1e-5 + 1e-4 * Math.abs(want[i])));
+  return w;
+}
+
+describe("wasm backend", () => {
+  it("is registered between native and js, and chosen by default unless native is", () => {
+    const names = backendNames();
+    expect(names).toContain("wasm");
+    expect(names.indexOf("wasm")).toBeLessThan(names.indexOf("js"));
+    expect(wasmUsable()).toBe(true);
+    if (!names.includes("native")) expect(getBackend().name).toBe("wasm");
+  });
+
+  it("initWasmBackend resolves to the same backend", async () => {
+    expect(await initWasmBackend()).toBe(wasmBackend);
+  });
+
+  it("float32 GEMM equals the reference loops (all transposes, ragged edges, K > one block)", () => {
+    const rng = Rng.seeded(5);
+    for (const [M, N, K] of [[1, 1, 1], [5, 7, 3], [4, 8, 16], [13, 4, 9], [4, 83, 33], [37, 45, 300], [3, 1040, 13], [70, 9, 530]]) {
+      for (const tA of [false, true]) {
+        for (const tB of [false, true]) {
+          for (const acc of [false, true]) {
+            const A = random(rng, M * K);
+            const B = random(rng, K * N);
+            const C0 = random(rng, M * N);
+            const want = Float64Array.from(C0);
+            gemm(tA, tB, M, N, K, Float64Array.from(A), Float64Array.from(B), want, acc);
+            const got = C0.slice();
+            wasmBackend.gemm(tA, tB, M, N, K, A, B, got, acc);
+            // float32 sums of K terms of size ≤ 1
+            let w = 0;
+            for (let i = 0; i < want.length; i++) w = Math.max(w, Math.abs(got[i] - want[i]));
+            expect(w, `${M}x${N}x${K} tA=${tA} tB=${tB} acc=${acc}`).toBeLessThan(2e-6 * K + 1e-6);
+          }
+        }
+      }
+    }
+  });
+
+  for (const name of CELL_NAMES) {
+    for (const reverse of [false, true]) {
+      it(`${name}${reverse ? ", reverse" : ""}: the fused recurrence equals the cell's step code`, () => {
+        const cell = createCell(parseCell(name));
+        const rng = Rng.seeded(11);
+        const [T, B, H, I] = [6, 3, 13, 5];
+        const GH = cell.G * H;
+        const extra = (scale: number) =>
+          Object.fromEntries(cell.extras.map((e) => [e.key, random(rng, e.size(H), scale)] as const));
+        const p: CellParams = { Wih: random(rng, GH * I, 0.5), Whh: random(rng, GH * H, 0.5), bih: random(rng, GH, 0.3), bhh: random(rng, GH, 0.3), extra: extra(0.5) };
+        const dp0: CellParams = { Wih: random(rng, GH * I), Whh: random(rng, GH * H), bih: random(rng, GH), bhh: random(rng, GH), extra: extra(1) };
+        const x = random(rng, T * B * I);
+        const h0 = random(rng, B * H);
+        const c0 = cell.hasC ? random(rng, B * H) : null;
+        const dy = random(rng, T * B * H);
+        const dhT = random(rng, B * H);
+        const dcT = cell.hasC ? random(rng, B * H) : null;
+        const dims = { T, B, H };
+
+        const run = (backend: Backend) => {
+          const cache = unrollForward(backend, cell, p, "float32", dims, I, x, h0, c0, reverse);
+          const dp: CellParams = {
+            Wih: dp0.Wih.slice(), Whh: dp0.Whh.slice(), bih: dp0.bih.slice(), bhh: dp0.bhh.slice(),
+            extra: Object.fromEntries(Object.entries(dp0.extra).map(([k, v]) => [k, v.slice()])),
+          };
+          const dx = new Float32Array(T * B * I);
+          const g = unrollBackward(backend, cell, p, dp, "float32", cache, dy, dhT, dcT, dx);
+          return { cache, dp, dx, g };
+        };
+        const want = run(jsBackend); // no recurrence: the cells' step code
+        const got = run(wasmBackend);
+        const checks: [string, ArrayLike<number>, ArrayLike<number>][] = [
+          ["hs", got.cache.hs, want.cache.hs],
+          ["cs", got.cache.cs, want.cache.cs],
+          ...Object.entries(want.cache.cell as Record<string, Float32Array> | null ?? {})
+            .filter(([k]) => k === "gates" || k === "tc" || k === "hn")
+            .map(([k, v]) => [`cache.${k}`, (got.cache.cell as Record<string, Float32Array>)[k], v] as [string, Float32Array, Float32Array]),
+          ["dh0", got.g.dh0, want.g.dh0],
+          ["dc0", got.g.dc0, want.g.dc0],
+          ["dx", got.dx, want.dx],
+          ["dWih", got.dp.Wih, want.dp.Wih],
+          ["dWhh", got.dp.Whh, want.dp.Whh],
+          ["dbih", got.dp.bih, want.dp.bih],
+          ["dbhh", got.dp.bhh, want.dp.bhh],
+          ...Object.keys(want.dp.extra).map((k) => [`d${k}`, got.dp.extra[k], want.dp.extra[k]] as [string, Float32Array, Float32Array]),
+        ];
+        expect(checks.length).toBeGreaterThanOrEqual(cell.hasC ? 11 : 9);
+        for (const [label, g, w] of checks) expect(worst(g, w), label).toBeLessThanOrEqual(1);
+      });
+    }
+  }
+
+  it("training with it is deterministic", async () => {
+    const base: TrainOptions = {
+      text: "It is not down in any map; true places never are. ".repeat(6),
+      cell: "lstm", layers: 2, hidden: 14, embed: 5, seqLen: 8, batch: 3, lr: 5e-3, seed: 3, backend: "wasm", maxSteps: 6,
+    };
+    const weights = async () => {
+      const t = createTraining(base);
+      for await (const e of t.run()) void e;
+      return Array.from(t.model.params.data);
+    };
+    const a = await weights();
+    expect(await weights()).toEqual(a);
+  });
+
+  it("the committed module is a build of the committed sources (else: npm run build:wasm)", async () => {
+    const h = createHash("sha256");
+    const assembly = new URL("assembly/", root);
+    const files = ["asconfig.json", ...readdirSync(assembly).filter((f) => f.endsWith(".ts")).sort().map((f) => `assembly/${f}`)];
+    for (const f of files) {
+      h.update(`${f}\n`);
+      h.update(readFileSync(new URL(f, root), "utf8").replace(/\r\n/g, "\n"));
+      h.update("\n");
+    }
+    expect(WASM_SOURCE_SHA256, "run `npm run build:wasm` after editing assembly/").toBe(h.digest("hex"));
+    const version = createRequire(import.meta.url)("assemblyscript/package.json").version as string;
+    expect(WASM_COMPILER).toBe(`assemblyscript ${version}`);
+    expect(() => new (webAssemblyApi()!.Module)(wasmBytes())).not.toThrow();
+  });
+});
