@@ -76,54 +76,66 @@ describe("wasm backend", () => {
     }
   });
 
+  /** [T, B, I, H]: odd sizes, H mod 4 tails, a batch of one, one step. */
+  const SIZES = [[6, 3, 5, 13], [3, 1, 5, 17], [1, 2, 3, 9], [4, 5, 3, 29], [5, 8, 9, 40]] as const;
+
   for (const name of CELL_NAMES) {
     for (const reverse of [false, true]) {
       it(`${name}${reverse ? ", reverse" : ""}: the fused recurrence equals the cell's step code`, () => {
         const cell = createCell(parseCell(name));
         const rng = Rng.seeded(11);
-        const [T, B, H, I] = [6, 3, 13, 5];
-        const GH = cell.G * H;
-        const extra = (scale: number) =>
-          Object.fromEntries(cell.extras.map((e) => [e.key, random(rng, e.size(H), scale)] as const));
-        const p: CellParams = { Wih: random(rng, GH * I, 0.5), Whh: random(rng, GH * H, 0.5), bih: random(rng, GH, 0.3), bhh: random(rng, GH, 0.3), extra: extra(0.5) };
-        const dp0: CellParams = { Wih: random(rng, GH * I), Whh: random(rng, GH * H), bih: random(rng, GH), bhh: random(rng, GH), extra: extra(1) };
-        const x = random(rng, T * B * I);
-        const h0 = random(rng, B * H);
-        const c0 = cell.hasC ? random(rng, B * H) : null;
-        const dy = random(rng, T * B * H);
-        const dhT = random(rng, B * H);
-        const dcT = cell.hasC ? random(rng, B * H) : null;
-        const dims = { T, B, H };
+        for (const [T, B, I, H] of SIZES) {
+          const GH = cell.G * H;
+          const extra = (scale: number) =>
+            Object.fromEntries(cell.extras.map((e) => [e.key, random(rng, e.size(H), scale)] as const));
+          const p: CellParams = { Wih: random(rng, GH * I, 0.5), Whh: random(rng, GH * H, 0.5), bih: random(rng, GH, 0.3), bhh: random(rng, GH, 0.3), extra: extra(0.5) };
+          const dp0: CellParams = { Wih: random(rng, GH * I), Whh: random(rng, GH * H), bih: random(rng, GH), bhh: random(rng, GH), extra: extra(1) };
+          const x = random(rng, T * B * I);
+          const h0 = random(rng, B * H);
+          const c0 = cell.hasC ? random(rng, B * H) : null;
+          const dy = random(rng, T * B * H);
+          const dhT = random(rng, B * H);
+          const dcT = cell.hasC ? random(rng, B * H) : null;
+          const dims = { T, B, H };
 
-        const run = (backend: Backend) => {
-          const cache = unrollForward(backend, cell, p, "float32", dims, I, x, h0, c0, reverse);
-          const dp: CellParams = {
-            Wih: dp0.Wih.slice(), Whh: dp0.Whh.slice(), bih: dp0.bih.slice(), bhh: dp0.bhh.slice(),
-            extra: Object.fromEntries(Object.entries(dp0.extra).map(([k, v]) => [k, v.slice()])),
+          /** Forward on `fwd`, backward on `bwd` (a fused forward must feed a plain backward). */
+          const run = (fwd: Backend, bwd: Backend, withDy: boolean) => {
+            const cache = unrollForward(fwd, cell, p, "float32", dims, I, x, h0, c0, reverse);
+            const dp: CellParams = {
+              Wih: dp0.Wih.slice(), Whh: dp0.Whh.slice(), bih: dp0.bih.slice(), bhh: dp0.bhh.slice(),
+              extra: Object.fromEntries(Object.entries(dp0.extra).map(([k, v]) => [k, v.slice()])),
+            };
+            const dx = new Float32Array(T * B * I);
+            const g = unrollBackward(bwd, cell, p, dp, "float32", cache, withDy ? dy : null, dhT, dcT, dx);
+            return { cache, dp, dx, g };
           };
-          const dx = new Float32Array(T * B * I);
-          const g = unrollBackward(backend, cell, p, dp, "float32", cache, dy, dhT, dcT, dx);
-          return { cache, dp, dx, g };
-        };
-        const want = run(jsBackend); // no recurrence: the cells' step code
-        const got = run(wasmBackend);
-        const checks: [string, ArrayLike<number>, ArrayLike<number>][] = [
-          ["hs", got.cache.hs, want.cache.hs],
-          ["cs", got.cache.cs, want.cache.cs],
-          ...Object.entries(want.cache.cell as Record<string, Float32Array> | null ?? {})
-            .filter(([k]) => k === "gates" || k === "tc" || k === "hn")
-            .map(([k, v]) => [`cache.${k}`, (got.cache.cell as Record<string, Float32Array>)[k], v] as [string, Float32Array, Float32Array]),
-          ["dh0", got.g.dh0, want.g.dh0],
-          ["dc0", got.g.dc0, want.g.dc0],
-          ["dx", got.dx, want.dx],
-          ["dWih", got.dp.Wih, want.dp.Wih],
-          ["dWhh", got.dp.Whh, want.dp.Whh],
-          ["dbih", got.dp.bih, want.dp.bih],
-          ["dbhh", got.dp.bhh, want.dp.bhh],
-          ...Object.keys(want.dp.extra).map((k) => [`d${k}`, got.dp.extra[k], want.dp.extra[k]] as [string, Float32Array, Float32Array]),
-        ];
-        expect(checks.length).toBeGreaterThanOrEqual(cell.hasC ? 11 : 9);
-        for (const [label, g, w] of checks) expect(worst(g, w), label).toBeLessThanOrEqual(1);
+          for (const [label, fwd, bwd, withDy] of [
+            ["fused", wasmBackend, wasmBackend, true],
+            ["fused, final states only", wasmBackend, wasmBackend, false],
+            ["fused forward, plain backward", wasmBackend, jsBackend, true],
+            ["plain forward, fused backward", jsBackend, wasmBackend, true],
+          ] as const) {
+            const want = run(jsBackend, jsBackend, withDy); // no recurrence: the cells' step code
+            const got = run(fwd, bwd, withDy);
+            const checks: [string, ArrayLike<number>, ArrayLike<number>][] = [
+              ["hs", got.cache.hs, want.cache.hs],
+              ["cs", got.cache.cs, want.cache.cs],
+              ...Object.entries((want.cache.cell as Record<string, Float32Array> | null) ?? {})
+                .filter(([k]) => k === "gates" || k === "tc" || k === "hn")
+                .map(([k, v]) => [`cache.${k}`, (got.cache.cell as Record<string, Float32Array>)[k], v] as [string, Float32Array, Float32Array]),
+              ["dh0", got.g.dh0, want.g.dh0],
+              ["dc0", got.g.dc0, want.g.dc0],
+              ["dx", got.dx, want.dx],
+              ["dWih", got.dp.Wih, want.dp.Wih],
+              ["dWhh", got.dp.Whh, want.dp.Whh],
+              ["dbih", got.dp.bih, want.dp.bih],
+              ["dbhh", got.dp.bhh, want.dp.bhh],
+              ...Object.keys(want.dp.extra).map((k) => [`d${k}`, got.dp.extra[k], want.dp.extra[k]] as [string, Float32Array, Float32Array]),
+            ];
+            expect(checks.length).toBeGreaterThanOrEqual(cell.hasC ? 11 : 9);
+            for (const [what, g, w] of checks) expect(worst(g, w), `${label}, T=${T} B=${B} H=${H}: ${what}`).toBeLessThanOrEqual(1);
+          }
+        }
       });
     }
   }
