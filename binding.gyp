@@ -4,11 +4,12 @@
   "targets": [
     {
       "target_name": "unroll_native",
-      "sources": ["native/addon.c", "native/sgemm.c", "native/dgemm.c"],
+      "sources": ["native/addon.c", "native/sgemm.c", "native/dgemm.c", "native/pool.c", "native/recurrence.c"],
       "defines": ["NAPI_VERSION=8"],
       # -O3 comes from Node's common.gypi (Release). No -march: sgemm.c picks AVX-512, AVX2+FMA
       # or portable code at run time, so one build runs on every x86-64 CPU.
-      "cflags": ["-std=gnu11", "-ffp-contract=fast", "-fvisibility=hidden"],
+      "cflags": ["-std=gnu11", "-ffp-contract=fast", "-fvisibility=hidden", "-Wno-psabi", "-pthread"],
+      "ldflags": ["-pthread"],
       "xcode_settings": {
         "OTHER_CFLAGS": ["-std=gnu11", "-ffp-contract=fast", "-fvisibility=hidden"]
       },

@@ -4,6 +4,13 @@
  *   gemm(transA, transB, M, N, K, A, B, C, accumulate)   the Backend.gemm contract
  *   isa()            "avx512" | "avx2" | "portable": the float32 kernel in use
  *   setIsa(name)     use another kernel (tests, benchmarks); false when this CPU can't run it
+ *   threads()        threads of the pool that fused recurrences and large GEMMs run on
+ *   setThreads(n)    resize the pool (1 … 64); returns the count in effect
+ *   recForward(code, T, B, H, reverse, Whh, bhh, pi, pf, po, xp, hs, cs, gates, aux)
+ *   recBackward(code, T, B, H, reverse, Whh, pi, pf, po, hs, cs, gates, aux, dy, dh, dc, dxp,
+ *               dWhh, dbhh, dpi, dpf, dpo)
+ *                    the fused float32 recurrence (recurrence.h); code: 0/1/2 RNN tanh/sigmoid/relu,
+ *                    3 + peephole + 2·coupled LSTM, 7 GRU, 8 GRU (Cho); unused arrays are null
  *
  * Arguments are validated here, once per call, and a bad call throws a TypeError or RangeError
  * instead of reading or writing out of bounds.
@@ -14,6 +21,8 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "pool.h"
+#include "recurrence.h"
 
 #define CHECK_NAPI(env, call)                                                                                        \
   do {                                                                                                               \
@@ -136,8 +145,8 @@ static napi_value Gemm(napi_env env, napi_callback_info info)
     return throw_range(env, "gemm: C must not overlap A or B");
 
   if (C.type == napi_float32_array) {
-    if (unroll_sgemm(transA, transB, M, N, K, (const float *)A.data, (const float *)B.data, (float *)C.data,
-                     accumulate) != 0) {
+    if (unroll_sgemm_parallel(transA, transB, M, N, K, (const float *)A.data, transA ? M : K, (const float *)B.data,
+                              transB ? K : N, (float *)C.data, N, accumulate) != 0) {
       napi_throw_error(env, "ERR_MEMORY_ALLOCATION_FAILED", "gemm: out of memory for the packing scratch");
       return NULL;
     }
@@ -179,6 +188,198 @@ static napi_value SetIsa(napi_env env, napi_callback_info info)
   return out;
 }
 
+static napi_value Threads(napi_env env, napi_callback_info info)
+{
+  (void)info;
+  napi_value out;
+  CHECK_NAPI(env, napi_create_int32(env, unroll_pool_threads(), &out));
+  return out;
+}
+
+static napi_value SetThreads(napi_env env, napi_callback_info info)
+{
+  size_t argc = 1;
+  napi_value arg;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, &arg, NULL, NULL));
+  double d;
+  if (argc < 1 || napi_get_value_double(env, arg, &d) != napi_ok)
+    return throw_type(env, "setThreads(n): n must be a number");
+  if (!(d >= 1 && d <= UNROLL_MAX_THREADS) || d != (double)(int)d)
+    return throw_range(env, "setThreads(n): n must be an integer in [1, 64]");
+  napi_value out;
+  CHECK_NAPI(env, napi_create_int32(env, unroll_pool_set_threads((int)d), &out));
+  return out;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The fused recurrence. Every array is checked (Float32Array, long enough, or null where the cell
+ * has no use for it) and all of them must be pairwise disjoint.
+ */
+typedef struct {
+  const char *name;
+  uint64_t need;  /* elements; 0 with `optional`: must be null (or may be, when optional == 2) */
+  int optional;   /* 0: required; 1: null when need == 0; 2: may be null (dy) */
+  float *data;
+  size_t bytes;
+} rec_arg;
+
+static int get_rec_arg(napi_env env, napi_value v, rec_arg *a)
+{
+  char msg[192];
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return throw_type(env, "recurrence: bad argument"), 0;
+  a->data = NULL;
+  a->bytes = 0;
+  if (t == napi_null || t == napi_undefined) {
+    if (a->optional == 2 || (a->optional == 1 && a->need == 0)) return 1;
+    snprintf(msg, sizeof msg, "recurrence: %s must be a Float32Array, got null", a->name);
+    throw_type(env, msg);
+    return 0;
+  }
+  bool is_ta = false;
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data;
+  napi_value buffer;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset) != napi_ok ||
+      type != napi_float32_array) {
+    snprintf(msg, sizeof msg, "recurrence: %s must be a Float32Array", a->name);
+    throw_type(env, msg);
+    return 0;
+  }
+  if (length < a->need) {
+    snprintf(msg, sizeof msg, "recurrence: %s holds %zu elements but needs %llu", a->name, length,
+             (unsigned long long)a->need);
+    throw_range(env, msg);
+    return 0;
+  }
+  a->data = (float *)data;
+  a->bytes = a->need * sizeof(float);
+  return 1;
+}
+
+/* Reads code, T, B, H, reverse into r; returns G, or 0 after throwing. */
+static int get_rec_head(napi_env env, napi_value *argv, unroll_rec *r)
+{
+  int code, T, B, H, reverse;
+  if (!get_dim(env, argv[0], "code", &code) || !get_dim(env, argv[1], "T", &T) || !get_dim(env, argv[2], "B", &B) ||
+      !get_dim(env, argv[3], "H", &H) || !get_bool(env, argv[4], "reverse", &reverse))
+    return 0;
+  if (code > 8) return throw_range(env, "recurrence: code must be in [0, 8]"), 0;
+  if (((uint64_t)T + 1) * B * H * 4 > ((uint64_t)1 << 34) || (uint64_t)H * H * 4 > ((uint64_t)1 << 34))
+    return throw_range(env, "recurrence: sizes too large"), 0;
+  memset(r, 0, sizeof *r);
+  if (code <= 2) {
+    r->kind = UNROLL_RNN;
+    r->act = code;
+  } else if (code <= 6) {
+    r->kind = UNROLL_LSTM;
+    r->peephole = (code - 3) & 1;
+    r->coupled = ((code - 3) >> 1) & 1;
+  } else {
+    r->kind = UNROLL_GRU;
+    r->reset_after = code == 7;
+  }
+  r->T = T, r->B = B, r->H = H, r->reverse = reverse;
+  return unroll_rec_gates(r);
+}
+
+static int check_disjoint(napi_env env, const rec_arg *a, int n)
+{
+  for (int i = 0; i < n; i++)
+    for (int j = i + 1; j < n; j++)
+      if (a[i].data && a[j].data && overlaps(a[i].data, a[i].bytes, a[j].data, a[j].bytes)) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "recurrence: %s and %s must not overlap", a[i].name, a[j].name);
+        throw_range(env, msg);
+        return 0;
+      }
+  return 1;
+}
+
+static napi_value RecForward(napi_env env, napi_callback_info info)
+{
+  size_t argc = 15;
+  napi_value argv[15];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 15) return throw_type(env, "recForward takes 15 arguments");
+  unroll_rec r;
+  const int G = get_rec_head(env, argv, &r);
+  if (!G) return NULL;
+  const uint64_t T = r.T, B = r.B, H = r.H, GH = (uint64_t)G * H;
+  const int lstm = r.kind == UNROLL_LSTM, cached = r.kind != UNROLL_RNN;
+  rec_arg a[] = {
+      {"Whh", GH * H, 0, NULL, 0},
+      {"bhh", GH, 0, NULL, 0},
+      {"pi", r.peephole && !r.coupled ? H : 0, 1, NULL, 0},
+      {"pf", r.peephole ? H : 0, 1, NULL, 0},
+      {"po", r.peephole ? H : 0, 1, NULL, 0},
+      {"xp", T * B * GH, 0, NULL, 0},
+      {"hs", (T + 1) * B * H, 0, NULL, 0},
+      {"cs", lstm ? (T + 1) * B * H : 0, 1, NULL, 0},
+      {"gates", cached ? T * B * GH : 0, 1, NULL, 0},
+      {"aux", cached ? T * B * H : 0, 1, NULL, 0},
+  };
+  const int n = (int)(sizeof a / sizeof a[0]);
+  for (int i = 0; i < n; i++)
+    if (!get_rec_arg(env, argv[5 + i], &a[i])) return NULL;
+  if (!check_disjoint(env, a, n)) return NULL;
+  r.Whh = a[0].data, r.bhh = a[1].data, r.pi = a[2].data, r.pf = a[3].data, r.po = a[4].data;
+  r.xp = a[5].data, r.hs = a[6].data, r.cs = a[7].data, r.gates = a[8].data, r.aux = a[9].data;
+  if (unroll_rec_forward(&r) != 0) {
+    napi_throw_error(env, "ERR_MEMORY_ALLOCATION_FAILED", "recForward: out of memory for the scratch");
+    return NULL;
+  }
+  return NULL;
+}
+
+static napi_value RecBackward(napi_env env, napi_callback_info info)
+{
+  size_t argc = 22;
+  napi_value argv[22];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 22) return throw_type(env, "recBackward takes 22 arguments");
+  unroll_rec r;
+  const int G = get_rec_head(env, argv, &r);
+  if (!G) return NULL;
+  const uint64_t T = r.T, B = r.B, H = r.H, GH = (uint64_t)G * H;
+  const int lstm = r.kind == UNROLL_LSTM, cached = r.kind != UNROLL_RNN;
+  const uint64_t nPi = r.peephole && !r.coupled ? H : 0, nP = r.peephole ? H : 0;
+  rec_arg a[] = {
+      {"Whh", GH * H, 0, NULL, 0},
+      {"pi", nPi, 1, NULL, 0},
+      {"pf", nP, 1, NULL, 0},
+      {"po", nP, 1, NULL, 0},
+      {"hs", (T + 1) * B * H, 0, NULL, 0},
+      {"cs", lstm ? (T + 1) * B * H : 0, 1, NULL, 0},
+      {"gates", cached ? T * B * GH : 0, 1, NULL, 0},
+      {"aux", cached ? T * B * H : 0, 1, NULL, 0},
+      {"dy", T * B * H, 2, NULL, 0},
+      {"dh", B * H, 0, NULL, 0},
+      {"dc", lstm ? B * H : 0, 1, NULL, 0},
+      {"dxp", T * B * GH, 0, NULL, 0},
+      {"dWhh", GH * H, 0, NULL, 0},
+      {"dbhh", GH, 0, NULL, 0},
+      {"dpi", nPi, 1, NULL, 0},
+      {"dpf", nP, 1, NULL, 0},
+      {"dpo", nP, 1, NULL, 0},
+  };
+  const int n = (int)(sizeof a / sizeof a[0]);
+  for (int i = 0; i < n; i++)
+    if (!get_rec_arg(env, argv[5 + i], &a[i])) return NULL;
+  if (!check_disjoint(env, a, n)) return NULL;
+  r.Whh = a[0].data, r.pi = a[1].data, r.pf = a[2].data, r.po = a[3].data;
+  r.hs = a[4].data, r.cs = a[5].data, r.gates = a[6].data, r.aux = a[7].data;
+  r.dy = a[8].data, r.dh = a[9].data, r.dc = a[10].data, r.dxp = a[11].data;
+  r.dWhh = a[12].data, r.dbhh = a[13].data, r.dpi = a[14].data, r.dpf = a[15].data, r.dpo = a[16].data;
+  if (unroll_rec_backward(&r) != 0) {
+    napi_throw_error(env, "ERR_MEMORY_ALLOCATION_FAILED", "recBackward: out of memory for the scratch");
+    return NULL;
+  }
+  return NULL;
+}
+
 /* Each thread (main or worker) frees its own packing scratch when its environment goes away. */
 static void free_scratch(void *arg)
 {
@@ -191,7 +392,10 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
   static const struct {
     const char *name;
     napi_callback fn;
-  } fns[] = {{"gemm", Gemm}, {"isa", Isa}, {"setIsa", SetIsa}};
+  } fns[] = {{"gemm", Gemm},           {"isa", Isa},
+             {"setIsa", SetIsa},       {"threads", Threads},
+             {"setThreads", SetThreads}, {"recForward", RecForward},
+             {"recBackward", RecBackward}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     CHECK_NAPI(env, napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f));

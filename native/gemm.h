@@ -33,6 +33,10 @@ int unroll_set_isa(unroll_isa isa);
 int unroll_sgemm(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
                  int accumulate);
 
+/* unroll_sgemm on strided operands: rows of A, B, C as stored are lda, ldb, ldc floats apart. */
+int unroll_sgemm_ld(int transA, int transB, int M, int N, int K, const float *A, ptrdiff_t lda, const float *B,
+                    ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate);
+
 void unroll_dgemm(int transA, int transB, int M, int N, int K, const double *A, const double *B, double *C,
                   int accumulate);
 

@@ -87,18 +87,18 @@ static void kernel_portable_4x8(int kc, const float *a, const float *b, float *c
     for (int j = 0; j < nr; j++) c[i * ldc + j] = (beta ? c[i * ldc + j] : 0.0f) + acc[i][j];
 }
 
-static void gemv_axpy_portable(int N, int K, const float *a, const float *B, float *c, int beta)
+static void gemv_axpy_portable(int N, int K, const float *a, const float *B, ptrdiff_t ldb, float *c, int beta)
 {
   if (!beta) memset(c, 0, (size_t)N * sizeof(float));
   for (int k = 0; k < K; k++)
-    for (int n = 0; n < N; n++) c[n] += a[k] * B[(size_t)k * N + n];
+    for (int n = 0; n < N; n++) c[n] += a[k] * B[k * ldb + n];
 }
 
-static void gemv_dot_portable(int N, int K, const float *a, const float *B, float *c, int beta)
+static void gemv_dot_portable(int N, int K, const float *a, const float *B, ptrdiff_t ldb, float *c, int beta)
 {
   for (int n = 0; n < N; n++) {
     float s = 0.0f;
-    for (int k = 0; k < K; k++) s += a[k] * B[(size_t)n * K + k];
+    for (int k = 0; k < K; k++) s += a[k] * B[n * ldb + k];
     c[n] = (beta ? c[n] : 0.0f) + s;
   }
 }
@@ -253,9 +253,10 @@ typedef struct {
   int mr, nr;     /* microkernel tile */
   int mc, kc, nc; /* cache blocks; mc is a multiple of mr, nc of nr */
   sgemm_kernel_fn kernel;
-  /* M = 1 (and N = 1, transposed): c (1×N) (+)= a (1×K) · op(B), B stored K×N (axpy) or N×K (dot) */
-  void (*gemv_axpy)(int N, int K, const float *a, const float *B, float *c, int beta);
-  void (*gemv_dot)(int N, int K, const float *a, const float *B, float *c, int beta);
+  /* M = 1 (and N = 1, transposed): c (1×N) (+)= a (1×K) · op(B), B stored K×N (axpy) or N×K (dot),
+   * row stride ldb */
+  void (*gemv_axpy)(int N, int K, const float *a, const float *B, ptrdiff_t ldb, float *c, int beta);
+  void (*gemv_dot)(int N, int K, const float *a, const float *B, ptrdiff_t ldb, float *c, int beta);
   void (*pack_copy)(const float *src, ptrdiff_t ld, int kc, int w, float *dst, int W);
   void (*pack_transpose)(const float *src, ptrdiff_t ld, int kc, int w, float *dst, int W);
 } sgemm_impl;
@@ -377,25 +378,29 @@ static int round_up(int x, int m) { return (x + m - 1) / m * m; }
 /* ---------------------------------------------------------------------------------------------
  * The driver
  */
-static int sgemm_blocked(const sgemm_impl *im, int transA, int transB, int M, int N, int K, const float *A,
-                         const float *B, float *C, int accumulate)
+/* C (M×N, row stride ldc) (+)= op(A)·op(B); A's rows (as stored) have stride lda, B's ldb. */
+static int sgemm_blocked_ld(const sgemm_impl *im, int transA, int transB, int M, int N, int K, const float *A,
+                            ptrdiff_t lda, const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
 {
   const int MR = im->mr, NR = im->nr;
   if (M <= 0 || N <= 0) return 0;
   if (K <= 0) {
-    if (!accumulate) memset(C, 0, (size_t)M * (size_t)N * sizeof(float));
+    if (!accumulate)
+      for (int i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
     return 0;
   }
 
   /* A row vector times a matrix (or, transposed, a matrix times a column vector): no packing. */
-  if (M == 1) {
-    (transB ? im->gemv_dot : im->gemv_axpy)(N, K, A, B, C, accumulate);
+  if (M == 1 && (!transA || lda == 1)) {
+    (transB ? im->gemv_dot : im->gemv_axpy)(N, K, A, B, ldb, C, accumulate);
     return 0;
   }
-  if (N == 1) {
+  if (N == 1 && ldc == 1) {
     /* C (M×1) = op(A)·b  ⇔  Cᵀ (1×M) = bᵀ · op(A)ᵀ, where op(A)ᵀ is stored M×K ("N×K") or K×M. */
-    (transA ? im->gemv_axpy : im->gemv_dot)(M, K, B, A, C, accumulate);
-    return 0;
+    if (transB || ldb == 1) {
+      (transA ? im->gemv_axpy : im->gemv_dot)(M, K, B, A, lda, C, accumulate);
+      return 0;
+    }
   }
 
   const int kcMax = min_int(K, im->kc);
@@ -414,9 +419,9 @@ static int sgemm_blocked(const sgemm_impl *im, int transA, int transB, int M, in
         const int nr = min_int(nc - jr, NR);
         float *dst = bp + (size_t)jr * kc;
         if (transB)
-          im->pack_transpose(B + (size_t)(jc + jr) * K + pc, K, kc, nr, dst, NR);
+          im->pack_transpose(B + (jc + jr) * ldb + pc, ldb, kc, nr, dst, NR);
         else
-          im->pack_copy(B + (size_t)pc * N + jc + jr, N, kc, nr, dst, NR);
+          im->pack_copy(B + pc * ldb + jc + jr, ldb, kc, nr, dst, NR);
       }
 
       for (int ic = 0; ic < M; ic += im->mc) {
@@ -427,16 +432,16 @@ static int sgemm_blocked(const sgemm_impl *im, int transA, int transB, int M, in
           const int mr = min_int(mc - ir, MR);
           float *dst = ap + (size_t)ir * kc;
           if (transA)
-            im->pack_copy(A + (size_t)pc * M + ic + ir, M, kc, mr, dst, MR);
+            im->pack_copy(A + pc * lda + ic + ir, lda, kc, mr, dst, MR);
           else
-            im->pack_transpose(A + (size_t)(ic + ir) * K + pc, K, kc, mr, dst, MR);
+            im->pack_transpose(A + (ic + ir) * lda + pc, lda, kc, mr, dst, MR);
         }
 
         for (int jr = 0; jr < nc; jr += NR) {
           const int nr = min_int(nc - jr, NR);
           for (int ir = 0; ir < mc; ir += MR) {
             const int mr = min_int(mc - ir, MR);
-            im->kernel(kc, ap + (size_t)ir * kc, bp + (size_t)jr * kc, C + (size_t)(ic + ir) * N + jc + jr, N, beta,
+            im->kernel(kc, ap + (size_t)ir * kc, bp + (size_t)jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, beta,
                        mr, nr);
           }
         }
@@ -446,8 +451,21 @@ static int sgemm_blocked(const sgemm_impl *im, int transA, int transB, int M, in
   return 0;
 }
 
+static int sgemm_blocked(const sgemm_impl *im, int transA, int transB, int M, int N, int K, const float *A,
+                         const float *B, float *C, int accumulate)
+{
+  return sgemm_blocked_ld(im, transA, transB, M, N, K, A, transA ? M : K, B, transB ? K : N, C, N, accumulate);
+}
+
 int unroll_sgemm(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
                  int accumulate)
 {
   return sgemm_blocked(impl_for(unroll_current_isa()), transA, transB, M, N, K, A, B, C, accumulate);
+}
+
+int unroll_sgemm_ld(int transA, int transB, int M, int N, int K, const float *A, ptrdiff_t lda, const float *B,
+                    ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
+{
+  return sgemm_blocked_ld(impl_for(unroll_current_isa()), transA, transB, M, N, K, A, lda, B, ldb, C, ldc,
+                          accumulate);
 }

@@ -9,3 +9,4 @@ export { plotRun } from "./plot-run.js";
 export { svgToPng } from "./png.js";
 export { loadTfjsModel } from "./tfjs-files.js";
 export { nativeBackend, nativeAddon, nativeIsa, nativeUnavailableReason, type NativeIsa, type NativeAddon } from "./native-backend.js";
+export { nativeThreads, setNativeThreads } from "./native-backend.js";

@@ -10,10 +10,12 @@
  */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
-import type { Backend } from "../backend/backend.js";
+import type { Backend, FusedBackward, FusedForward, FusedRecurrence } from "../backend/backend.js";
+import type { CellConfig } from "../cells/cell.js";
 import { registerBackend } from "../backend/select.js";
-import type { FloatArray } from "../tensor/dtype.js";
+import type { DType, FloatArray } from "../tensor/dtype.js";
 
 /** Instruction sets of the native float32 kernel. */
 export type NativeIsa = "avx512" | "avx2" | "portable";
@@ -36,6 +38,24 @@ export interface NativeAddon {
   isa(): NativeIsa;
   /** Uses another float32 kernel (tests, benchmarks); false, changing nothing, where the CPU can't run it. */
   setIsa(isa: NativeIsa): boolean;
+  /** Threads of the addon's pool (fused recurrences, large GEMMs), the caller included. */
+  threads(): number;
+  /** Resizes the pool to n ∈ [1, 64] threads; returns the count in effect. */
+  setThreads(n: number): number;
+  /** Fused float32 forward of one direction of one layer (native/recurrence.h); unused arrays null. */
+  recForward(
+    code: number, T: number, B: number, H: number, reverse: boolean,
+    Whh: Float32Array, bhh: Float32Array, pi: Float32Array | null, pf: Float32Array | null, po: Float32Array | null,
+    xp: Float32Array, hs: Float32Array, cs: Float32Array | null, gates: Float32Array | null, aux: Float32Array | null,
+  ): void;
+  /** Fused float32 backward; adds into dWhh, dbhh, dpi, dpf, dpo; dh, dc in: dL/d(final), out: dL/d(initial). */
+  recBackward(
+    code: number, T: number, B: number, H: number, reverse: boolean,
+    Whh: Float32Array, pi: Float32Array | null, pf: Float32Array | null, po: Float32Array | null,
+    hs: Float32Array, cs: Float32Array | null, gates: Float32Array | null, aux: Float32Array | null,
+    dy: Float32Array | null, dh: Float32Array, dc: Float32Array | null, dxp: Float32Array,
+    dWhh: Float32Array, dbhh: Float32Array, dpi: Float32Array | null, dpf: Float32Array | null, dpo: Float32Array | null,
+  ): void;
 }
 
 /** Where node-gyp puts the addon; this file sits two folders below the package root in src/ and dist/. */
@@ -50,7 +70,7 @@ function load(): { addon: NativeAddon; reason: null } | { addon: null; reason: s
   }
   try {
     const addon = createRequire(import.meta.url)(addonFile) as NativeAddon;
-    if (typeof addon.gemm !== "function" || typeof addon.isa !== "function") {
+    if (typeof addon.gemm !== "function" || typeof addon.isa !== "function" || typeof addon.recForward !== "function") {
       return { addon: null, reason: `${addonFile} is not unroll's addon` };
     }
     return { addon, reason: null };
@@ -68,12 +88,94 @@ export const nativeAddon: NativeAddon | null = loaded.addon;
 /** Why the native backend is unavailable (one line), or null when it is available. */
 export const nativeUnavailableReason: string | null = loaded.reason;
 
+/** The addon's cell code: 0/1/2 RNN tanh/sigmoid/relu, 3 + peephole + 2·coupled LSTM, 7 GRU, 8 Cho's GRU. */
+function cellCode(c: CellConfig): number {
+  switch (c.kind) {
+    case "rnn":
+      return { tanh: 0, sigmoid: 1, relu: 2 }[c.nonlinearity];
+    case "lstm":
+      return 3 + (c.peephole ? 1 : 0) + (c.coupled ? 2 : 0);
+    case "gru":
+      return c.resetAfter ? 7 : 8;
+  }
+}
+
+/** The cell's cache buffers as the addon names them: gates, and tanh(c) (LSTM) or hn (GRU). */
+function cacheArrays(cache: unknown): { gates: Float32Array | null; aux: Float32Array | null } {
+  if (cache === null || typeof cache !== "object") return { gates: null, aux: null };
+  const c = cache as { gates?: Float32Array; tc?: Float32Array; hn?: Float32Array };
+  return { gates: c.gates ?? null, aux: c.tc ?? c.hn ?? null };
+}
+
+const f32 = (a: FloatArray | undefined): Float32Array | null => (a === undefined || a.length === 0 ? null : (a as Float32Array));
+
+/**
+ * The fused whole-sequence recurrence in C (native/recurrence.c), float32 only: every cell and
+ * variant; float64 (gradient checks, conformance) runs the cells' own step code.
+ */
+function nativeRecurrence(addon: NativeAddon): FusedRecurrence {
+  return {
+    supports: (_cell: CellConfig, dtype: DType) => dtype === "float32",
+    forward(a: FusedForward): void {
+      const { T, B, H } = a.dims;
+      const { gates, aux } = cacheArrays(a.cache);
+      const e = a.p.extra;
+      addon.recForward(
+        cellCode(a.cell), T, B, H, a.reverse,
+        a.p.Whh as Float32Array, a.p.bhh as Float32Array, f32(e.pi), f32(e.pf), f32(e.po),
+        a.xp as Float32Array, a.hs as Float32Array, f32(a.cs), gates, aux,
+      );
+    },
+    backward(a: FusedBackward): void {
+      const { T, B, H } = a.dims;
+      const { gates, aux } = cacheArrays(a.cache);
+      const e = a.p.extra;
+      const de = a.dp.extra;
+      addon.recBackward(
+        cellCode(a.cell), T, B, H, a.reverse,
+        a.p.Whh as Float32Array, f32(e.pi), f32(e.pf), f32(e.po),
+        a.hs as Float32Array, f32(a.cs), gates, aux,
+        (a.dy as Float32Array | null) ?? null, a.dh as Float32Array, f32(a.dc), a.dxp as Float32Array,
+        a.dp.Whh as Float32Array, a.dp.bhh as Float32Array, f32(de.pi), f32(de.pf), f32(de.po),
+      );
+    },
+  };
+}
+
+/** The default thread count: UNROLL_THREADS when set, else the logical cores, at most 8. */
+function defaultThreads(): number {
+  const env = Number(process.env.UNROLL_THREADS);
+  if (Number.isInteger(env) && env >= 1) return Math.min(env, 64);
+  return Math.max(1, Math.min(8, availableParallelism()));
+}
+
+if (nativeAddon) nativeAddon.setThreads(defaultThreads());
+
 /** The backend "native", or null when the addon is unavailable. */
-export const nativeBackend: Backend | null = nativeAddon && { name: "native", gemm: nativeAddon.gemm };
+export const nativeBackend: Backend | null = nativeAddon && {
+  name: "native",
+  gemm: nativeAddon.gemm,
+  recurrence: nativeRecurrence(nativeAddon),
+};
 
 if (nativeBackend) registerBackend(nativeBackend);
 
 /** The float32 kernel the native backend uses, or null without the addon (for `unroll info`). */
 export function nativeIsa(): NativeIsa | null {
   return nativeAddon ? nativeAddon.isa() : null;
+}
+
+/** Threads the native backend computes with, or null without the addon. */
+export function nativeThreads(): number | null {
+  return nativeAddon ? nativeAddon.threads() : null;
+}
+
+/**
+ * Sets the native backend's thread count (1 … 64) and returns the count in effect; results are
+ * deterministic for a given count. Throws when the addon is unavailable.
+ */
+export function setNativeThreads(n: number): number {
+  if (!nativeAddon) throw new Error(`the native backend is unavailable: ${nativeUnavailableReason}`);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new RangeError(`threads must be an integer in [1, 64], got ${n}`);
+  return nativeAddon.setThreads(n);
 }

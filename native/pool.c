@@ -1,0 +1,252 @@
+/*
+ * Persistent thread pool (pool.h). Workers wait for a new generation number: spinning with
+ * `pause` for up to SPIN_NS, then sleeping on a condition variable. The caller posts work by
+ * bumping the generation, runs its own share as tid 0, then spins until every worker has checked
+ * in. Without pthreads (MSVC) the pool stays at one thread.
+ */
+#include "pool.h"
+
+#include "gemm.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#if defined(_WIN32)
+#define UNROLL_NO_PTHREADS 1
+#else
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+#endif
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+/* How long an idle worker spins before it sleeps, and how long a barrier spins before yielding. */
+#define SPIN_NS 300000LL
+#define BARRIER_SPINS_BEFORE_YIELD 20000
+
+void unroll_partition(int total, int n, int t, int align, int *lo, int *hi)
+{
+  if (align < 1) align = 1;
+  int chunk = (total + n - 1) / n;
+  chunk = (chunk + align - 1) / align * align;
+  long a = (long)t * chunk, b = a + chunk;
+  if (a > total) a = total;
+  if (b > total) b = total;
+  *lo = (int)a;
+  *hi = (int)b;
+}
+
+void unroll_barrier_init(unroll_barrier *b, int n)
+{
+  b->n = n;
+  b->count = 0;
+  b->sense = 0;
+}
+
+void unroll_barrier_wait(unroll_barrier *b, int *local_sense)
+{
+  if (b->n <= 1) return;
+  const int s = !*local_sense;
+  *local_sense = s;
+  if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == b->n) {
+    __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
+    STORE(&b->sense, s);
+    return;
+  }
+  for (long spins = 0; LOAD(&b->sense) != s; spins++) {
+    CPU_RELAX();
+#if !UNROLL_NO_PTHREADS
+    /* More runnable threads than cores: let the one we wait for run. */
+    if (spins >= BARRIER_SPINS_BEFORE_YIELD) sched_yield();
+#endif
+  }
+}
+
+#if UNROLL_NO_PTHREADS
+
+int unroll_pool_threads(void) { return 1; }
+int unroll_pool_set_threads(int n)
+{
+  (void)n;
+  return 1;
+}
+void unroll_pool_run(unroll_task fn, void *ctx) { fn(ctx, 0, 1); }
+
+#else
+
+static struct {
+  int nth;                 /* threads including the caller */
+  pthread_t workers[UNROLL_MAX_THREADS];
+  pthread_mutex_t mutex;   /* guards sleeping */
+  pthread_cond_t wake;
+  unroll_task fn;
+  void *ctx;
+  int stop;
+  _Alignas(64) volatile unsigned gen; /* bumped once per posted run */
+  _Alignas(64) volatile int done;     /* workers finished with the current run */
+  _Alignas(64) volatile int sleepers; /* workers blocked on `wake` */
+} pool = {1, {0}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, 0};
+
+static long long now_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+typedef struct {
+  int tid;
+  unsigned gen;
+} worker_start;
+
+static void *worker_main(void *arg)
+{
+  worker_start *ws = (worker_start *)arg;
+  const int tid = ws->tid;
+  unsigned seen = ws->gen;
+  free(ws);
+  for (;;) {
+    /* Spin for new work, then sleep. */
+    long long deadline = 0;
+    for (long spins = 0; __atomic_load_n(&pool.gen, __ATOMIC_SEQ_CST) == seen; spins++) {
+      CPU_RELAX();
+      if ((spins & 255) == 0) {
+        const long long t = now_ns();
+        if (deadline == 0)
+          deadline = t + SPIN_NS;
+        else if (t > deadline) {
+          pthread_mutex_lock(&pool.mutex);
+          __atomic_add_fetch(&pool.sleepers, 1, __ATOMIC_SEQ_CST);
+          while (__atomic_load_n(&pool.gen, __ATOMIC_SEQ_CST) == seen) pthread_cond_wait(&pool.wake, &pool.mutex);
+          __atomic_sub_fetch(&pool.sleepers, 1, __ATOMIC_SEQ_CST);
+          pthread_mutex_unlock(&pool.mutex);
+          break;
+        }
+      }
+    }
+    seen = __atomic_load_n(&pool.gen, __ATOMIC_ACQUIRE);
+    if (pool.stop) return NULL;
+    pool.fn(pool.ctx, tid, pool.nth);
+    __atomic_add_fetch(&pool.done, 1, __ATOMIC_ACQ_REL);
+  }
+}
+
+/* Bumps the generation and wakes sleepers. */
+static void post(void)
+{
+  __atomic_add_fetch(&pool.gen, 1, __ATOMIC_SEQ_CST);
+  if (__atomic_load_n(&pool.sleepers, __ATOMIC_SEQ_CST) > 0) {
+    pthread_mutex_lock(&pool.mutex);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.mutex);
+  }
+}
+
+int unroll_pool_threads(void) { return pool.nth; }
+
+static void stop_workers(void)
+{
+  if (pool.nth <= 1) return;
+  pool.stop = 1;
+  post();
+  for (int i = 1; i < pool.nth; i++) pthread_join(pool.workers[i], NULL);
+  pool.stop = 0;
+  pool.nth = 1;
+}
+
+int unroll_pool_set_threads(int n)
+{
+  if (n < 1) n = 1;
+  if (n > UNROLL_MAX_THREADS) n = UNROLL_MAX_THREADS;
+  if (n == pool.nth) return n;
+  stop_workers();
+  const unsigned gen = __atomic_load_n(&pool.gen, __ATOMIC_ACQUIRE);
+  int started = 1;
+  for (int i = 1; i < n; i++) {
+    worker_start *ws = (worker_start *)malloc(sizeof *ws);
+    if (!ws) break;
+    ws->tid = i;
+    ws->gen = gen;
+    if (pthread_create(&pool.workers[i], NULL, worker_main, ws) != 0) {
+      free(ws);
+      break;
+    }
+    started++;
+  }
+  pool.nth = started;
+  return started;
+}
+
+void unroll_pool_run(unroll_task fn, void *ctx)
+{
+  const int nth = pool.nth;
+  if (nth <= 1) {
+    fn(ctx, 0, 1);
+    return;
+  }
+  pool.fn = fn;
+  pool.ctx = ctx;
+  __atomic_store_n(&pool.done, 0, __ATOMIC_RELAXED);
+  post();
+  fn(ctx, 0, nth);
+  for (long spins = 0; __atomic_load_n(&pool.done, __ATOMIC_ACQUIRE) != nth - 1; spins++) {
+    CPU_RELAX();
+    if (spins >= BARRIER_SPINS_BEFORE_YIELD) sched_yield();
+  }
+}
+
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Parallel SGEMM: each thread computes a fixed block of C with the serial kernel (and its own
+ * thread-local packing scratch). Every element of C is the same sum in the same order whatever the
+ * split, so results do not depend on the thread count.
+ */
+typedef struct {
+  int transA, transB, M, N, K, accumulate, by_rows;
+  const float *A, *B;
+  float *C;
+  ptrdiff_t lda, ldb, ldc;
+  volatile int failed;
+} gemm_job;
+
+static void gemm_task(void *arg, int tid, int nth)
+{
+  gemm_job *j = (gemm_job *)arg;
+  int lo, hi, rc;
+  if (j->by_rows) {
+    unroll_partition(j->M, nth, tid, 48, &lo, &hi);
+    if (lo >= hi) return;
+    const float *A = j->transA ? j->A + lo : j->A + lo * j->lda;
+    rc = unroll_sgemm_ld(j->transA, j->transB, hi - lo, j->N, j->K, A, j->lda, j->B, j->ldb, j->C + lo * j->ldc,
+                         j->ldc, j->accumulate);
+  } else {
+    unroll_partition(j->N, nth, tid, 48, &lo, &hi);
+    if (lo >= hi) return;
+    const float *B = j->transB ? j->B + lo * j->ldb : j->B + lo;
+    rc = unroll_sgemm_ld(j->transA, j->transB, j->M, hi - lo, j->K, j->A, j->lda, B, j->ldb, j->C + lo, j->ldc,
+                         j->accumulate);
+  }
+  if (rc != 0) j->failed = 1;
+}
+
+int unroll_sgemm_parallel(int transA, int transB, int M, int N, int K, const float *A, ptrdiff_t lda,
+                          const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
+{
+  const int nth = unroll_pool_threads();
+  /* Below about 2 MFLOP per thread the wake-up and the duplicated packing cost more than they save. */
+  if (nth <= 1 || (double)M * N * K < 1.0e6 * nth || (M < 96 && N < 96))
+    return unroll_sgemm_ld(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+  gemm_job j = {transA, transB, M, N, K, accumulate, M >= N || M >= 48 * nth, A, B, C, lda, ldb, ldc, 0};
+  unroll_pool_run(gemm_task, &j);
+  return j.failed ? -1 : 0;
+}

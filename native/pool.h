@@ -1,0 +1,49 @@
+/*
+ * The addon's persistent thread pool: n − 1 pthreads plus the calling (main) thread.
+ *
+ *   unroll_pool_run(fn, ctx)   runs fn(ctx, tid, n) on every thread, tid 0 on the caller, and
+ *                              returns when all are done.
+ *   unroll_barrier_wait        a spinning barrier for the threads of one run (one per time step).
+ *
+ * Waiting threads spin first (a round trip costs about 0.3 µs) and block on a condition variable
+ * only after a while without work: futex wake-ups cost 40–70 µs in the VMs this was tuned on
+ * (shared/anchors/limits/NOTES.md §4). Work is always split by fixed partitions of the output, so a
+ * result depends on the thread count at most, never on timing.
+ */
+#ifndef UNROLL_POOL_H
+#define UNROLL_POOL_H
+
+#include <stddef.h>
+
+#define UNROLL_MAX_THREADS 64
+
+typedef void (*unroll_task)(void *ctx, int tid, int nth);
+
+/* Threads in the pool (including the caller); 1 until unroll_pool_set_threads. */
+int unroll_pool_threads(void);
+
+/* Resizes the pool to n threads (1 ≤ n ≤ UNROLL_MAX_THREADS); returns the count in effect. */
+int unroll_pool_set_threads(int n);
+
+/* Runs fn on every thread of the pool; returns when all have finished. Not reentrant. */
+void unroll_pool_run(unroll_task fn, void *ctx);
+
+typedef struct {
+  int n;
+  _Alignas(64) volatile int count;
+  _Alignas(64) volatile int sense;
+} unroll_barrier;
+
+void unroll_barrier_init(unroll_barrier *b, int n);
+
+/* `local_sense` is the calling thread's own flag, 0 before its first wait. */
+void unroll_barrier_wait(unroll_barrier *b, int *local_sense);
+
+/* [lo, hi) of part t of n parts of [0, total), part sizes multiples of `align` (except the last). */
+void unroll_partition(int total, int n, int t, int align, int *lo, int *hi);
+
+/* unroll_sgemm_ld split over the pool by fixed blocks of C rows (or columns when M is small). */
+int unroll_sgemm_parallel(int transA, int transB, int M, int N, int K, const float *A, ptrdiff_t lda,
+                          const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * Fused whole-sequence recurrence in float32 (the Backend.recurrence contract of
+ * src/backend/backend.ts): one direction of one layer over all T steps, forward or backward, with
+ * the per-step recurrent GEMM and the cell's pointwise math in one call. The cells' step code
+ * (src/cells/{lstm,gru,rnn}.ts) is the specification; test/fused.test.ts checks the two agree.
+ *
+ * Layouts (time-major, row-major, gate blocks in the cell's order), T steps, B batch, H hidden,
+ * G gate blocks:
+ *   Whh (G·H, H), bhh (G·H), pi/pf/po (H) LSTM peepholes (pi absent when coupled)
+ *   xp, dxp (T, B, G·H) indexed by time t; hs, cs (T+1, B, H) indexed by processing step k
+ *   gates (T, B, G·H) post-activation, by k; aux (T, B, H) by k: tanh(c) (LSTM) or hn (GRU)
+ * Step k reads time t = k, or T−1−k when `reverse`.
+ */
+#ifndef UNROLL_RECURRENCE_H
+#define UNROLL_RECURRENCE_H
+
+enum { UNROLL_RNN = 0, UNROLL_LSTM = 1, UNROLL_GRU = 2 };
+enum { UNROLL_ACT_TANH = 0, UNROLL_ACT_SIGMOID = 1, UNROLL_ACT_RELU = 2 };
+
+typedef struct {
+  int kind;        /* UNROLL_RNN, UNROLL_LSTM, UNROLL_GRU */
+  int act;         /* RNN nonlinearity */
+  int peephole;    /* LSTM */
+  int coupled;     /* LSTM: i = 1 − f, gates (f, g, o) */
+  int reset_after; /* GRU: PyTorch (1) or Cho (0) */
+  int T, B, H, reverse;
+  const float *Whh, *bhh, *pi, *pf, *po;
+  /* forward */
+  const float *xp;
+  float *hs, *cs, *gates, *aux;
+  /* backward (hs, cs, gates, aux read only) */
+  const float *dy; /* (T, B, H) or NULL */
+  float *dh, *dc, *dxp, *dWhh, *dbhh, *dpi, *dpf, *dpo;
+} unroll_rec;
+
+/* Gate blocks of the cell (rows of W_hh over H). */
+int unroll_rec_gates(const unroll_rec *r);
+
+/* Both return 0, or −1 when scratch memory could not be allocated (nothing written then). */
+int unroll_rec_forward(const unroll_rec *r);
+int unroll_rec_backward(const unroll_rec *r);
+
+#endif
