@@ -161,6 +161,24 @@ describe.skipIf(!native)(`fused recurrence (native backend)${native ? "" : ` —
     });
   }
 
+  it("the portable (non-AVX2) kernels agree too", () => {
+    const best = nativeAddon!.isa();
+    expect(nativeAddon!.setIsa("portable")).toBe(true);
+    try {
+      for (const name of CELLS) {
+        const c = makeCase(name, [5, 4, 3, 19], name.length % 2 === 1, 55);
+        const plain = forward(jsBackend, c);
+        const fused = forward(native!, c);
+        const pb = cacheBuffers(plain);
+        const fb = cacheBuffers(fused);
+        for (const k of Object.keys(pb)) close(fb[k], pb[k], `${name} portable ${k}`);
+        compareGrads(backward(native!, c, fused), backward(jsBackend, c, plain), `${name} portable`);
+      }
+    } finally {
+      nativeAddon!.setIsa(best);
+    }
+  });
+
   it("without dy (only final states carry loss) and with T = 0", () => {
     for (const name of ["lstm-peephole", "gru", "gru-cho", "rnn-relu"]) {
       const c = { ...makeCase(name, [6, 4, 5, 21], true, 7) };

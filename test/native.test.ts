@@ -121,6 +121,75 @@ function nativeSuite(addon: NonNullable<typeof nativeAddon>): void {
     expect(() => addon.setIsa("sse9" as NativeIsa)).toThrow(RangeError);
   });
 
+  it("fused recurrence: rejects bad arguments with TypeError / RangeError", () => {
+    const fwd = addon.recForward as (...args: unknown[]) => void;
+    const bwd = addon.recBackward as (...args: unknown[]) => void;
+    const [T, B, H] = [2, 3, 4];
+    const z = (n: number) => new Float32Array(n);
+    // LSTM (code 3): Whh (4H, H), bhh 4H, xp (T, B, 4H), hs/cs (T+1, B, H), gates (T, B, 4H), aux (T, B, H)
+    const args = () => [3, T, B, H, false, z(16 * H), z(4 * H), null, null, null, z(T * B * 4 * H), z((T + 1) * B * H), z((T + 1) * B * H), z(T * B * 4 * H), z(T * B * H)];
+    expect(() => fwd(...args())).not.toThrow();
+    const bad = (i: number, v: unknown) => {
+      const a = args();
+      a[i] = v;
+      return () => fwd(...a);
+    };
+    expect(bad(0, 9)).toThrow(RangeError);
+    expect(bad(1, -1)).toThrow(RangeError);
+    expect(bad(3, 2.5)).toThrow(RangeError);
+    expect(bad(4, 1)).toThrow(TypeError);
+    expect(bad(5, new Float64Array(16 * H))).toThrow(TypeError);
+    expect(bad(5, [0, 1])).toThrow(TypeError);
+    expect(bad(5, z(16 * H - 1))).toThrow(/Whh holds 63 elements but needs 64/);
+    expect(bad(10, z(5))).toThrow(RangeError);
+    expect(bad(11, null)).toThrow(TypeError);
+    expect(bad(12, null)).toThrow(TypeError); // an LSTM needs cs
+    expect(bad(8, null)).not.toThrow(); // pi..po unused without peepholes
+    const a = args();
+    a[0] = 4; // lstm-peephole needs pi, pf, po
+    expect(() => fwd(...a)).toThrow(TypeError);
+    const shared = z(200);
+    const o = args();
+    o[11] = shared.subarray(0, (T + 1) * B * H);
+    o[12] = shared.subarray(10, 10 + (T + 1) * B * H);
+    expect(() => fwd(...o)).toThrow(/overlap/);
+    expect(() => fwd(3, T, B)).toThrow(/15 arguments/);
+    const bargs = () => [0, T, B, H, true, z(H * H), null, null, null, z((T + 1) * B * H), null, null, null, null, z(B * H), null, z(T * B * H), z(H * H), z(H), null, null, null];
+    expect(() => bwd(...bargs())).not.toThrow();
+    const bb = bargs();
+    bb[16] = z(T * B * H - 1);
+    expect(() => bwd(...bb)).toThrow(/dxp holds/);
+    expect(() => bwd(0, T, B, H)).toThrow(/22 arguments/);
+    expect(() => addon.setThreads(0)).toThrow(RangeError);
+    expect(() => addon.setThreads(65)).toThrow(RangeError);
+    expect(() => (addon.setThreads as (n: unknown) => number)("2")).toThrow(TypeError);
+  });
+
+  it("threads: the pool resizes, and a large GEMM on 2 threads equals 1 thread bit for bit", () => {
+    const before = addon.threads();
+    try {
+      expect(addon.setThreads(1)).toBe(1);
+      expect(addon.threads()).toBe(1);
+      const rng = Rng.seeded(5);
+      for (const [tA, tB, M, N, K] of [[false, true, 300, 200, 70], [true, false, 40, 500, 130], [false, false, 1, 3000, 900]] as const) {
+        const A = Float32Array.from({ length: M * K }, () => rng.range(-1, 1));
+        const Bm = Float32Array.from({ length: K * N }, () => rng.range(-1, 1));
+        const C0 = Float32Array.from({ length: M * N }, () => rng.range(-1, 1));
+        const run = (n: number) => {
+          addon.setThreads(n);
+          const C = C0.slice();
+          addon.gemm(tA, tB, M, N, K, A, Bm, C, true);
+          return C;
+        };
+        const one = run(1);
+        expect(run(2)).toEqual(one);
+        expect(run(3)).toEqual(one);
+      }
+    } finally {
+      addon.setThreads(before);
+    }
+  });
+
   for (const dtype of ["float64", "float32"] as const) {
     it(`${best}: passes every reference vector file in ${dtype}`, () => {
       for (const file of referenceFiles()) {

@@ -2,10 +2,12 @@ import { Command } from "commander";
 import { getBackend } from "../backend/select.js";
 import { BENCH_CONFIGS, benchTorch, benchUnroll, MACHINE_PEAK_GFLOPS, torchAvailable, type BenchResult } from "../node/bench.js";
 import { int, num } from "./options.js";
+import { applyThreadsOption, nativeThreads } from "../node/native-backend.js";
 
 interface BenchFlags {
   config?: string;
   backend: string;
+  threads?: number;
   json?: boolean;
   torch: boolean;
   minTime: number;
@@ -26,12 +28,14 @@ export function benchCommand(): Command {
     )
     .option("--config <names>", `comma-separated configurations (${BENCH_CONFIGS.map((c) => c.name).join(", ")}); default all`)
     .option("--backend <name>", "compute backend", "auto")
+    .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS)", int(1))
     .option("--no-torch", "do not run PyTorch for comparison")
     .option("--min-time <s>", "time each configuration at least this long", num(0), 5)
     .option("--min-steps <n>", "and at least this many steps", int(1), 10)
     .option("--warmup <n>", "untimed steps first", int(0), 2)
     .option("--json", "print one JSON object per configuration")
     .action((f: BenchFlags) => {
+      applyThreadsOption(f.threads);
       const names = f.config ? f.config.split(",").map((s) => s.trim().toUpperCase()) : BENCH_CONFIGS.map((c) => c.name);
       const configs = names.map((n) => {
         const c = BENCH_CONFIGS.find((x) => x.name === n);
@@ -42,7 +46,7 @@ export function benchCommand(): Command {
       const timing = { warmup: f.warmup, minSteps: f.minSteps, minTime: f.minTime, maxTime: Math.max(30, f.minTime) };
       const torch = f.torch && torchAvailable();
       if (!f.json) {
-        console.log(`unroll bench: backend ${backend.name}${torch ? ", PyTorch from /usr/bin/python3 in the same run" : ", no PyTorch comparison"}`);
+        console.log(`unroll bench: backend ${backend.name}${nativeThreads() !== null && backend.name === "native" ? ` (${nativeThreads()} threads)` : ""}${torch ? ", PyTorch from /usr/bin/python3 in the same run" : ", no PyTorch comparison"}`);
         console.log("config  tokens/s     GFLOP/s  % peak  step ms   peak RSS  | PyTorch tokens/s  ratio");
       }
       for (const c of configs) {

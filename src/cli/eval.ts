@@ -3,6 +3,8 @@ import { readCheckpointFile } from "../node/checkpoint-file.js";
 import { builtinCorpus, readData } from "../node/corpus.js";
 import { modelFromCheckpoint } from "../model/trained.js";
 import { evaluate, evaluateSplit, type Evaluation } from "../generate/text.js";
+import { applyThreadsOption } from "../node/native-backend.js";
+import { int } from "./options.js";
 
 interface EvalFlags {
   model: string;
@@ -10,6 +12,7 @@ interface EvalFlags {
   split: "val" | "test";
   json?: boolean;
   backend: string;
+  threads?: number;
 }
 
 /** `unroll eval` */
@@ -25,7 +28,9 @@ export function evalCommand(): Command {
     .addOption(new Option("--split <split>", "held-out split of the training text").choices(["val", "test"]).default("val"))
     .option("--json", "print one JSON object: loss (nats/token), bits, perplexity, tokens")
     .option("--backend <name>", "compute backend", "auto")
+    .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS)", int(1))
     .action(async (f: EvalFlags) => {
+      applyThreadsOption(f.threads);
       const ck = readCheckpointFile(f.model);
       const lm = modelFromCheckpoint(ck);
       let result: Evaluation;

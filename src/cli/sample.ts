@@ -3,6 +3,7 @@ import { readCheckpointFile } from "../node/checkpoint-file.js";
 import { modelFromCheckpoint } from "../model/trained.js";
 import { sample } from "../generate/text.js";
 import { int, num } from "./options.js";
+import { applyThreadsOption } from "../node/native-backend.js";
 
 interface SampleFlags {
   model: string;
@@ -16,6 +17,7 @@ interface SampleFlags {
   stop?: string;
   num: number;
   backend: string;
+  threads?: number;
 }
 
 /** `unroll sample` */
@@ -34,7 +36,9 @@ export function sampleCommand(): Command {
     .option("--stop <string>", "stop a sample once it contains this string")
     .option("--num <n>", "number of samples", int(1), 1)
     .option("--backend <name>", "compute backend", "auto")
+    .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS)", int(1))
     .action((f: SampleFlags) => {
+      applyThreadsOption(f.threads);
       const lm = modelFromCheckpoint(readCheckpointFile(f.model));
       for (let i = 0; i < f.num; i++) {
         if (f.num > 1) process.stdout.write(`${i > 0 ? "\n" : ""}--- sample ${i + 1} ---\n`);

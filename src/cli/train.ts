@@ -7,6 +7,7 @@ import { readCheckpointFile, writeCheckpointFile } from "../node/checkpoint-file
 import { plotRun } from "../node/plot-run.js";
 import { createTraining, DEFAULTS, type TrainEvent, type TrainOptions } from "../train/train.js";
 import { duration, formatDuration, int, num } from "./options.js";
+import { applyThreadsOption } from "../node/native-backend.js";
 
 interface TrainFlags {
   data?: string;
@@ -46,6 +47,7 @@ interface TrainFlags {
   forgetBias: number;
   dtype: "float32" | "float64";
   backend: string;
+  threads?: number;
   out?: string;
   resume?: string;
   initFrom?: string;
@@ -100,6 +102,7 @@ export function trainCommand(): Command {
     .option("--forget-bias <b>", "added to the LSTM forget-gate bias at initialisation", num(), DEFAULTS.forgetBias)
     .addOption(new Option("--dtype <dtype>", "precision").choices(["float32", "float64"]).default(DEFAULTS.dtype))
     .option("--backend <name>", "compute backend", "auto")
+    .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS)", int(1))
     .option("--out <dir>", "run folder for checkpoints, metrics and plots (default: runs/<corpus>-<time>)")
     .option("--resume <ckpt>", "continue the run saved in this checkpoint exactly (same data)")
     .option("--init-from <ckpt>", "start from this checkpoint's weights and vocabulary (fine-tune)")
@@ -109,6 +112,7 @@ export function trainCommand(): Command {
 }
 
 async function runTrain(f: TrainFlags): Promise<void> {
+  applyThreadsOption(f.threads);
   const resume = f.resume ? readCheckpointFile(f.resume) : undefined;
   const initFrom = f.initFrom ? readCheckpointFile(f.initFrom) : undefined;
   const savedSource = resume?.training?.options.source as string | undefined;

@@ -179,3 +179,11 @@ export function setNativeThreads(n: number): number {
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new RangeError(`threads must be an integer in [1, 64], got ${n}`);
   return nativeAddon.setThreads(n);
 }
+
+/**
+ * The CLI's `--threads N`: sets the native backend's thread count when given (other backends are
+ * single-threaded, so without the addon it changes nothing).
+ */
+export function applyThreadsOption(n: number | undefined): void {
+  if (n !== undefined && nativeAddon) setNativeThreads(n);
+}
