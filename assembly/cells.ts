@@ -8,7 +8,8 @@
  * `reverse`. States hs, cs are (T+1, B, H) in processing order; xp, dy are indexed by time t;
  * caches and the per-step gradients dA are indexed by k. Pointers are byte offsets.
  */
-import { gemmPacked, packA } from "./gemm";
+import { packA } from "./gemm";
+import { gemmShared } from "./threads";
 import { at, ld, splat, st, vsigmoid, vtanh } from "./math";
 
 const ONE: v128 = f32x4.splat(1);
@@ -75,7 +76,7 @@ export function lstmForward(
     const a = at(gates, k * B * GH); // (B, G·H) pre-activations, then gates
     biasRows(a, at(xp, t * B * GH), bhh, B, GH);
     packA(false, B, H, at(hs, k * BH), ap);
-    gemmPacked(B, GH, H, ap, whhT, a, GH);
+    gemmShared(B, GH, H, ap, whhT, a, GH);
     const cPrev = at(cs, k * BH);
     const c = at(cs, (k + 1) * BH);
     const h = at(hs, (k + 1) * BH);
@@ -193,7 +194,7 @@ export function lstmBackward(
     // a = … + W_hh h_{t−1}: dh_{t−1} = dA W_hh
     memory.fill(dhPrev, 0, <usize>BH << 2);
     packA(false, B, GH, da, ap);
-    gemmPacked(B, H, GH, ap, whh, dhPrev, H);
+    gemmShared(B, H, GH, ap, whh, dhPrev, H);
     memory.copy(dh, dhPrev, <usize>BH << 2);
     memory.copy(dc, dcPrev, <usize>BH << 2);
   }
@@ -225,7 +226,7 @@ export function gruForward(
     if (resetAfter) {
       // rec = h W_hhᵀ + b_hh, all three blocks at once
       biasRows(rec, 0, bhh, B, H3);
-      gemmPacked(B, H3, H, ap, whhT, rec, H3);
+      gemmShared(B, H3, H, ap, whhT, rec, H3);
       for (let b = 0; b < B; b++) {
         const row = b * H3;
         let j = 0;
@@ -249,7 +250,7 @@ export function gruForward(
       const rz = rec;
       const hh = at(rec, B * 2 * H);
       biasRows(rz, 0, bhh, B, 2 * H);
-      gemmPacked(B, 2 * H, H, ap, whhT, rz, 2 * H);
+      gemmShared(B, 2 * H, H, ap, whhT, rz, 2 * H);
       for (let b = 0; b < B; b++) {
         const row = b * H3;
         let j = 0;
@@ -265,7 +266,7 @@ export function gruForward(
       }
       biasRows(hh, 0, at(bhh, 2 * H), B, H);
       packA(false, B, H, hnk, ap);
-      gemmPacked(B, H, H, ap, whnT, hh, H);
+      gemmShared(B, H, H, ap, whnT, hh, H);
       for (let b = 0; b < B; b++) {
         const row = b * H3;
         let j = 0;
@@ -332,7 +333,7 @@ export function gruBackward(
         }
       }
       packA(false, B, H3, drec, ap);
-      gemmPacked(B, H, H3, ap, whh, dhPrev, H);
+      gemmShared(B, H, H3, ap, whh, dhPrev, H);
     } else {
       const dan = at(dAn, k * BH);
       const drz = at(dR, k * B * 2 * H);
@@ -358,7 +359,7 @@ export function gruBackward(
       // a_n = … + W_hn (r ⊙ h) + b_hn
       memory.fill(drh, 0, <usize>BH << 2);
       packA(false, B, H, dan, ap);
-      gemmPacked(B, H, H, ap, whn, drh, H);
+      gemmShared(B, H, H, ap, whn, drh, H);
       for (let b = 0; b < B; b++) {
         const row = b * H3;
         let j = 0;
@@ -376,7 +377,7 @@ export function gruBackward(
       }
       // r and z blocks: a_rz = … + W_hh[0:2H] h + b_hh[0:2H]
       packA(false, B, 2 * H, drz, ap);
-      gemmPacked(B, H, 2 * H, ap, whh, dhPrev, H);
+      gemmShared(B, H, 2 * H, ap, whh, dhPrev, H);
     }
     memory.copy(dh, dhPrev, <usize>BH << 2);
   }
@@ -395,7 +396,7 @@ export function rnnForward(
     const h = at(hs, (k + 1) * BH);
     biasRows(h, at(xp, t * BH), bhh, B, H);
     packA(false, B, H, at(hs, k * BH), ap);
-    gemmPacked(B, H, H, ap, whhT, h, H);
+    gemmShared(B, H, H, ap, whhT, h, H);
     let i = 0;
     while (i < BH) {
       const full = i + 4 <= BH;
@@ -427,7 +428,7 @@ export function rnnBackward(
     }
     memory.fill(dhPrev, 0, <usize>BH << 2);
     packA(false, B, H, da, ap);
-    gemmPacked(B, H, H, ap, whh, dhPrev, H);
+    gemmShared(B, H, H, ap, whh, dhPrev, H);
     memory.copy(dh, dhPrev, <usize>BH << 2);
   }
 }

@@ -13,11 +13,18 @@
  * Pointers are byte offsets into linear memory; sizes count floats.
  */
 
+import { gemmShared } from "./threads";
+
 // @ts-ignore: decorator
 @inline const KC: i32 = 256;
 
-/** 4×8 scratch tile for the ragged edges of C. */
-const TILE: usize = memory.data(128, 16);
+/** 4×8 scratch tile for the ragged edges of C; each thread has its own (see `setTile`). */
+let TILE: usize = memory.data(128, 16);
+
+/** Points this instance's edge tile (128 bytes, 16-byte aligned) elsewhere: a worker's own. */
+export function setTile(p: usize): void {
+  TILE = p;
+}
 
 /** Floats needed by `packA` for an M×K operand. */
 export function packedASize(M: i32, K: i32): i32 {
@@ -145,22 +152,30 @@ function kernel4x8(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, mr: i32, n
   if (mr > 3) addRow(c + 3 * ld, c30, c31, nr);
 }
 
-/** C (M×N, row stride ldc) += op(A)·op(B) from packed operands (K is their common length). */
-export function gemmPacked(M: i32, N: i32, K: i32, ap: usize, bp: usize, c: usize, ldc: i32): void {
-  const MB = (M + 3) >> 2;
-  const NP = (N + 7) >> 3;
+/**
+ * C (M×N, row stride ldc) += op(A)·op(B) from packed operands (K is their common length),
+ * restricted to the 8-column panels [p0, p1) and the 4-row blocks [b0, b1): the share of one
+ * thread (threads.ts). Every element of C sums its K products in the same order
+ * whatever the split, so threads change no result.
+ */
+export function gemmPart(M: i32, N: i32, K: i32, ap: usize, bp: usize, c: usize, ldc: i32, p0: i32, p1: i32, b0: i32, b1: i32): void {
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0);
-    for (let pnl = 0; pnl < NP; pnl++) {
+    for (let pnl = p0; pnl < p1; pnl++) {
       const bpp = bp + ((<usize>(pnl * K + k0) * 8) << 2);
       const nr = min(8, N - pnl * 8);
-      for (let blk = 0; blk < MB; blk++) {
+      for (let blk = b0; blk < b1; blk++) {
         const app = ap + ((<usize>(blk * K + k0) * 4) << 2);
         const cp = c + ((<usize>(blk * 4) * <usize>ldc + <usize>(pnl * 8)) << 2);
         kernel4x8(kc, app, bpp, cp, ldc, min(4, M - blk * 4), nr);
       }
     }
   }
+}
+
+/** C (M×N, row stride ldc) += op(A)·op(B) from packed operands, on this thread alone. */
+export function gemmPacked(M: i32, N: i32, K: i32, ap: usize, bp: usize, c: usize, ldc: i32): void {
+  gemmPart(M, N, K, ap, bp, c, ldc, 0, (N + 7) >> 3, 0, (M + 3) >> 2);
 }
 
 /**
@@ -175,7 +190,7 @@ export function sgemm(
   if (M <= 0 || N <= 0 || K <= 0) return;
   packA(transA, M, K, a, ap);
   packB(transB, K, N, b, bp);
-  gemmPacked(M, N, K, ap, bp, c, N);
+  gemmShared(M, N, K, ap, bp, c, N);
 }
 
 /** out (N) += Σ over the R rows of m (R×N): the gradient of a bias broadcast over rows. */

@@ -1,10 +1,12 @@
 /**
  * unroll's WebAssembly kernels (AssemblyScript, SIMD128). Built by scripts/build-wasm.mjs into
- * src/backend/wasm/module.generated.ts; src/backend/wasm/ calls them. Everything works on
- * float32 buffers that the caller has placed in linear memory above `heapBase()`.
+ * src/backend/wasm/module.generated.ts, twice: single-threaded (own memory) and threaded (shared,
+ * imported memory; threads.ts). src/backend/wasm/ calls them. Everything works on float32
+ * buffers that the caller has placed in linear memory above `heapBase()`.
  */
-export { packedASize, packedBSize, packA, packB, gemmPacked, sgemm, addColumnSums } from "./gemm";
+export { packedASize, packedBSize, packA, packB, gemmPacked, sgemm, addColumnSums, setTile } from "./gemm";
 export { lstmForward, lstmBackward, gruForward, gruBackward, rnnForward, rnnBackward } from "./cells";
+export { setWorker, workerLoop } from "./threads";
 
 /** First free byte of linear memory: the caller lays out its buffers from here. */
 export function heapBase(): usize {

@@ -6,6 +6,7 @@
  *   caches, dxp, every parameter gradient, dL/dh0, dL/dc0 — for every cell variant, both
  *   directions, odd sizes, within 1e-5 + 1e-4·|expected|;
  * - training with it is deterministic;
+ * - 2 threads (a worker on shared memory) give bit for bit the results of 1 thread;
  * - the committed module was built from the committed sources (npm run build:wasm).
  * (test/backend.test.ts runs the shared conformance suite on it too: it iterates over every
  * registered backend.)
@@ -18,7 +19,8 @@ import type { Backend } from "../src/backend/backend.js";
 import { gemm } from "../src/backend/js/gemm.js";
 import { jsBackend } from "../src/backend/js/index.js";
 import { backendNames, getBackend } from "../src/backend/select.js";
-import { initWasmBackend, wasmBackend, wasmUsable } from "../src/backend/wasm/index.js";
+import { initWasmBackend, wasmBackend, wasmThreads, wasmUsable } from "../src/backend/wasm/index.js";
+import { enableWasmThreads } from "../src/node/wasm-threads.js";
 import { wasmBytes, webAssemblyApi } from "../src/backend/wasm/kernels.js";
 import { WASM_COMPILER, WASM_SOURCE_SHA256 } from "../src/backend/wasm/module.generated.js";
 import { CELL_NAMES, createCell, parseCell, type CellParams } from "../src/cells/index.js";
@@ -152,6 +154,49 @@ describe("wasm backend", () => {
     };
     const a = await weights();
     expect(await weights()).toEqual(a);
+  });
+
+  // Last: it switches this process's wasm backend to 2 threads.
+  it("2 threads give bit for bit the results of 1 thread (GEMM, fused forward and backward)", async () => {
+    const rng = Rng.seeded(21);
+    const gemmCase = () => {
+      const [M, N, K] = [37, 70, 300];
+      const A = random(rng, M * K), B = random(rng, K * N), C = random(rng, M * N);
+      return () => {
+        const c = C.slice();
+        wasmBackend.gemm(true, false, M, N, K, A, B, c, true);
+        return [c];
+      };
+    };
+    const seqCase = (name: string, one: boolean) => {
+      const cell = createCell(parseCell(name));
+      const [T, B, I, H] = one ? [4, 1, 3, 33] : [5, 8, 6, 40];
+      const GH = cell.G * H;
+      const p: CellParams = {
+        Wih: random(rng, GH * I, 0.5), Whh: random(rng, GH * H, 0.5), bih: random(rng, GH), bhh: random(rng, GH),
+        extra: Object.fromEntries(cell.extras.map((e) => [e.key, random(rng, H, 0.5)])),
+      };
+      const x = random(rng, T * B * I), h0 = random(rng, B * H), c0 = random(rng, B * H), dy = random(rng, T * B * H);
+      return () => {
+        const cache = unrollForward(wasmBackend, cell, p, "float32", { T, B, H }, I, x, h0, cell.hasC ? c0 : null, true);
+        const dp: CellParams = {
+          Wih: new Float32Array(GH * I), Whh: new Float32Array(GH * H), bih: new Float32Array(GH), bhh: new Float32Array(GH),
+          extra: Object.fromEntries(cell.extras.map((e) => [e.key, new Float32Array(H)])),
+        };
+        const dx = new Float32Array(T * B * I);
+        const g = unrollBackward(wasmBackend, cell, p, dp, "float32", cache, dy, null, null, dx);
+        return [cache.hs, cache.cs, dx, g.dh0, g.dc0, dp.Wih, dp.Whh, dp.bhh, ...Object.values(dp.extra)];
+      };
+    };
+    const cases = [gemmCase(), ...["lstm", "lstm-peephole", "gru", "gru-cho", "rnn-relu"].flatMap((n) => [seqCase(n, false), seqCase(n, true)])];
+    const single = cases.map((run) => run());
+    expect(wasmThreads()).toBe(1);
+    await enableWasmThreads();
+    expect(wasmThreads()).toBe(2);
+    cases.forEach((run, i) => {
+      const two = run();
+      two.forEach((a, j) => expect(Array.from(a), `case ${i}, output ${j}`).toEqual(Array.from(single[i][j])));
+    });
   });
 
   it("the committed module is a build of the committed sources (else: npm run build:wasm)", async () => {

@@ -10,3 +10,4 @@ export { svgToPng } from "./png.js";
 export { loadTfjsModel } from "./tfjs-files.js";
 export { nativeBackend, nativeAddon, nativeIsa, nativeUnavailableReason, type NativeIsa, type NativeAddon } from "./native-backend.js";
 export { nativeThreads, setNativeThreads } from "./native-backend.js";
+export { enableWasmThreads } from "./wasm-threads.js";

@@ -12,10 +12,17 @@
  *   asynchronously and instantiates. Until then `getBackend()` skips "wasm" where it cannot be
  *   compiled synchronously (see `wasmUsable`) and picks "js"; `getBackend("wasm")` works and the
  *   first kernel call throws with that advice.
+ * - Two threads are opt-in: `enableWasmThreads(host)` swaps in the threaded module on shared
+ *   memory with one worker, which takes half of every large GEMM (spin-then-wait sync, see
+ *   assembly/threads.ts); results are bit for bit those of one thread. Node: `enableWasmThreads()`
+ *   from `unroll/node`. Browsers need cross-origin isolation (SharedArrayBuffer), and since the
+ *   caller blocks on `Atomics.wait` when the worker is late, the training itself must run in a
+ *   worker, not on the page's main thread.
  */
 import type { Backend } from "../backend.js";
 import { createWasmBackend } from "./backend.js";
 import { Kernels, wasmBytes, webAssemblyApi } from "./kernels.js";
+import { WASM_THREADS_BASE64 } from "./module.generated.js";
 
 let kernels: Kernels | null = null;
 let syncFailure: string | null = null;
@@ -68,4 +75,50 @@ export function wasmUsable(): boolean {
     syncFailure = (e as Error).message;
     return false;
   }
+}
+
+/** What `enableWasmThreads` hands to the worker it starts. */
+export interface WasmWorkerJob {
+  /** the compiled threaded module (cloneable to a worker) */
+  readonly module: object;
+  /** its shared memory (cloneable to a worker) */
+  readonly memory: object;
+  /** byte offsets of the control block and of the worker's edge tile */
+  readonly ctrl: number;
+  readonly tile: number;
+}
+
+/**
+ * Starts the worker, a platform matter: it must run
+ *   new WebAssembly.Instance(job.module, { env: { memory: job.memory } }).exports.workerLoop(job.ctrl, job.tile)
+ * and the returned promise resolves once that instance exists (src/node/wasm-threads.ts does it
+ * with worker_threads; in a browser, a Worker that receives the job by postMessage).
+ */
+export type WasmWorkerHost = (job: WasmWorkerJob) => Promise<void>;
+
+let threads = 1;
+
+/** Threads the wasm backend runs on: 1, or 2 after `enableWasmThreads`. */
+export function wasmThreads(): number {
+  return threads;
+}
+
+/**
+ * Switches the wasm backend to 2 threads: the caller's and one worker's, started by `host`.
+ * Resolves to the backend; every later kernel call runs on the threaded instance.
+ */
+export async function enableWasmThreads(host: WasmWorkerHost): Promise<Backend> {
+  if (threads === 2) return wasmBackend;
+  const api = webAssemblyApi();
+  if (!api) throw new Error("this JavaScript engine has no WebAssembly; use the js backend");
+  const module = await api.compile(wasmBytes(WASM_THREADS_BASE64));
+  const memory = new api.Memory({ initial: 16, maximum: 16384, shared: true });
+  const k = new Kernels(module, memory);
+  const ctrl = k.reserve(16);
+  const tile = k.reserve(32);
+  await host({ module, memory, ctrl, tile });
+  k.k.setWorker(ctrl);
+  kernels = k;
+  threads = 2;
+  return wasmBackend;
 }

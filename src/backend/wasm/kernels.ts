@@ -17,6 +17,7 @@ export interface KernelExports {
   packB(trans: number, K: number, N: number, b: number, bp: number): void;
   sgemm(tA: number, tB: number, M: number, N: number, K: number, a: number, b: number, c: number, acc: number, ap: number, bp: number): void;
   addColumnSums(out: number, m: number, R: number, N: number): void;
+  setWorker(ctrl: number): void;
   lstmForward(...args: number[]): void;
   lstmBackward(...args: number[]): void;
   gruForward(...args: number[]): void;
@@ -28,6 +29,7 @@ export interface KernelExports {
 /** The part of the global `WebAssembly` object used here (typed locally: the core has no DOM lib). */
 interface WebAssemblyApi {
   Module: new (bytes: Uint8Array) => object;
+  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => object;
   Instance: new (module: object, imports: object) => { exports: unknown };
   compile(bytes: Uint8Array): Promise<object>;
 }
@@ -37,11 +39,11 @@ export function webAssemblyApi(): WebAssemblyApi | null {
   return (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly ?? null;
 }
 
-/** The module's bytes, decoded from the generated base64. */
-export function wasmBytes(): Uint8Array {
+/** A module's bytes, decoded from the generated base64 (default: the single-threaded module). */
+export function wasmBytes(base64 = WASM_BASE64): Uint8Array {
   const atob = (globalThis as { atob?: (s: string) => string }).atob;
   if (!atob) throw new Error("the wasm backend needs atob (Node ≥ 16 or a browser)");
-  const s = atob(WASM_BASE64);
+  const s = atob(base64);
   const bytes = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
   return bytes;
@@ -52,16 +54,26 @@ const PAGE = 65536;
 /** An instance of the kernels with its memory and a per-call bump allocator. */
 export class Kernels {
   readonly k: KernelExports;
-  private readonly base: number;
+  private base: number;
   private top: number;
   private view: Float32Array;
 
-  constructor(module: object) {
+  /** Instantiates `module`; the threaded module also needs its shared `memory`. */
+  constructor(module: object, memory?: object) {
     const api = webAssemblyApi()!;
-    this.k = new api.Instance(module, {}).exports as KernelExports;
+    this.k = new api.Instance(module, memory ? { env: { memory } } : {}).exports as KernelExports;
     this.base = align(this.k.heapBase());
     this.top = this.base;
     this.view = new Float32Array(this.k.memory.buffer);
+  }
+
+  /** Reserves n zeroed floats for good (before any call): a control block, a worker's tile. */
+  reserve(n: number): number {
+    const off = this.base;
+    this.base = align(off + 4 * n);
+    this.top = this.base;
+    this.ready();
+    return off;
   }
 
   /** Starts the layout of a new call. */
