@@ -30,7 +30,7 @@
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
 /* How long an idle worker spins before it sleeps, and how long a barrier spins before yielding. */
-#define SPIN_NS 300000LL
+#define SPIN_NS 50000LL
 #define BARRIER_SPINS_BEFORE_YIELD 20000
 
 void unroll_partition(int total, int n, int t, int align, int *lo, int *hi)
@@ -92,9 +92,10 @@ static struct {
   void *ctx;
   int stop;
   _Alignas(64) volatile unsigned gen; /* bumped once per posted run */
-  _Alignas(64) volatile int done;     /* workers finished with the current run */
   _Alignas(64) volatile int sleepers; /* workers blocked on `wake` */
-} pool = {1, {0}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, 0};
+  _Alignas(64) volatile int active;   /* workers inside the current run's fn */
+  _Alignas(64) volatile unsigned closed; /* the last generation the caller finished */
+} pool = {1, {0}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, 0, 0};
 
 static long long now_ns(void)
 {
@@ -135,8 +136,10 @@ static void *worker_main(void *arg)
     }
     seen = __atomic_load_n(&pool.gen, __ATOMIC_ACQUIRE);
     if (pool.stop) return NULL;
-    pool.fn(pool.ctx, tid, pool.nth);
-    __atomic_add_fetch(&pool.done, 1, __ATOMIC_ACQ_REL);
+    /* Join the run unless the caller has finished it already (tasks never need every thread). */
+    __atomic_add_fetch(&pool.active, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&pool.closed, __ATOMIC_SEQ_CST) != seen) pool.fn(pool.ctx, tid, pool.nth);
+    __atomic_sub_fetch(&pool.active, 1, __ATOMIC_RELEASE);
   }
 }
 
@@ -195,10 +198,11 @@ void unroll_pool_run(unroll_task fn, void *ctx)
   }
   pool.fn = fn;
   pool.ctx = ctx;
-  __atomic_store_n(&pool.done, 0, __ATOMIC_RELAXED);
   post();
   fn(ctx, 0, nth);
-  for (long spins = 0; __atomic_load_n(&pool.done, __ATOMIC_ACQUIRE) != nth - 1; spins++) {
+  /* Close the run: a worker that has not joined yet skips it; wait for those inside. */
+  __atomic_store_n(&pool.closed, __atomic_load_n(&pool.gen, __ATOMIC_RELAXED), __ATOMIC_SEQ_CST);
+  for (long spins = 0; __atomic_load_n(&pool.active, __ATOMIC_SEQ_CST) != 0; spins++) {
     CPU_RELAX();
     if (spins >= BARRIER_SPINS_BEFORE_YIELD) sched_yield();
   }
@@ -212,25 +216,25 @@ void unroll_pool_run(unroll_task fn, void *ctx)
  * split, so results do not depend on the thread count.
  */
 typedef struct {
-  int transA, transB, M, N, K, accumulate, by_rows;
+  int transA, transB, M, N, K, accumulate, by_rows, nblocks;
   const float *A, *B;
   float *C;
   ptrdiff_t lda, ldb, ldc;
+  _Alignas(64) volatile int next; /* the next unclaimed block */
   volatile int failed;
 } gemm_job;
 
-static void gemm_task(void *arg, int tid, int nth)
+static void gemm_block(gemm_job *j, int blk)
 {
-  gemm_job *j = (gemm_job *)arg;
   int lo, hi, rc;
   if (j->by_rows) {
-    unroll_partition(j->M, nth, tid, 48, &lo, &hi);
+    unroll_partition(j->M, j->nblocks, blk, 48, &lo, &hi);
     if (lo >= hi) return;
     const float *A = j->transA ? j->A + lo : j->A + lo * j->lda;
     rc = unroll_sgemm_ld(j->transA, j->transB, hi - lo, j->N, j->K, A, j->lda, j->B, j->ldb, j->C + lo * j->ldc,
                          j->ldc, j->accumulate);
   } else {
-    unroll_partition(j->N, nth, tid, 48, &lo, &hi);
+    unroll_partition(j->N, j->nblocks, blk, 48, &lo, &hi);
     if (lo >= hi) return;
     const float *B = j->transB ? j->B + lo * j->ldb : j->B + lo;
     rc = unroll_sgemm_ld(j->transA, j->transB, j->M, hi - lo, j->K, j->A, j->lda, B, j->ldb, j->C + lo, j->ldc,
@@ -239,14 +243,30 @@ static void gemm_task(void *arg, int tid, int nth)
   if (rc != 0) j->failed = 1;
 }
 
+/* Threads claim fixed blocks of C until none is left: a preempted thread's share goes to the others. */
+static void gemm_task(void *arg, int tid, int nth)
+{
+  (void)tid, (void)nth;
+  gemm_job *j = (gemm_job *)arg;
+  for (;;) {
+    const int blk = __atomic_fetch_add(&j->next, 1, __ATOMIC_ACQ_REL);
+    if (blk >= j->nblocks) return;
+    gemm_block(j, blk);
+  }
+}
+
 int unroll_sgemm_parallel(int transA, int transB, int M, int N, int K, const float *A, ptrdiff_t lda,
                           const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
 {
   const int nth = unroll_pool_threads();
-  /* Below about 2 MFLOP per thread the wake-up and the duplicated packing cost more than they save. */
+  /* Below about 1 MFLOP per thread the wake-up and the duplicated packing cost more than they save. */
   if (nth <= 1 || (double)M * N * K < 1.0e6 * nth || (M < 96 && N < 96))
     return unroll_sgemm_ld(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
-  gemm_job j = {transA, transB, M, N, K, accumulate, M >= N || M >= 48 * nth, A, B, C, lda, ldb, ldc, 0};
+  const int by_rows = M >= N || M >= 48 * nth;
+  const int extent = by_rows ? M : N;
+  int nblocks = 3 * nth;
+  if (nblocks > (extent + 47) / 48) nblocks = (extent + 47) / 48;
+  gemm_job j = {transA, transB, M, N, K, accumulate, by_rows, nblocks, A, B, C, lda, ldb, ldc, 0, 0};
   unroll_pool_run(gemm_task, &j);
   return j.failed ? -1 : 0;
 }

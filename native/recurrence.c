@@ -29,6 +29,7 @@
 #define REC_UNLOCK() ((void)0)
 #else
 #include <pthread.h>
+#include <sched.h>
 static pthread_mutex_t rec_mutex = PTHREAD_MUTEX_INITIALIZER;
 #define REC_LOCK() pthread_mutex_lock(&rec_mutex)
 #define REC_UNLOCK() pthread_mutex_unlock(&rec_mutex)
@@ -54,24 +55,77 @@ typedef struct {
   const float *W;
 } packed;
 
+/* A chunk of hidden units [j0, j0 + nj), its W_hh slices and step products. */
 typedef struct {
+  int j0, nj;
   packed P1, P2;
-  float *acc, *acc2;
-} thread_scratch;
+  float *acc, *acc2; /* (B, blocks·nj), (B, nj) */
+} chunk;
 
+#define MAX_CHUNKS (4 * UNROLL_MAX_THREADS)
+
+typedef struct {
+  _Alignas(64) volatile int v;
+} padded_counter;
+
+/*
+ * The schedule: phases run in order; phase q has one task per chunk. Phase 0 packs W_hh; then
+ * per_step phases per time step; a backward run ends with a phase of weight-gradient blocks.
+ * Thread t first claims the chunks it owns (a fixed range), then steals the others' unclaimed
+ * ones, then waits until every chunk of the phase is done. Claims go through one counter per
+ * owner whose value v means phase v / n, chunk v % n, so no counter is ever reset. A chunk's
+ * arithmetic does not depend on which thread runs it: results are the same for every schedule.
+ */
 typedef struct {
   const unroll_rec *r;
   int G;  /* gate blocks */
   int Gf; /* blocks of the first forward product (Cho: r, z) */
+  int backward, per_step, nphases, nchunks, nowners;
   const int *t_of;
-  unroll_barrier *barrier;
-  thread_scratch *ts;
+  chunk *chunks;
+  int own_lo[UNROLL_MAX_THREADS + 1];
+  padded_counter claims[UNROLL_MAX_THREADS];
+  _Alignas(64) volatile int done;
   /* backward */
   float *drec;         /* (T, B, 3H) GRU reset-after: dL/d(h W_hhᵀ + b_hh), by t */
   const float *hprevT; /* (T, B, H) h_{k(t)}, by t */
   const float *hnT;    /* (T, B, H) Cho: r ⊙ h, by t */
   volatile int failed;
 } job;
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
+/* Claims the next unclaimed chunk of phase q among those `owner` owns. */
+static int claim(job *J, int owner, int q, int *c)
+{
+  const int lo = J->own_lo[owner], n = J->own_lo[owner + 1] - lo;
+  if (n <= 0) return 0;
+  int v = __atomic_load_n(&J->claims[owner].v, __ATOMIC_ACQUIRE);
+  for (;;) {
+    if (v / n != q) return 0;
+    if (__atomic_compare_exchange_n(&J->claims[owner].v, &v, v + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+      *c = lo + v % n;
+      return 1;
+    }
+  }
+}
+
+/* Waits until every chunk of phase q is done. */
+static void wait_phase(job *J, int q)
+{
+  const int target = (q + 1) * J->nchunks;
+  for (long spins = 0; __atomic_load_n(&J->done, __ATOMIC_ACQUIRE) < target; spins++) {
+    CPU_RELAX();
+#if !defined(_WIN32)
+    if (spins > 20000) sched_yield(); /* a preempted thread holds a chunk: let it run */
+#endif
+  }
+}
 
 int unroll_rec_gates(const unroll_rec *r)
 {
@@ -137,17 +191,17 @@ static void pack_cols(packed *P, const float *W, int H, int Krows, int j0, int n
 static size_t packed_size(int K, int N) { return round8((size_t)N) * (size_t)K; }
 
 /*
- * After the backward loop: thread tid adds its rows [m0, m1) of dW_hh (all T·B rows in one GEMM)
- * and the same columns of db_hh.
+ * After the backward loop: block c of the rows of dW_hh, [m0, m1) (all T·B rows in one GEMM), and
+ * the same columns of db_hh.
  */
-static void weight_grads(const job *J, int tid, int nth)
+static void weight_grads(job *J, int c)
 {
   const unroll_rec *R = J->r;
   const int T = R->T, B = R->B, H = R->H, GH = J->G * H, TB = T * B;
   const int cho = R->kind == UNROLL_GRU && !R->reset_after;
   const float *A = R->kind == UNROLL_GRU && R->reset_after ? J->drec : R->dxp; /* (T·B, G·H) */
   int m0, m1;
-  unroll_partition(GH, nth, tid, 16, &m0, &m1);
+  unroll_partition(GH, J->nchunks, c, 16, &m0, &m1);
   if (m0 >= m1) return;
   /* dW_hh[m0:m1] += A[:, m0:m1]ᵀ · h_prev, where Cho's candidate rows see r ⊙ h instead */
   const int split = cho ? 2 * H : GH;
@@ -160,7 +214,7 @@ static void weight_grads(const job *J, int tid, int nth)
     const int s = m0 > split ? m0 : split;
     rc |= unroll_sgemm_ld(1, 0, m1 - s, H, TB, A + s, GH, J->hnT, H, R->dWhh + (size_t)s * H, H, 1);
   }
-  if (rc) ((job *)J)->failed = 1;
+  if (rc) J->failed = 1;
   /* db_hh = Σ over all T·B rows */
   float *db = R->dbhh;
   for (int r = 0; r < TB; r++) {
@@ -194,7 +248,6 @@ typedef struct {
   size_t cap;
 } buffer;
 
-static buffer thread_buf[UNROLL_MAX_THREADS];
 static buffer shared_buf;
 static int *t_of_buf;
 static size_t t_of_cap;
@@ -220,16 +273,29 @@ static int use_avx2(void)
 #endif
 }
 
-/* Sets up the job: thread scratch, the t_of table, direct or packed operands. */
-static int prepare(job *J, const unroll_rec *R, int backward, thread_scratch *ts, int nth)
+static buffer chunk_buf;
+static chunk chunk_table[MAX_CHUNKS];
+
+/* Sets up the job: chunks and their scratch, the schedule, the t_of table. */
+static int prepare(job *J, const unroll_rec *R, int backward, int nth)
 {
   const int T = R->T, B = R->B, H = R->H;
   const int cho = R->kind == UNROLL_GRU && !R->reset_after;
+  memset(J, 0, sizeof *J);
   J->r = R;
   J->G = unroll_rec_gates(R);
   J->Gf = cho ? 2 : J->G;
-  J->ts = ts;
-  J->failed = 0;
+  J->backward = backward;
+  J->per_step = backward ? (cho ? 3 : 2) : (cho ? 2 : 1);
+  J->nphases = 1 + T * J->per_step + (backward ? 1 : 0);
+  /* One chunk per thread would stall a step whenever a thread is preempted; two let the other
+   * threads take over half its share. Chunks are whole multiples of 24 units (the panel width). */
+  int nc = nth == 1 ? 1 : 2 * nth;
+  if (nc > (H + 23) / 24) nc = (H + 23) / 24;
+  if (nc < nth) nc = nth;
+  J->nchunks = nc;
+  J->nowners = nth;
+  for (int t = 0; t <= nth; t++) J->own_lo[t] = (int)((long)nc * t / nth);
   if ((size_t)T > t_of_cap) {
     int *p = (int *)realloc(t_of_buf, (size_t)T * sizeof(int));
     if (!p) return -1;
@@ -240,32 +306,42 @@ static int prepare(job *J, const unroll_rec *R, int backward, thread_scratch *ts
   J->t_of = t_of_buf;
   /* Small batches: packing W_hh would cost more than the products themselves. */
   const int direct = B < 3 || (long)T * B <= 8;
-  for (int tid = 0; tid < nth; tid++) {
+  size_t total = 0, sizes[MAX_CHUNKS][4];
+  for (int c = 0; c < nc; c++) {
     int j0, j1;
-    unroll_partition(H, nth, tid, 8, &j0, &j1);
+    unroll_partition(H, nc, c, 24, &j0, &j1);
     const int nj = j1 - j0;
-    size_t s1, s2, sa, sa2;
+    chunk_table[c].j0 = j0;
+    chunk_table[c].nj = nj;
+    size_t *z = sizes[c];
     if (!backward) {
-      s1 = packed_size(H, J->Gf * nj);
-      s2 = cho ? packed_size(H, nj) : 0;
-      sa = round8((size_t)B * J->Gf * nj);
-      sa2 = cho ? round8((size_t)B * nj) : 0;
+      z[0] = packed_size(H, J->Gf * nj);
+      z[1] = cho ? packed_size(H, nj) : 0;
+      z[2] = round8((size_t)B * J->Gf * nj);
     } else {
-      s1 = packed_size(cho ? 2 * H : J->G * H, nj);
-      s2 = cho ? packed_size(H, nj) : 0;
-      sa = 0;
-      sa2 = cho ? round8((size_t)B * nj) : 0;
+      z[0] = packed_size(cho ? 2 * H : J->G * H, nj);
+      z[1] = cho ? packed_size(H, nj) : 0;
+      z[2] = 0;
     }
-    if (direct) s1 = s2 = 0;
-    float *base = grow(&thread_buf[tid], s1 + s2 + sa + sa2);
-    if (!base) return -1;
-    memset(&ts[tid], 0, sizeof ts[tid]);
-    ts[tid].P1.direct = ts[tid].P2.direct = direct;
-    ts[tid].P1.data = base;
-    ts[tid].P2.data = base + s1;
-    ts[tid].acc = base + s1 + s2;
-    ts[tid].acc2 = base + s1 + s2 + sa;
+    z[3] = cho ? round8((size_t)B * nj) : 0;
+    if (direct) z[0] = z[1] = 0;
+    total += z[0] + z[1] + z[2] + z[3];
   }
+  float *base = grow(&chunk_buf, total);
+  if (!base) return -1;
+  for (int c = 0; c < nc; c++) {
+    chunk *C = &chunk_table[c];
+    const size_t *z = sizes[c];
+    memset(&C->P1, 0, sizeof C->P1);
+    memset(&C->P2, 0, sizeof C->P2);
+    C->P1.direct = C->P2.direct = direct;
+    C->P1.data = base;
+    C->P2.data = base + z[0];
+    C->acc = base + z[0] + z[1];
+    C->acc2 = base + z[0] + z[1] + z[2];
+    base += z[0] + z[1] + z[2] + z[3];
+  }
+  J->chunks = chunk_table;
   return 0;
 }
 
@@ -274,17 +350,12 @@ int unroll_rec_forward(const unroll_rec *R)
   if (R->T <= 0 || R->B <= 0 || R->H <= 0) return 0;
   REC_LOCK();
   const int nth = unroll_pool_threads();
-  thread_scratch ts[UNROLL_MAX_THREADS];
-  unroll_barrier barrier;
-  unroll_barrier_init(&barrier, nth);
-  job J;
-  memset(&J, 0, sizeof J);
-  J.barrier = &barrier;
-  if (prepare(&J, R, 0, ts, nth) != 0) {
+  static job J;
+  if (prepare(&J, R, 0, nth) != 0) {
     REC_UNLOCK();
     return -1;
   }
-  unroll_pool_run(use_avx2() ? forward_task_avx2 : forward_task_generic, &J);
+  unroll_pool_run(use_avx2() ? task_avx2 : task_generic, &J);
   REC_UNLOCK();
   return 0;
 }
@@ -295,13 +366,8 @@ int unroll_rec_backward(const unroll_rec *R)
   if (T <= 0 || B <= 0 || H <= 0) return 0;
   REC_LOCK();
   const int nth = unroll_pool_threads();
-  thread_scratch ts[UNROLL_MAX_THREADS];
-  unroll_barrier barrier;
-  unroll_barrier_init(&barrier, nth);
-  job J;
-  memset(&J, 0, sizeof J);
-  J.barrier = &barrier;
-  if (prepare(&J, R, 1, ts, nth) != 0) {
+  static job J;
+  if (prepare(&J, R, 1, nth) != 0) {
     REC_UNLOCK();
     return -1;
   }
@@ -329,7 +395,7 @@ int unroll_rec_backward(const unroll_rec *R)
     J.hprevT = R->hs;
     J.hnT = cho ? R->aux : NULL;
   }
-  unroll_pool_run(use_avx2() ? backward_task_avx2 : backward_task_generic, &J);
+  unroll_pool_run(use_avx2() ? task_avx2 : task_generic, &J);
   REC_UNLOCK();
   return J.failed ? -1 : 0;
 }
