@@ -8,7 +8,7 @@
  * `reverse`. States hs, cs are (T+1, B, H) in processing order; xp, dy are indexed by time t;
  * caches and the per-step gradients dA are indexed by k. Pointers are byte offsets.
  */
-import { packA } from "./gemm";
+import { packA, stepGemm } from "./gemm";
 import { gemmShared } from "./threads";
 import { at, ld, splat, st, vsigmoid, vtanh } from "./math";
 
@@ -56,13 +56,14 @@ function addInto(x: usize, y: usize, n: i32): void {
 
 /**
  * LSTM forward over T steps (gates i, f, g, o; `coupled`: f, g, o with i = 1 − f; `peephole`:
- * p_i, p_f from c_{t−1}, p_o from c_t). whhT: W_hhᵀ packed as op(B) (K = H, N = G·H).
+ * p_i, p_f from c_{t−1}, p_o from c_t). whh: W_hh (G·H, H); whhT: W_hhᵀ packed as op(B)
+ * (K = H, N = G·H), unused (and not needed) when B ≤ SMALL_M (see `stepGemm`).
  * Writes hs[1..T], cs[1..T], gates (T, B, G·H) after their nonlinearities, tc (T, B, H) = tanh(c).
  * ap: scratch of packedASize(B, H) floats.
  */
 export function lstmForward(
   T: i32, B: i32, H: i32, reverse: bool, peephole: bool, coupled: bool,
-  xp: usize, whhT: usize, bhh: usize, pi: usize, pf: usize, po: usize,
+  xp: usize, whh: usize, whhT: usize, bhh: usize, pi: usize, pf: usize, po: usize,
   hs: usize, cs: usize, gates: usize, tc: usize, ap: usize,
 ): void {
   const G = coupled ? 3 : 4;
@@ -75,8 +76,7 @@ export function lstmForward(
     const t = reverse ? T - 1 - k : k;
     const a = at(gates, k * B * GH); // (B, G·H) pre-activations, then gates
     biasRows(a, at(xp, t * B * GH), bhh, B, GH);
-    packA(false, B, H, at(hs, k * BH), ap);
-    gemmShared(B, GH, H, ap, whhT, a, GH);
+    stepGemm(B, GH, H, at(hs, k * BH), whh, whhT, a, GH, ap);
     const cPrev = at(cs, k * BH);
     const c = at(cs, (k + 1) * BH);
     const h = at(hs, (k + 1) * BH);
@@ -203,14 +203,15 @@ export function lstmBackward(
 // ---------------------------------------------------------------- GRU
 
 /**
- * GRU forward, rows (r, z, n). `resetAfter` (PyTorch): whhT = W_hhᵀ packed (K = H, N = 3H),
+ * GRU forward, rows (r, z, n); whh = W_hh (3H, H) as it is (see `stepGemm`).
+ * `resetAfter` (PyTorch): whhT = W_hhᵀ packed (K = H, N = 3H),
  * hn = W_hn h + b_hn. Cho: whhT = W_hh[0:2H]ᵀ packed (K = H, N = 2H), whnT = W_hnᵀ packed
  * (K = H, N = H), hn = r ⊙ h. Writes hs[1..T], gates (T, B, 3H), hn (T, B, H).
  * rec: (B, 3H) scratch; ap: packedASize(B, H).
  */
 export function gruForward(
   T: i32, B: i32, H: i32, reverse: bool, resetAfter: bool,
-  xp: usize, whhT: usize, whnT: usize, bhh: usize,
+  xp: usize, whh: usize, whhT: usize, whnT: usize, bhh: usize,
   hs: usize, gates: usize, hn: usize, rec: usize, ap: usize,
 ): void {
   const H3 = 3 * H;
@@ -222,11 +223,10 @@ export function gruForward(
     const hnk = at(hn, k * BH);
     const hPrev = at(hs, k * BH);
     const h = at(hs, (k + 1) * BH);
-    packA(false, B, H, hPrev, ap);
     if (resetAfter) {
       // rec = h W_hhᵀ + b_hh, all three blocks at once
       biasRows(rec, 0, bhh, B, H3);
-      gemmShared(B, H3, H, ap, whhT, rec, H3);
+      stepGemm(B, H3, H, hPrev, whh, whhT, rec, H3, ap);
       for (let b = 0; b < B; b++) {
         const row = b * H3;
         let j = 0;
@@ -250,7 +250,7 @@ export function gruForward(
       const rz = rec;
       const hh = at(rec, B * 2 * H);
       biasRows(rz, 0, bhh, B, 2 * H);
-      gemmShared(B, 2 * H, H, ap, whhT, rz, 2 * H);
+      stepGemm(B, 2 * H, H, hPrev, whh, whhT, rz, 2 * H, ap);
       for (let b = 0; b < B; b++) {
         const row = b * H3;
         let j = 0;
@@ -265,8 +265,7 @@ export function gruForward(
         }
       }
       biasRows(hh, 0, at(bhh, 2 * H), B, H);
-      packA(false, B, H, hnk, ap);
-      gemmShared(B, H, H, ap, whnT, hh, H);
+      stepGemm(B, H, H, hnk, at(whh, 2 * H * H), whnT, hh, H, ap);
       for (let b = 0; b < B; b++) {
         const row = b * H3;
         let j = 0;
@@ -385,18 +384,17 @@ export function gruBackward(
 
 // ---------------------------------------------------------------- RNN
 
-/** Elman RNN forward, h = f(xp + b_hh + h W_hhᵀ), f: 0 tanh, 1 sigmoid, 2 relu. whhT: K = N = H. */
+/** Elman RNN forward, h = f(xp + b_hh + h W_hhᵀ), f: 0 tanh, 1 sigmoid, 2 relu; whh, whhT as for LSTM. */
 export function rnnForward(
   T: i32, B: i32, H: i32, reverse: bool, f: i32,
-  xp: usize, whhT: usize, bhh: usize, hs: usize, ap: usize,
+  xp: usize, whh: usize, whhT: usize, bhh: usize, hs: usize, ap: usize,
 ): void {
   const BH = B * H;
   for (let k = 0; k < T; k++) {
     const t = reverse ? T - 1 - k : k;
     const h = at(hs, (k + 1) * BH);
     biasRows(h, at(xp, t * BH), bhh, B, H);
-    packA(false, B, H, at(hs, k * BH), ap);
-    gemmShared(B, H, H, ap, whhT, h, H);
+    stepGemm(B, H, H, at(hs, k * BH), whh, whhT, h, H, ap);
     let i = 0;
     while (i < BH) {
       const full = i + 4 <= BH;

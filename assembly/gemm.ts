@@ -179,6 +179,89 @@ export function gemmPacked(M: i32, N: i32, K: i32, ap: usize, bp: usize, c: usiz
 }
 
 /**
+ * C (M×N, row stride ldc) += A·Bᵀ for M ≤ 2, reading A (M×K) and B (stored N×K) as they are:
+ * dot products along contiguous rows, no packing. With one or two rows of A the packed kernel
+ * would waste half or more of its 4-row block, and packing B would cost as much as the product
+ * (batch-1 sampling, one step at a time). Memory-bound, as a matrix-vector product is.
+ */
+export function gemmSmallNT(M: i32, N: i32, K: i32, a: usize, b: usize, c: usize, ldc: i32): void {
+  const a0 = a;
+  const a1 = M > 1 ? a + (<usize>K << 2) : a;
+  const c1 = c + (<usize>ldc << 2);
+  const K4 = K & ~3;
+  let n = 0;
+  for (; n + 2 <= N; n += 2) {
+    const r0 = b + ((<usize>n * <usize>K) << 2);
+    const r1 = r0 + (<usize>K << 2);
+    let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
+    for (let k = 0; k < K4; k += 4) {
+      const o = <usize>k << 2;
+      const x0 = v128.load(a0 + o), x1 = v128.load(a1 + o);
+      const y0 = v128.load(r0 + o), y1 = v128.load(r1 + o);
+      s00 = f32x4.add(s00, f32x4.mul(x0, y0));
+      s01 = f32x4.add(s01, f32x4.mul(x0, y1));
+      s10 = f32x4.add(s10, f32x4.mul(x1, y0));
+      s11 = f32x4.add(s11, f32x4.mul(x1, y1));
+    }
+    let t00 = hsum(s00), t01 = hsum(s01), t10 = hsum(s10), t11 = hsum(s11);
+    for (let k = K4; k < K; k++) {
+      const o = <usize>k << 2;
+      const x0 = load<f32>(a0 + o), x1 = load<f32>(a1 + o), y0 = load<f32>(r0 + o), y1 = load<f32>(r1 + o);
+      t00 += x0 * y0;
+      t01 += x0 * y1;
+      t10 += x1 * y0;
+      t11 += x1 * y1;
+    }
+    const p = c + (<usize>n << 2);
+    store<f32>(p, load<f32>(p) + t00);
+    store<f32>(p, load<f32>(p, 4) + t01, 4);
+    if (M > 1) {
+      const q = c1 + (<usize>n << 2);
+      store<f32>(q, load<f32>(q) + t10);
+      store<f32>(q, load<f32>(q, 4) + t11, 4);
+    }
+  }
+  for (; n < N; n++) {
+    const r0 = b + ((<usize>n * <usize>K) << 2);
+    let t0: f32 = 0, t1: f32 = 0;
+    for (let k = 0; k < K; k++) {
+      const o = <usize>k << 2;
+      const y = load<f32>(r0 + o);
+      t0 += load<f32>(a0 + o) * y;
+      t1 += load<f32>(a1 + o) * y;
+    }
+    const p = c + (<usize>n << 2);
+    store<f32>(p, load<f32>(p) + t0);
+    if (M > 1) {
+      const q = c1 + (<usize>n << 2);
+      store<f32>(q, load<f32>(q) + t1);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+/** Up to this many rows of A, `stepGemm` and `sgemm` (A·Bᵀ) read B unpacked (`gemmSmallNT`). */
+export const SMALL_M: i32 = 2;
+
+/**
+ * The recurrent product of one step, C (M×N, ldc) += A·Bᵀ, A (M×K) row-major and B stored N×K:
+ * from B as it is (`braw`) when M ≤ SMALL_M, else from B packed once for the whole sequence
+ * (`bp`, op(B) = Bᵀ) with A packed into the scratch `ap` — shared with the worker, if any.
+ */
+export function stepGemm(M: i32, N: i32, K: i32, a: usize, braw: usize, bp: usize, c: usize, ldc: i32, ap: usize): void {
+  if (M <= SMALL_M) {
+    gemmSmallNT(M, N, K, a, braw, c, ldc);
+  } else {
+    packA(false, M, K, a, ap);
+    gemmShared(M, N, K, ap, bp, c, ldc);
+  }
+}
+
+/**
  * `Backend.gemm` for float32 operands already in linear memory; `ap` and `bp` are scratch of
  * `packedASize(M, K)` and `packedBSize(K, N)` floats.
  */
@@ -188,6 +271,10 @@ export function sgemm(
 ): void {
   if (!accumulate) memory.fill(c, 0, <usize>M * <usize>N * 4);
   if (M <= 0 || N <= 0 || K <= 0) return;
+  if (!transA && transB && M <= SMALL_M) {
+    gemmSmallNT(M, N, K, a, b, c, N);
+    return;
+  }
   packA(transA, M, K, a, ap);
   packB(transB, K, N, b, bp);
   gemmShared(M, N, K, ap, bp, c, N);

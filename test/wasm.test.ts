@@ -57,7 +57,7 @@ describe("wasm backend", () => {
 
   it("float32 GEMM equals the reference loops (all transposes, ragged edges, K > one block)", () => {
     const rng = Rng.seeded(5);
-    for (const [M, N, K] of [[1, 1, 1], [5, 7, 3], [4, 8, 16], [13, 4, 9], [4, 83, 33], [37, 45, 300], [3, 1040, 13], [70, 9, 530]]) {
+    for (const [M, N, K] of [[1, 1, 1], [5, 7, 3], [4, 8, 16], [13, 4, 9], [4, 83, 33], [37, 45, 300], [3, 1040, 13], [70, 9, 530], [1, 51, 33], [2, 37, 70], [2, 8, 4]]) {
       for (const tA of [false, true]) {
         for (const tB of [false, true]) {
           for (const acc of [false, true]) {

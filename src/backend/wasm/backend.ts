@@ -30,6 +30,13 @@ interface GruCache {
 
 const ACTIVATION = { tanh: 0, sigmoid: 1, relu: 2 } as const;
 
+/**
+ * Up to this batch size the forward step reads W_hh as it is instead of packed (assembly/gemm.ts
+ * `SMALL_M`, `stepGemm`): batch-1 sampling runs one step per call, and packing would cost more
+ * than the product.
+ */
+const SMALL_M = 2;
+
 /** The wasm backend on `kernels()`, which is called on first use (so instantiation can be lazy). */
 export function createWasmBackend(kernels: () => Kernels): Backend {
   return {
@@ -45,8 +52,9 @@ export function createWasmBackend(kernels: () => Kernels): Backend {
       const a = w.alloc(M * K);
       const b = w.alloc(K * N);
       const c = w.alloc(M * N);
-      const ap = w.alloc(k.packedASize(M, K));
-      const bp = w.alloc(k.packedBSize(K, N));
+      const direct = !transA && transB && M <= SMALL_M; // read unpacked (assembly/gemm.ts gemmSmallNT)
+      const ap = w.alloc(direct ? 0 : k.packedASize(M, K));
+      const bp = w.alloc(direct ? 0 : k.packedBSize(K, N));
       w.ready();
       w.put(a, A, M * K);
       w.put(b, B, K * N);
@@ -101,7 +109,7 @@ function lstmForward(w: Kernels, a: FusedForward, peephole: boolean, coupled: bo
   w.reset();
   const xp = w.alloc(T * B * GH);
   const whh = w.alloc(GH * H);
-  const whhT = w.alloc(k.packedBSize(H, GH));
+  const whhT = w.alloc(B > SMALL_M ? k.packedBSize(H, GH) : 0);
   const bhh = w.alloc(GH);
   const opi = w.alloc(H), opf = w.alloc(H), opo = w.alloc(H);
   const hs = w.alloc((T + 1) * BH);
@@ -113,8 +121,8 @@ function lstmForward(w: Kernels, a: FusedForward, peephole: boolean, coupled: bo
   putAll(w, [[xp, f32(a.xp)], [whh, f32(a.p.Whh)], [bhh, f32(a.p.bhh)], [opi, pi && f32(pi)], [opf, pf && f32(pf)], [opo, po && f32(po)]]);
   w.put(hs, f32(a.hs), BH);
   w.put(cs, f32(a.cs), BH);
-  k.packB(1, H, GH, whh, whhT);
-  k.lstmForward(T, B, H, +a.reverse, +peephole, +coupled, xp, whhT, bhh, opi, opf, opo, hs, cs, gates, tc, ap);
+  if (B > SMALL_M) k.packB(1, H, GH, whh, whhT);
+  k.lstmForward(T, B, H, +a.reverse, +peephole, +coupled, xp, whh, whhT, bhh, opi, opf, opo, hs, cs, gates, tc, ap);
   w.get(hs, f32(a.hs), (T + 1) * BH);
   w.get(cs, f32(a.cs), (T + 1) * BH);
   w.get(gates, cache.gates, T * B * GH);
@@ -178,8 +186,9 @@ function gruForward(w: Kernels, a: FusedForward, resetAfter: boolean): void {
   w.reset();
   const xp = w.alloc(T * B * H3);
   const whh = w.alloc(H3 * H);
-  const whhT = w.alloc(k.packedBSize(H, resetAfter ? H3 : 2 * H));
-  const whnT = w.alloc(resetAfter ? 0 : k.packedBSize(H, H));
+  const packed = B > SMALL_M;
+  const whhT = w.alloc(packed ? k.packedBSize(H, resetAfter ? H3 : 2 * H) : 0);
+  const whnT = w.alloc(packed && !resetAfter ? k.packedBSize(H, H) : 0);
   const bhh = w.alloc(H3);
   const hs = w.alloc((T + 1) * BH);
   const gates = w.alloc(T * B * H3);
@@ -189,13 +198,13 @@ function gruForward(w: Kernels, a: FusedForward, resetAfter: boolean): void {
   w.ready();
   putAll(w, [[xp, f32(a.xp)], [whh, f32(a.p.Whh)], [bhh, f32(a.p.bhh)]]);
   w.put(hs, f32(a.hs), BH);
-  if (resetAfter) {
+  if (packed && resetAfter) {
     k.packB(1, H, H3, whh, whhT);
-  } else {
+  } else if (packed) {
     k.packB(1, H, 2 * H, whh, whhT);
     k.packB(1, H, H, whh + 4 * 2 * H * H, whnT);
   }
-  k.gruForward(T, B, H, +a.reverse, +resetAfter, xp, whhT, whnT, bhh, hs, gates, hn, rec, ap);
+  k.gruForward(T, B, H, +a.reverse, +resetAfter, xp, whh, whhT, whnT, bhh, hs, gates, hn, rec, ap);
   w.get(hs, f32(a.hs), (T + 1) * BH);
   w.get(gates, cache.gates, T * B * H3);
   w.get(hn, cache.hn, T * BH);
@@ -261,15 +270,15 @@ function rnnForward(w: Kernels, a: FusedForward, f: number): void {
   w.reset();
   const xp = w.alloc(T * BH);
   const whh = w.alloc(H * H);
-  const whhT = w.alloc(k.packedBSize(H, H));
+  const whhT = w.alloc(B > SMALL_M ? k.packedBSize(H, H) : 0);
   const bhh = w.alloc(H);
   const hs = w.alloc((T + 1) * BH);
   const ap = w.alloc(k.packedASize(B, H));
   w.ready();
   putAll(w, [[xp, f32(a.xp)], [whh, f32(a.p.Whh)], [bhh, f32(a.p.bhh)]]);
   w.put(hs, f32(a.hs), BH);
-  k.packB(1, H, H, whh, whhT);
-  k.rnnForward(T, B, H, +a.reverse, f, xp, whhT, bhh, hs, ap);
+  if (B > SMALL_M) k.packB(1, H, H, whh, whhT);
+  k.rnnForward(T, B, H, +a.reverse, f, xp, whh, whhT, bhh, hs, ap);
   w.get(hs, f32(a.hs), (T + 1) * BH);
 }
 
