@@ -28,7 +28,7 @@ export function benchCommand(): Command {
     )
     .option("--config <names>", `comma-separated configurations (${BENCH_CONFIGS.map((c) => c.name).join(", ")}); default all`)
     .option("--backend <name>", "compute backend", "auto")
-    .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS)", int(1))
+    .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS); PyTorch gets the same (default 2)", int(1))
     .option("--no-torch", "do not run PyTorch for comparison")
     .option("--min-time <s>", "time each configuration at least this long", num(0), 5)
     .option("--min-steps <n>", "and at least this many steps", int(1), 10)
@@ -52,7 +52,7 @@ export function benchCommand(): Command {
       for (const c of configs) {
         let r: BenchResult = benchUnroll(backend, c, timing);
         if (torch) {
-          const t = benchTorch(c, timing);
+          const t = benchTorch(c, timing, f.threads ?? 2);
           r = { ...r, torch: "error" in t ? t : { ...t, ratio: r.tokensPerSec / t.tokensPerSec } };
         }
         if (f.json) {

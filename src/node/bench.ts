@@ -160,10 +160,13 @@ export function torchAvailable(): boolean {
   return spawnSync("/usr/bin/python3", ["-c", "import torch"], { stdio: "ignore" }).status === 0;
 }
 
-/** Runs bench_rnn.py for one configuration (2 threads, OpenBLAS-OpenMP, as the anchors). */
-export function benchTorch(c: BenchConfig, timing: BenchTiming): { tokensPerSec: number; gflops: number } | { error: string } {
+/**
+ * Runs bench_rnn.py for one configuration (OpenBLAS-OpenMP, as the anchors) on `threads` threads
+ * (default 2, the anchors' setting; `unroll bench --threads N` passes N so both sides get the same).
+ */
+export function benchTorch(c: BenchConfig, timing: BenchTiming, threads = 2): { tokensPerSec: number; gflops: number } | { error: string } {
   const out = join(mkdtempSync(join(tmpdir(), "unroll-torch-")), "results.json");
-  const args = [TORCH_SCRIPT, "--configs", c.name, "--out", out, "--tag", "unroll-bench", "--warmup", String(timing.warmup), "--min-steps", String(timing.minSteps), "--min-time", String(timing.minTime), "--max-time", String(Math.max(timing.maxTime, timing.minTime))];
+  const args = [TORCH_SCRIPT, "--configs", c.name, "--threads", String(threads), "--out", out, "--tag", "unroll-bench", "--warmup", String(timing.warmup), "--min-steps", String(timing.minSteps), "--min-time", String(timing.minTime), "--max-time", String(Math.max(timing.maxTime, timing.minTime))];
   const r = spawnSync("/usr/bin/python3", args, { encoding: "utf8" });
   if (r.status !== 0) return { error: (r.stderr || r.stdout).trim().split("\n").slice(-1)[0] ?? `exit ${r.status}` };
   const doc = JSON.parse(readFileSync(out, "utf8")) as { runs: Record<string, { results: { config: string; tokens_per_s: number; gflops: number }[] }> };
