@@ -8,8 +8,8 @@
  * `reverse`. States hs, cs are (T+1, B, H) in processing order; xp, dy are indexed by time t;
  * caches and the per-step gradients dA are indexed by k. Pointers are byte offsets.
  */
-import { packA, stepGemm } from "./gemm";
-import { gemmShared } from "./threads";
+import { packedASize, rowsGemm, stepGemm } from "./gemm";
+import { hasWorker, joinJob, postJob, setArg } from "./threads";
 import { at, ld, splat, st, vsigmoid, vtanh } from "./math";
 
 const ONE: v128 = f32x4.splat(1);
@@ -61,11 +61,12 @@ function addInto(x: usize, y: usize, n: i32): void {
  * Writes hs[1..T], cs[1..T], gates (T, B, G·H) after their nonlinearities, tc (T, B, H) = tanh(c).
  * ap: scratch of packedASize(B, H) floats.
  */
-export function lstmForward(
+function lstmForwardRows(
   T: i32, B: i32, H: i32, reverse: bool, peephole: bool, coupled: bool,
   xp: usize, whh: usize, whhT: usize, bhh: usize, pi: usize, pf: usize, po: usize,
-  hs: usize, cs: usize, gates: usize, tc: usize, ap: usize,
+  hs: usize, cs: usize, gates: usize, tc: usize, ap: usize, b0: i32, b1: i32, shared: bool,
 ): void {
+  const R = b1 - b0;
   const G = coupled ? 3 : 4;
   const GH = G * H;
   const BH = B * H;
@@ -74,14 +75,14 @@ export function lstmForward(
   const O = F + 2 * H;
   for (let k = 0; k < T; k++) {
     const t = reverse ? T - 1 - k : k;
-    const a = at(gates, k * B * GH); // (B, G·H) pre-activations, then gates
-    biasRows(a, at(xp, t * B * GH), bhh, B, GH);
-    stepGemm(B, GH, H, at(hs, k * BH), whh, whhT, a, GH, ap);
-    const cPrev = at(cs, k * BH);
-    const c = at(cs, (k + 1) * BH);
-    const h = at(hs, (k + 1) * BH);
-    const tck = at(tc, k * BH);
-    for (let b = 0; b < B; b++) {
+    const a = at(gates, (k * B + b0) * GH); // (B, G·H) pre-activations, then gates
+    biasRows(a, at(xp, (t * B + b0) * GH), bhh, R, GH);
+    stepGemm(R, GH, H, at(hs, k * BH + b0 * H), whh, whhT, a, GH, ap, shared);
+    const cPrev = at(cs, k * BH + b0 * H);
+    const c = at(cs, (k + 1) * BH + b0 * H);
+    const h = at(hs, (k + 1) * BH + b0 * H);
+    const tck = at(tc, k * BH + b0 * H);
+    for (let b = 0; b < R; b++) {
       const r = b * GH;
       let j = 0;
       while (j < H) {
@@ -125,12 +126,19 @@ export function lstmForward(
  * are left to one GEMM over all steps afterwards. dhPrev, dcPrev: (B, H) scratch; ap: scratch
  * of packedASize(B, G·H) floats.
  */
-export function lstmBackward(
+function lstmBackwardRows(
   T: i32, B: i32, H: i32, reverse: bool, peephole: bool, coupled: bool, hasDy: bool,
   whh: usize, pi: usize, pf: usize, po: usize, dpi: usize, dpf: usize, dpo: usize,
   hs: usize, cs: usize, gates: usize, tc: usize, dy: usize,
-  dh: usize, dc: usize, dA: usize, dhPrev: usize, dcPrev: usize, ap: usize,
+  dh: usize, dc: usize, dA: usize, dhPrev: usize, dcPrev: usize, ap: usize, b0: i32, b1: i32, shared: bool,
 ): void {
+  const R = b1 - b0;
+  const RH = R * H;
+  // this thread's rows of the (B, H) buffers
+  dh = at(dh, b0 * H);
+  dc = at(dc, b0 * H);
+  dhPrev = at(dhPrev, b0 * H);
+  dcPrev = at(dcPrev, b0 * H);
   const G = coupled ? 3 : 4;
   const GH = G * H;
   const BH = B * H;
@@ -139,13 +147,13 @@ export function lstmBackward(
   const O = F + 2 * H;
   for (let k = T - 1; k >= 0; k--) {
     const t = reverse ? T - 1 - k : k;
-    if (hasDy) addInto(dh, at(dy, t * BH), BH); // the output at t is h_{k+1}
-    const gk = at(gates, k * B * GH);
-    const da = at(dA, k * B * GH);
-    const tck = at(tc, k * BH);
-    const cPrev = at(cs, k * BH);
-    const c = at(cs, (k + 1) * BH);
-    for (let b = 0; b < B; b++) {
+    if (hasDy) addInto(dh, at(dy, t * BH + b0 * H), RH); // the output at t is h_{k+1}
+    const gk = at(gates, (k * B + b0) * GH);
+    const da = at(dA, (k * B + b0) * GH);
+    const tck = at(tc, k * BH + b0 * H);
+    const cPrev = at(cs, k * BH + b0 * H);
+    const c = at(cs, (k + 1) * BH + b0 * H);
+    for (let b = 0; b < R; b++) {
       const r = b * GH;
       let j = 0;
       while (j < H) {
@@ -192,11 +200,10 @@ export function lstmBackward(
       }
     }
     // a = … + W_hh h_{t−1}: dh_{t−1} = dA W_hh
-    memory.fill(dhPrev, 0, <usize>BH << 2);
-    packA(false, B, GH, da, ap);
-    gemmShared(B, H, GH, ap, whh, dhPrev, H);
-    memory.copy(dh, dhPrev, <usize>BH << 2);
-    memory.copy(dc, dcPrev, <usize>BH << 2);
+    memory.fill(dhPrev, 0, <usize>RH << 2);
+    rowsGemm(R, H, GH, da, whh, dhPrev, ap, shared);
+    memory.copy(dh, dhPrev, <usize>RH << 2);
+    memory.copy(dc, dcPrev, <usize>RH << 2);
   }
 }
 
@@ -209,32 +216,34 @@ export function lstmBackward(
  * (K = H, N = H), hn = r ⊙ h. Writes hs[1..T], gates (T, B, 3H), hn (T, B, H).
  * rec: (B, 3H) scratch; ap: packedASize(B, H).
  */
-export function gruForward(
+function gruForwardRows(
   T: i32, B: i32, H: i32, reverse: bool, resetAfter: bool,
   xp: usize, whh: usize, whhT: usize, whnT: usize, bhh: usize,
-  hs: usize, gates: usize, hn: usize, rec: usize, ap: usize,
+  hs: usize, gates: usize, hn: usize, rec: usize, ap: usize, b0: i32, b1: i32, shared: bool,
 ): void {
+  const R = b1 - b0;
   const H3 = 3 * H;
   const BH = B * H;
   for (let k = 0; k < T; k++) {
     const t = reverse ? T - 1 - k : k;
-    const x = at(xp, t * B * H3);
-    const gk = at(gates, k * B * H3);
-    const hnk = at(hn, k * BH);
-    const hPrev = at(hs, k * BH);
-    const h = at(hs, (k + 1) * BH);
+    const x = at(xp, (t * B + b0) * H3);
+    const gk = at(gates, (k * B + b0) * H3);
+    const hnk = at(hn, k * BH + b0 * H);
+    const hPrev = at(hs, k * BH + b0 * H);
+    const h = at(hs, (k + 1) * BH + b0 * H);
     if (resetAfter) {
       // rec = h W_hhᵀ + b_hh, all three blocks at once
-      biasRows(rec, 0, bhh, B, H3);
-      stepGemm(B, H3, H, hPrev, whh, whhT, rec, H3, ap);
-      for (let b = 0; b < B; b++) {
+      const rec_ = at(rec, b0 * H3);
+      biasRows(rec_, 0, bhh, R, H3);
+      stepGemm(R, H3, H, hPrev, whh, whhT, rec_, H3, ap, shared);
+      for (let b = 0; b < R; b++) {
         const row = b * H3;
         let j = 0;
         while (j < H) {
           const full = j + 4 <= H;
-          const r = vsigmoid(add(ld(at(x, row + j), full), ld(at(rec, row + j), full)));
-          const z = vsigmoid(add(ld(at(x, row + H + j), full), ld(at(rec, row + H + j), full)));
-          const hnj = ld(at(rec, row + 2 * H + j), full);
+          const r = vsigmoid(add(ld(at(x, row + j), full), ld(at(rec_, row + j), full)));
+          const z = vsigmoid(add(ld(at(x, row + H + j), full), ld(at(rec_, row + H + j), full)));
+          const hnj = ld(at(rec_, row + 2 * H + j), full);
           const n = vtanh(add(ld(at(x, row + 2 * H + j), full), mul(r, hnj)));
           st(at(gk, row + j), r, full);
           st(at(gk, row + H + j), z, full);
@@ -247,11 +256,11 @@ export function gruForward(
       }
     } else {
       // r, z from the (B, 2H) product with the first two row blocks; then n from r ⊙ h.
-      const rz = rec;
-      const hh = at(rec, B * 2 * H);
-      biasRows(rz, 0, bhh, B, 2 * H);
-      stepGemm(B, 2 * H, H, hPrev, whh, whhT, rz, 2 * H, ap);
-      for (let b = 0; b < B; b++) {
+      const rz = at(rec, b0 * 2 * H);
+      const hh = at(rec, B * 2 * H + b0 * H);
+      biasRows(rz, 0, bhh, R, 2 * H);
+      stepGemm(R, 2 * H, H, hPrev, whh, whhT, rz, 2 * H, ap, shared);
+      for (let b = 0; b < R; b++) {
         const row = b * H3;
         let j = 0;
         while (j < H) {
@@ -264,9 +273,9 @@ export function gruForward(
           j += full ? 4 : 1;
         }
       }
-      biasRows(hh, 0, at(bhh, 2 * H), B, H);
-      stepGemm(B, H, H, hnk, at(whh, 2 * H * H), whnT, hh, H, ap);
-      for (let b = 0; b < B; b++) {
+      biasRows(hh, 0, at(bhh, 2 * H), R, H);
+      stepGemm(R, H, H, hnk, at(whh, 2 * H * H), whnT, hh, H, ap, shared);
+      for (let b = 0; b < R; b++) {
         const row = b * H3;
         let j = 0;
         while (j < H) {
@@ -291,24 +300,29 @@ export function gruForward(
  * W_hh[0:2H] (K = 2H, N = H) and whn = W_hn (K = H, N = H). dh: in dL/dh_T, out dL/dh0.
  * dhPrev, drh: (B, H) scratch; ap: packedASize(B, 3H).
  */
-export function gruBackward(
+function gruBackwardRows(
   T: i32, B: i32, H: i32, reverse: bool, resetAfter: bool, hasDy: bool,
   whh: usize, whn: usize, hs: usize, gates: usize, hn: usize, dy: usize,
-  dh: usize, dX: usize, dR: usize, dhPrev: usize, drh: usize, ap: usize,
+  dh: usize, dX: usize, dR: usize, dhPrev: usize, drh: usize, ap: usize, b0: i32, b1: i32, shared: bool,
 ): void {
+  const R = b1 - b0;
+  const RH = R * H;
+  dh = at(dh, b0 * H);
+  dhPrev = at(dhPrev, b0 * H);
+  drh = at(drh, b0 * H);
   const H3 = 3 * H;
   const BH = B * H;
   const dAn = at(dR, T * B * 2 * H);
   for (let k = T - 1; k >= 0; k--) {
     const t = reverse ? T - 1 - k : k;
-    if (hasDy) addInto(dh, at(dy, t * BH), BH);
-    const gk = at(gates, k * B * H3);
-    const hnk = at(hn, k * BH);
-    const hPrev = at(hs, k * BH);
-    const dx = at(dX, k * B * H3);
+    if (hasDy) addInto(dh, at(dy, t * BH + b0 * H), RH);
+    const gk = at(gates, (k * B + b0) * H3);
+    const hnk = at(hn, k * BH + b0 * H);
+    const hPrev = at(hs, k * BH + b0 * H);
+    const dx = at(dX, (k * B + b0) * H3);
     if (resetAfter) {
-      const drec = at(dR, k * B * H3);
-      for (let b = 0; b < B; b++) {
+      const drec = at(dR, (k * B + b0) * H3);
+      for (let b = 0; b < R; b++) {
         const row = b * H3;
         let j = 0;
         while (j < H) {
@@ -331,12 +345,11 @@ export function gruBackward(
           j += full ? 4 : 1;
         }
       }
-      packA(false, B, H3, drec, ap);
-      gemmShared(B, H, H3, ap, whh, dhPrev, H);
+      rowsGemm(R, H, H3, drec, whh, dhPrev, ap, shared);
     } else {
-      const dan = at(dAn, k * BH);
-      const drz = at(dR, k * B * 2 * H);
-      for (let b = 0; b < B; b++) {
+      const dan = at(dAn, k * BH + b0 * H);
+      const drz = at(dR, (k * B + b0) * 2 * H);
+      for (let b = 0; b < R; b++) {
         const row = b * H3;
         let j = 0;
         while (j < H) {
@@ -356,10 +369,9 @@ export function gruBackward(
         }
       }
       // a_n = … + W_hn (r ⊙ h) + b_hn
-      memory.fill(drh, 0, <usize>BH << 2);
-      packA(false, B, H, dan, ap);
-      gemmShared(B, H, H, ap, whn, drh, H);
-      for (let b = 0; b < B; b++) {
+      memory.fill(drh, 0, <usize>RH << 2);
+      rowsGemm(R, H, H, dan, whn, drh, ap, shared);
+      for (let b = 0; b < R; b++) {
         const row = b * H3;
         let j = 0;
         while (j < H) {
@@ -375,29 +387,30 @@ export function gruBackward(
         }
       }
       // r and z blocks: a_rz = … + W_hh[0:2H] h + b_hh[0:2H]
-      packA(false, B, 2 * H, drz, ap);
-      gemmShared(B, H, 2 * H, ap, whh, dhPrev, H);
+      rowsGemm(R, H, 2 * H, drz, whh, dhPrev, ap, shared);
     }
-    memory.copy(dh, dhPrev, <usize>BH << 2);
+    memory.copy(dh, dhPrev, <usize>RH << 2);
   }
 }
 
 // ---------------------------------------------------------------- RNN
 
 /** Elman RNN forward, h = f(xp + b_hh + h W_hhᵀ), f: 0 tanh, 1 sigmoid, 2 relu; whh, whhT as for LSTM. */
-export function rnnForward(
+function rnnForwardRows(
   T: i32, B: i32, H: i32, reverse: bool, f: i32,
-  xp: usize, whh: usize, whhT: usize, bhh: usize, hs: usize, ap: usize,
+  xp: usize, whh: usize, whhT: usize, bhh: usize, hs: usize, ap: usize, b0: i32, b1: i32, shared: bool,
 ): void {
+  const R = b1 - b0;
+  const RH = R * H;
   const BH = B * H;
   for (let k = 0; k < T; k++) {
     const t = reverse ? T - 1 - k : k;
-    const h = at(hs, (k + 1) * BH);
-    biasRows(h, at(xp, t * BH), bhh, B, H);
-    stepGemm(B, H, H, at(hs, k * BH), whh, whhT, h, H, ap);
+    const h = at(hs, (k + 1) * BH + b0 * H);
+    biasRows(h, at(xp, t * BH + b0 * H), bhh, R, H);
+    stepGemm(R, H, H, at(hs, k * BH + b0 * H), whh, whhT, h, H, ap, shared);
     let i = 0;
-    while (i < BH) {
-      const full = i + 4 <= BH;
+    while (i < RH) {
+      const full = i + 4 <= RH;
       const a = ld(at(h, i), full);
       st(at(h, i), f == 0 ? vtanh(a) : f == 1 ? vsigmoid(a) : f32x4.max(a, splat(0)), full);
       i += full ? 4 : 1;
@@ -406,27 +419,181 @@ export function rnnForward(
 }
 
 /** Elman RNN backward: dA (T, B, H) by k = dh ⊙ f'(a) from h alone; whh = W_hh (K = N = H). */
-export function rnnBackward(
+function rnnBackwardRows(
   T: i32, B: i32, H: i32, reverse: bool, f: i32, hasDy: bool,
-  whh: usize, hs: usize, dy: usize, dh: usize, dA: usize, dhPrev: usize, ap: usize,
+  whh: usize, hs: usize, dy: usize, dh: usize, dA: usize, dhPrev: usize, ap: usize, b0: i32, b1: i32, shared: bool,
 ): void {
+  const R = b1 - b0;
+  const RH = R * H;
+  dh = at(dh, b0 * H);
+  dhPrev = at(dhPrev, b0 * H);
   const BH = B * H;
   for (let k = T - 1; k >= 0; k--) {
     const t = reverse ? T - 1 - k : k;
-    if (hasDy) addInto(dh, at(dy, t * BH), BH);
-    const h = at(hs, (k + 1) * BH);
-    const da = at(dA, k * BH);
+    if (hasDy) addInto(dh, at(dy, t * BH + b0 * H), RH);
+    const h = at(hs, (k + 1) * BH + b0 * H);
+    const da = at(dA, k * BH + b0 * H);
     let i = 0;
-    while (i < BH) {
-      const full = i + 4 <= BH;
+    while (i < RH) {
+      const full = i + 4 <= RH;
       const y = ld(at(h, i), full);
       const d = f == 0 ? dtanh(y) : f == 1 ? dsig(y) : v128.and(f32x4.gt(y, splat(0)), ONE);
       st(at(da, i), mul(ld(at(dh, i), full), d), full);
       i += full ? 4 : 1;
     }
-    memory.fill(dhPrev, 0, <usize>BH << 2);
-    packA(false, B, H, da, ap);
-    gemmShared(B, H, H, ap, whh, dhPrev, H);
-    memory.copy(dh, dhPrev, <usize>BH << 2);
+    memory.fill(dhPrev, 0, <usize>RH << 2);
+    rowsGemm(R, H, H, da, whh, dhPrev, ap, shared);
+    memory.copy(dh, dhPrev, <usize>RH << 2);
   }
+}
+
+// ---------------------------------------------------------------- two threads
+
+// With a worker (threads.ts), the rows of the batch are split: every row of a recurrence is an
+// independent sequence through all T steps, so each thread runs the whole loop on its rows with
+// no synchronisation per step (the per-step GEMMs then run on one thread each). Scratch `ap` is
+// allocated twice over: the worker packs into the second half. dW_hh and db_hh are summed after
+// the loop (GEMMs split by columns). Results are bit for bit those of one thread: every element
+// sums the same products in the same order. LSTM peephole gradients are summed over rows, so a
+// peephole backward keeps one thread per sequence and shares each GEMM by columns instead.
+
+const OP_LSTM_F = 2, OP_LSTM_B = 3, OP_GRU_F = 4, OP_GRU_B = 5, OP_RNN_F = 6, OP_RNN_B = 7;
+
+/** Argument i of a job (i32). */
+// @ts-ignore: decorator
+@inline function g(a: usize, i: i32): i32 {
+  return load<i32>(a + (<usize>i << 2));
+}
+
+/** Rows [0, split) stay here, [split, B) go to the worker; split = B: no split. */
+function splitRows(B: i32, stepWork: i64): i32 {
+  if (!hasWorker() || B < 8 || stepWork < 65536) return B;
+  return (B >> 1) & ~3;
+}
+
+/** The worker's side: runs job `op` on rows [b0, b1) with the arguments at the control block. */
+export function runRowsJob(op: i32, a: usize, b0: i32, b1: i32): void {
+  if (op == OP_LSTM_F) {
+    lstmForwardRows(g(a, 0), g(a, 1), g(a, 2), g(a, 3) != 0, g(a, 4) != 0, g(a, 5) != 0, g(a, 6), g(a, 7), g(a, 8), g(a, 9), g(a, 10), g(a, 11), g(a, 12), g(a, 13), g(a, 14), g(a, 15), g(a, 16), g(a, 17), b0, b1, false);
+  } else if (op == OP_LSTM_B) {
+    lstmBackwardRows(g(a, 0), g(a, 1), g(a, 2), g(a, 3) != 0, g(a, 4) != 0, g(a, 5) != 0, g(a, 6) != 0, g(a, 7), g(a, 8), g(a, 9), g(a, 10), g(a, 11), g(a, 12), g(a, 13), g(a, 14), g(a, 15), g(a, 16), g(a, 17), g(a, 18), g(a, 19), g(a, 20), g(a, 21), g(a, 22), g(a, 23), g(a, 24), b0, b1, false);
+  } else if (op == OP_GRU_F) {
+    gruForwardRows(g(a, 0), g(a, 1), g(a, 2), g(a, 3) != 0, g(a, 4) != 0, g(a, 5), g(a, 6), g(a, 7), g(a, 8), g(a, 9), g(a, 10), g(a, 11), g(a, 12), g(a, 13), g(a, 14), b0, b1, false);
+  } else if (op == OP_GRU_B) {
+    gruBackwardRows(g(a, 0), g(a, 1), g(a, 2), g(a, 3) != 0, g(a, 4) != 0, g(a, 5) != 0, g(a, 6), g(a, 7), g(a, 8), g(a, 9), g(a, 10), g(a, 11), g(a, 12), g(a, 13), g(a, 14), g(a, 15), g(a, 16), g(a, 17), b0, b1, false);
+  } else if (op == OP_RNN_F) {
+    rnnForwardRows(g(a, 0), g(a, 1), g(a, 2), g(a, 3) != 0, g(a, 4), g(a, 5), g(a, 6), g(a, 7), g(a, 8), g(a, 9), g(a, 10), b0, b1, false);
+  } else if (op == OP_RNN_B) {
+    rnnBackwardRows(g(a, 0), g(a, 1), g(a, 2), g(a, 3) != 0, g(a, 4), g(a, 5) != 0, g(a, 6), g(a, 7), g(a, 8), g(a, 9), g(a, 10), g(a, 11), g(a, 12), b0, b1, false);
+  }
+}
+
+/**
+ * LSTM forward over T steps, see `lstmForwardRows`; ap: 2 × packedASize(B, H) floats.
+ */
+export function lstmForward(
+  T: i32, B: i32, H: i32, reverse: bool, peephole: bool, coupled: bool,
+  xp: usize, whh: usize, whhT: usize, bhh: usize, pi: usize, pf: usize, po: usize,
+  hs: usize, cs: usize, gates: usize, tc: usize, ap: usize,
+): void {
+  const GH = (coupled ? 3 : 4) * H;
+  const s = splitRows(B, <i64>B * GH * H);
+  let seq = 0;
+  if (s < B) {
+    setArg(0, T); setArg(1, B); setArg(2, H); setArg(3, reverse); setArg(4, peephole); setArg(5, coupled);
+    setArg(6, xp); setArg(7, whh); setArg(8, whhT); setArg(9, bhh); setArg(10, pi); setArg(11, pf); setArg(12, po);
+    setArg(13, hs); setArg(14, cs); setArg(15, gates); setArg(16, tc); setArg(17, ap + (<usize>packedASize(B, H) << 2));
+    seq = postJob(OP_LSTM_F, s, B);
+  }
+  lstmForwardRows(T, B, H, reverse, peephole, coupled, xp, whh, whhT, bhh, pi, pf, po, hs, cs, gates, tc, ap, 0, s, s == B);
+  if (seq) joinJob(seq);
+}
+
+/** LSTM backward over T steps, see `lstmBackwardRows`; ap: 2 × packedASize(B, G·H) floats. */
+export function lstmBackward(
+  T: i32, B: i32, H: i32, reverse: bool, peephole: bool, coupled: bool, hasDy: bool,
+  whh: usize, pi: usize, pf: usize, po: usize, dpi: usize, dpf: usize, dpo: usize,
+  hs: usize, cs: usize, gates: usize, tc: usize, dy: usize,
+  dh: usize, dc: usize, dA: usize, dhPrev: usize, dcPrev: usize, ap: usize,
+): void {
+  const GH = (coupled ? 3 : 4) * H;
+  const s = peephole ? B : splitRows(B, <i64>B * GH * H);
+  let seq = 0;
+  if (s < B) {
+    setArg(0, T); setArg(1, B); setArg(2, H); setArg(3, reverse); setArg(4, peephole); setArg(5, coupled); setArg(6, hasDy);
+    setArg(7, whh); setArg(8, pi); setArg(9, pf); setArg(10, po); setArg(11, dpi); setArg(12, dpf); setArg(13, dpo);
+    setArg(14, hs); setArg(15, cs); setArg(16, gates); setArg(17, tc); setArg(18, dy);
+    setArg(19, dh); setArg(20, dc); setArg(21, dA); setArg(22, dhPrev); setArg(23, dcPrev); setArg(24, ap + (<usize>packedASize(B, GH) << 2));
+    seq = postJob(OP_LSTM_B, s, B);
+  }
+  lstmBackwardRows(T, B, H, reverse, peephole, coupled, hasDy, whh, pi, pf, po, dpi, dpf, dpo, hs, cs, gates, tc, dy, dh, dc, dA, dhPrev, dcPrev, ap, 0, s, s == B);
+  if (seq) joinJob(seq);
+}
+
+/** GRU forward over T steps, see `gruForwardRows`; ap: 2 × packedASize(B, H) floats. */
+export function gruForward(
+  T: i32, B: i32, H: i32, reverse: bool, resetAfter: bool,
+  xp: usize, whh: usize, whhT: usize, whnT: usize, bhh: usize,
+  hs: usize, gates: usize, hn: usize, rec: usize, ap: usize,
+): void {
+  const s = splitRows(B, <i64>B * 3 * H * H);
+  let seq = 0;
+  if (s < B) {
+    setArg(0, T); setArg(1, B); setArg(2, H); setArg(3, reverse); setArg(4, resetAfter);
+    setArg(5, xp); setArg(6, whh); setArg(7, whhT); setArg(8, whnT); setArg(9, bhh);
+    setArg(10, hs); setArg(11, gates); setArg(12, hn); setArg(13, rec); setArg(14, ap + (<usize>packedASize(B, H) << 2));
+    seq = postJob(OP_GRU_F, s, B);
+  }
+  gruForwardRows(T, B, H, reverse, resetAfter, xp, whh, whhT, whnT, bhh, hs, gates, hn, rec, ap, 0, s, s == B);
+  if (seq) joinJob(seq);
+}
+
+/** GRU backward over T steps, see `gruBackwardRows`; ap: 2 × packedASize(B, 3H) floats. */
+export function gruBackward(
+  T: i32, B: i32, H: i32, reverse: bool, resetAfter: bool, hasDy: bool,
+  whh: usize, whn: usize, hs: usize, gates: usize, hn: usize, dy: usize,
+  dh: usize, dX: usize, dR: usize, dhPrev: usize, drh: usize, ap: usize,
+): void {
+  const s = splitRows(B, <i64>B * 3 * H * H);
+  let seq = 0;
+  if (s < B) {
+    setArg(0, T); setArg(1, B); setArg(2, H); setArg(3, reverse); setArg(4, resetAfter); setArg(5, hasDy);
+    setArg(6, whh); setArg(7, whn); setArg(8, hs); setArg(9, gates); setArg(10, hn); setArg(11, dy);
+    setArg(12, dh); setArg(13, dX); setArg(14, dR); setArg(15, dhPrev); setArg(16, drh); setArg(17, ap + (<usize>packedASize(B, 3 * H) << 2));
+    seq = postJob(OP_GRU_B, s, B);
+  }
+  gruBackwardRows(T, B, H, reverse, resetAfter, hasDy, whh, whn, hs, gates, hn, dy, dh, dX, dR, dhPrev, drh, ap, 0, s, s == B);
+  if (seq) joinJob(seq);
+}
+
+/** Elman RNN forward over T steps, see `rnnForwardRows`; ap: 2 × packedASize(B, H) floats. */
+export function rnnForward(
+  T: i32, B: i32, H: i32, reverse: bool, f: i32,
+  xp: usize, whh: usize, whhT: usize, bhh: usize, hs: usize, ap: usize,
+): void {
+  const s = splitRows(B, <i64>B * H * H);
+  let seq = 0;
+  if (s < B) {
+    setArg(0, T); setArg(1, B); setArg(2, H); setArg(3, reverse); setArg(4, f);
+    setArg(5, xp); setArg(6, whh); setArg(7, whhT); setArg(8, bhh); setArg(9, hs); setArg(10, ap + (<usize>packedASize(B, H) << 2));
+    seq = postJob(OP_RNN_F, s, B);
+  }
+  rnnForwardRows(T, B, H, reverse, f, xp, whh, whhT, bhh, hs, ap, 0, s, s == B);
+  if (seq) joinJob(seq);
+}
+
+/** Elman RNN backward over T steps, see `rnnBackwardRows`; ap: 2 × packedASize(B, H) floats. */
+export function rnnBackward(
+  T: i32, B: i32, H: i32, reverse: bool, f: i32, hasDy: bool,
+  whh: usize, hs: usize, dy: usize, dh: usize, dA: usize, dhPrev: usize, ap: usize,
+): void {
+  const s = splitRows(B, <i64>B * H * H);
+  let seq = 0;
+  if (s < B) {
+    setArg(0, T); setArg(1, B); setArg(2, H); setArg(3, reverse); setArg(4, f); setArg(5, hasDy);
+    setArg(6, whh); setArg(7, hs); setArg(8, dy); setArg(9, dh); setArg(10, dA); setArg(11, dhPrev); setArg(12, ap + (<usize>packedASize(B, H) << 2));
+    seq = postJob(OP_RNN_B, s, B);
+  }
+  rnnBackwardRows(T, B, H, reverse, f, hasDy, whh, hs, dy, dh, dA, dhPrev, ap, 0, s, s == B);
+  if (seq) joinJob(seq);
 }

@@ -250,15 +250,18 @@ export const SMALL_M: i32 = 2;
 /**
  * The recurrent product of one step, C (M×N, ldc) += A·Bᵀ, A (M×K) row-major and B stored N×K:
  * from B as it is (`braw`) when M ≤ SMALL_M, else from B packed once for the whole sequence
- * (`bp`, op(B) = Bᵀ) with A packed into the scratch `ap` — shared with the worker, if any.
+ * (`bp`, op(B) = Bᵀ) with A packed into the scratch `ap`, shared with the worker when `shared`.
  */
-export function stepGemm(M: i32, N: i32, K: i32, a: usize, braw: usize, bp: usize, c: usize, ldc: i32, ap: usize): void {
-  if (M <= SMALL_M) {
-    gemmSmallNT(M, N, K, a, braw, c, ldc);
-  } else {
-    packA(false, M, K, a, ap);
-    gemmShared(M, N, K, ap, bp, c, ldc);
-  }
+export function stepGemm(M: i32, N: i32, K: i32, a: usize, braw: usize, bp: usize, c: usize, ldc: i32, ap: usize, shared: bool): void {
+  if (M <= SMALL_M) gemmSmallNT(M, N, K, a, braw, c, ldc);
+  else rowsGemm(M, N, K, a, bp, c, ap, shared, ldc);
+}
+
+/** C (M×N, ldc) += A·op(B): A (M×K) row-major, packed into `ap` here; B packed (`bp`). */
+export function rowsGemm(M: i32, N: i32, K: i32, a: usize, bp: usize, c: usize, ap: usize, shared: bool, ldc: i32 = N): void {
+  packA(false, M, K, a, ap);
+  if (shared) gemmShared(M, N, K, ap, bp, c, ldc);
+  else gemmPacked(M, N, K, ap, bp, c, ldc);
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 export { packedASize, packedBSize, packA, packB, gemmPacked, sgemm, addColumnSums, setTile } from "./gemm";
 export { lstmForward, lstmBackward, gruForward, gruBackward, rnnForward, rnnBackward } from "./cells";
-export { setWorker, workerLoop } from "./threads";
+export { setWorker, workerPoll, workerRun } from "./threads";
 
 /** First free byte of linear memory: the caller lays out its buffers from here. */
 export function heapBase(): usize {

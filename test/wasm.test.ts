@@ -193,10 +193,14 @@ describe("wasm backend", () => {
     expect(wasmThreads()).toBe(1);
     await enableWasmThreads();
     expect(wasmThreads()).toBe(2);
-    cases.forEach((run, i) => {
-      const two = run();
-      two.forEach((a, j) => expect(Array.from(a), `case ${i}, output ${j}`).toEqual(Array.from(single[i][j])));
-    });
+    // twice, the second time after a pause long enough for the worker to fall asleep
+    for (const pause of [0, 30]) {
+      await new Promise((r) => setTimeout(r, pause));
+      cases.forEach((run, i) => {
+        const two = run();
+        two.forEach((a, j) => expect(Array.from(a), `pause ${pause}, case ${i}, output ${j}`).toEqual(Array.from(single[i][j])));
+      });
+    }
   });
 
   it("the committed module is a build of the committed sources (else: npm run build:wasm)", async () => {

@@ -12,8 +12,13 @@ const WORKER = `
 const { parentPort, workerData } = require("node:worker_threads");
 const { module, memory, ctrl, tile } = workerData;
 const { exports } = new WebAssembly.Instance(module, { env: { memory } });
+const seqs = new Int32Array(memory.buffer, ctrl, 1);
 parentPort.postMessage("ready");
-exports.workerLoop(ctrl, tile);
+for (let seen = 0; ; ) {
+  const s = exports.workerPoll(ctrl, seen);
+  if (s === seen) Atomics.wait(seqs, 0, seen);
+  else if (exports.workerRun(ctrl, tile, (seen = s)) === 0) break;
+}
 `;
 
 function startWorker(job: WasmWorkerJob): Promise<void> {

@@ -116,7 +116,7 @@ function lstmForward(w: Kernels, a: FusedForward, peephole: boolean, coupled: bo
   const cs = w.alloc((T + 1) * BH);
   const gates = w.alloc(T * B * GH);
   const tc = w.alloc(T * BH);
-  const ap = w.alloc(k.packedASize(B, H));
+  const ap = w.alloc(2 * k.packedASize(B, H)); // twice: a worker packs its rows into the second half
   w.ready();
   putAll(w, [[xp, f32(a.xp)], [whh, f32(a.p.Whh)], [bhh, f32(a.p.bhh)], [opi, pi && f32(pi)], [opf, pf && f32(pf)], [opo, po && f32(po)]]);
   w.put(hs, f32(a.hs), BH);
@@ -149,7 +149,7 @@ function lstmBackward(w: Kernels, a: FusedBackward, peephole: boolean, coupled: 
   const dy = w.alloc(a.dy ? T * BH : 0);
   const dh = w.alloc(BH), dc = w.alloc(BH), dhPrev = w.alloc(BH), dcPrev = w.alloc(BH);
   const dA = w.alloc(T * B * GH);
-  const ap = w.alloc(k.packedASize(B, GH));
+  const ap = w.alloc(2 * k.packedASize(B, GH)); // twice: a worker packs its rows into the second half
   const dWhh = w.alloc(GH * H);
   const dbhh = w.alloc(GH);
   const apW = w.alloc(k.packedASize(GH, T * B));
@@ -194,7 +194,7 @@ function gruForward(w: Kernels, a: FusedForward, resetAfter: boolean): void {
   const gates = w.alloc(T * B * H3);
   const hn = w.alloc(T * BH);
   const rec = w.alloc(B * H3);
-  const ap = w.alloc(k.packedASize(B, H));
+  const ap = w.alloc(2 * k.packedASize(B, H)); // twice: a worker packs its rows into the second half
   w.ready();
   putAll(w, [[xp, f32(a.xp)], [whh, f32(a.p.Whh)], [bhh, f32(a.p.bhh)]]);
   w.put(hs, f32(a.hs), BH);
@@ -228,7 +228,7 @@ function gruBackward(w: Kernels, a: FusedBackward, resetAfter: boolean): void {
   const dh = w.alloc(BH), dhPrev = w.alloc(BH), drh = w.alloc(BH);
   const dX = w.alloc(TB * H3);
   const dR = w.alloc(TB * H3);
-  const ap = w.alloc(k.packedASize(B, H3));
+  const ap = w.alloc(2 * k.packedASize(B, H3)); // twice: a worker packs its rows into the second half
   const dWhh = w.alloc(H3 * H);
   const dbhh = w.alloc(H3);
   const apW = w.alloc(k.packedASize(H3, TB));
@@ -273,7 +273,7 @@ function rnnForward(w: Kernels, a: FusedForward, f: number): void {
   const whhT = w.alloc(B > SMALL_M ? k.packedBSize(H, H) : 0);
   const bhh = w.alloc(H);
   const hs = w.alloc((T + 1) * BH);
-  const ap = w.alloc(k.packedASize(B, H));
+  const ap = w.alloc(2 * k.packedASize(B, H)); // twice: a worker packs its rows into the second half
   w.ready();
   putAll(w, [[xp, f32(a.xp)], [whh, f32(a.p.Whh)], [bhh, f32(a.p.bhh)]]);
   w.put(hs, f32(a.hs), BH);
@@ -294,7 +294,7 @@ function rnnBackward(w: Kernels, a: FusedBackward, f: number): void {
   const dy = w.alloc(a.dy ? TB * H : 0);
   const dh = w.alloc(BH), dhPrev = w.alloc(BH);
   const dA = w.alloc(TB * H);
-  const ap = w.alloc(k.packedASize(B, H));
+  const ap = w.alloc(2 * k.packedASize(B, H)); // twice: a worker packs its rows into the second half
   const dWhh = w.alloc(H * H);
   const dbhh = w.alloc(H);
   const apW = w.alloc(k.packedASize(H, TB));

@@ -89,10 +89,16 @@ export interface WasmWorkerJob {
 }
 
 /**
- * Starts the worker, a platform matter: it must run
- *   new WebAssembly.Instance(job.module, { env: { memory: job.memory } }).exports.workerLoop(job.ctrl, job.tile)
- * and the returned promise resolves once that instance exists (src/node/wasm-threads.ts does it
- * with worker_threads; in a browser, a Worker that receives the job by postMessage).
+ * Starts the worker, a platform matter: it must instantiate
+ *   const { exports } = new WebAssembly.Instance(job.module, { env: { memory: job.memory } })
+ * and then loop (src/node/wasm-threads.ts does it with worker_threads; in a browser, a Worker
+ * that receives the job by postMessage runs the same loop):
+ *   for (let seen = 0; ; ) {
+ *     const s = exports.workerPoll(job.ctrl, seen);         // spins ≈ 100–200 µs
+ *     if (s === seen) Atomics.wait(new Int32Array(job.memory.buffer, job.ctrl, 1), 0, seen);
+ *     else if (exports.workerRun(job.ctrl, job.tile, (seen = s)) === 0) break;
+ *   }
+ * The returned promise resolves once the instance exists.
  */
 export type WasmWorkerHost = (job: WasmWorkerJob) => Promise<void>;
 
@@ -114,7 +120,7 @@ export async function enableWasmThreads(host: WasmWorkerHost): Promise<Backend> 
   const module = await api.compile(wasmBytes(WASM_THREADS_BASE64));
   const memory = new api.Memory({ initial: 16, maximum: 16384, shared: true });
   const k = new Kernels(module, memory);
-  const ctrl = k.reserve(16);
+  const ctrl = k.reserve(64);
   const tile = k.reserve(32);
   await host({ module, memory, ctrl, tile });
   k.k.setWorker(ctrl);
