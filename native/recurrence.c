@@ -2,16 +2,18 @@
  * Fused float32 recurrence over a whole sequence (recurrence.h), cuDNN style (Appleyard et al.
  * 2016, "Optimizing Performance of Recurrent Neural Networks on GPUs"):
  *
- *   forward   for k = 0 … T−1:  A = h_k W_hhᵀ (own units), pointwise cell math (own units), barrier
- *   backward  for k = T−1 … 0:  pointwise gate gradients into dxp[t] (own units), barrier,
- *                                dh_k(own units) = dA · W_hh[:, own]
+ *   forward   for k = 0 … T−1:  A = h_k W_hhᵀ + xp[t] + b_hh, pointwise cell math → h_{k+1} (c, cache)
+ *   backward  for k = T−1 … 0:  pointwise gate gradients → dxp[t];  dh_k = dA · W_hh (+ direct paths)
  *             then dW_hh += Σ_t dA_tᵀ h_prev(t) as ONE GEMM over all T·B rows, db_hh column sums.
  *
- * Threads split the hidden units: thread tid owns units [j0, j1) (unroll_partition, multiples of
- * 8) and computes every gate row of those units, so the pointwise math of a step needs no other
- * thread's products and one barrier per step suffices (two for Cho's GRU, whose candidate needs
- * r ⊙ h of every unit). Each thread packs its own slice of W_hh once per call. Every output element
- * is computed by one thread in a fixed order, so results do not depend on the thread count.
+ * Work is split by hidden units into chunks (a multiple of 24 units, the panel width): a chunk
+ * computes every gate row of its units, so its pointwise math needs no other chunk's products and
+ * a step needs one synchronisation (two for Cho's GRU, whose candidate needs r ⊙ h of every unit;
+ * the backward pass has one between the gate gradients and dA · W_hh). Each chunk packs its own
+ * slice of W_hh once per call (small batches read W_hh in place instead). Threads claim chunks
+ * (their own first, then the others'), so a preempted thread's share is taken over; every output
+ * element is computed the same way whichever thread runs it, so results do not depend on the
+ * thread count.
  *
  * Calls are serialised by a mutex (the pool and the scratch are process-wide).
  */

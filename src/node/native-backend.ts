@@ -2,6 +2,9 @@
  * Node edge: the native backend, a Node-API addon in C (native/, binding.gyp) that the package's
  * install script builds with npm's own node-gyp (scripts/build-native.mjs). Its float32 GEMM picks
  * an AVX-512, AVX2+FMA or portable kernel at run time; float64 runs the specification's loops.
+ * In float32 it also runs every cell's whole sequence fused (`recurrence`: the recurrent GEMMs and
+ * the gate math in C, native/recurrence.c), on a persistent thread pool that also splits large
+ * GEMMs; `setNativeThreads` / `--threads` sets its size, and results are the same for any size.
  *
  * Importing this module loads build/Release/unroll_native.node. When that works it registers the
  * backend "native", so `getBackend()` prefers it; when it does not (not built, or built for
