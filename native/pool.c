@@ -156,6 +156,9 @@ static void post(void)
 
 int unroll_pool_threads(void) { return pool.nth; }
 
+/* One run (or resize) at a time: a second JS thread (worker_threads) runs its task alone instead. */
+static pthread_mutex_t run_mutex = PTHREAD_MUTEX_INITIALIZER;
+
 static void stop_workers(void)
 {
   if (pool.nth <= 1) return;
@@ -170,7 +173,11 @@ int unroll_pool_set_threads(int n)
 {
   if (n < 1) n = 1;
   if (n > UNROLL_MAX_THREADS) n = UNROLL_MAX_THREADS;
-  if (n == pool.nth) return n;
+  pthread_mutex_lock(&run_mutex);
+  if (n == pool.nth) {
+    pthread_mutex_unlock(&run_mutex);
+    return n;
+  }
   stop_workers();
   const unsigned gen = __atomic_load_n(&pool.gen, __ATOMIC_ACQUIRE);
   int started = 1;
@@ -186,13 +193,20 @@ int unroll_pool_set_threads(int n)
     started++;
   }
   pool.nth = started;
+  pthread_mutex_unlock(&run_mutex);
   return started;
 }
 
 void unroll_pool_run(unroll_task fn, void *ctx)
 {
+  /* Tasks never need every thread (they claim work), so running alone is always correct. */
+  if (pool.nth <= 1 || pthread_mutex_trylock(&run_mutex) != 0) {
+    fn(ctx, 0, 1);
+    return;
+  }
   const int nth = pool.nth;
   if (nth <= 1) {
+    pthread_mutex_unlock(&run_mutex);
     fn(ctx, 0, 1);
     return;
   }
@@ -206,6 +220,7 @@ void unroll_pool_run(unroll_task fn, void *ctx)
     CPU_RELAX();
     if (spins >= BARRIER_SPINS_BEFORE_YIELD) sched_yield();
   }
+  pthread_mutex_unlock(&run_mutex);
 }
 
 #endif

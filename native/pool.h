@@ -25,7 +25,11 @@ int unroll_pool_threads(void);
 /* Resizes the pool to n threads (1 ≤ n ≤ UNROLL_MAX_THREADS); returns the count in effect. */
 int unroll_pool_set_threads(int n);
 
-/* Runs fn on every thread of the pool; returns when all have finished. Not reentrant. */
+/*
+ * Runs fn on the threads of the pool (tid 0 on the caller); returns when every thread that joined
+ * has finished. A task must not need every thread: a worker that wakes after the caller finished
+ * skips the run, and while another caller holds the pool, fn runs on the caller alone.
+ */
 void unroll_pool_run(unroll_task fn, void *ctx);
 
 typedef struct {
