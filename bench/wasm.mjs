@@ -3,11 +3,15 @@
 // out on every call) and the kernel alone on operands already in linear memory (what the fused
 // recurrence runs each step). Not part of the tests.
 //
-//   npx tsc -p tsconfig.json && flock /tmp/bench.lock node bench/wasm.mjs
+//   npx tsc -p tsconfig.json && flock /tmp/bench.lock node bench/wasm.mjs [--threads 2]
+//
+// With --threads 2 a last column times the backend's `gemm` again after `enableWasmThreads()`, in
+// wall-clock time (CPU time would add up both threads); compare it with a quiet machine only.
 //
 // Each figure is the median of 7 batches of about 50 ms of this process's CPU time.
 import { getBackend } from "../dist/backend/select.js";
 import { Kernels, wasmBytes } from "../dist/backend/wasm/kernels.js";
+import { enableWasmThreads } from "../dist/node/wasm-threads.js";
 
 const SHAPES = [
   // name, transA, transB, M, N, K   (as in anchors/limits: rec = h·W_hhᵀ, dW uses Aᵀ)
@@ -34,7 +38,8 @@ function clock() {
   return (user + system) / 1000;
 }
 
-function median(run) {
+function median(run, clk = clock) {
+  const clock = clk;
   run();
   let reps = 1;
   for (;;) {
@@ -56,8 +61,10 @@ const wasm = getBackend("wasm");
 const kern = new Kernels(new WebAssembly.Module(wasmBytes()));
 const js = getBackend("js");
 
-console.log("| shape | wasm gemm with copies GFLOP/s (µs) | wasm kernel in memory GFLOP/s (µs) | js GFLOP/s |");
-console.log("|---|---:|---:|---:|");
+const two = process.argv.includes("--threads") && process.argv[process.argv.indexOf("--threads") + 1] === "2";
+console.log(`| shape | wasm gemm with copies GFLOP/s (µs) | wasm kernel in memory GFLOP/s (µs) | js GFLOP/s |${two ? " wasm gemm, 2 threads GFLOP/s (µs) |" : ""}`);
+console.log(`|---|---:|---:|---:|${two ? "---:|" : ""}`);
+const rows = [];
 for (const [name, tA, tB, M, N, K] of SHAPES) {
   const A = rand(M * K, 1), B = rand(K * N, 2), C = rand(M * N, 3);
   const flop = 2 * M * N * K;
@@ -72,5 +79,10 @@ for (const [name, tA, tB, M, N, K] of SHAPES) {
   const t2 = median(() => k.sgemm(+tA, +tB, M, N, K, a, b, c, 1, ap, bp));
   const t3 = M * N * K > 1e8 ? NaN : median(() => js.gemm(tA, tB, M, N, K, A, B, C, true));
   const f = (ms) => `${(flop / (ms * 1e6)).toFixed(1)} (${(ms * 1e3).toFixed(0)})`;
-  console.log(`| ${name} | ${f(t1)} | ${f(t2)} | ${Number.isNaN(t3) ? "–" : (flop / (t3 * 1e6)).toFixed(1)} |`);
+  rows.push([`| ${name} | ${f(t1)} | ${f(t2)} | ${Number.isNaN(t3) ? "–" : (flop / (t3 * 1e6)).toFixed(1)} |`, () => {
+    const t4 = median(() => wasm.gemm(tA, tB, M, N, K, A, B, C, true), () => performance.now()); // wall: CPU time would count both threads
+    return ` ${f(t4)} |`;
+  }]);
 }
+if (two) await enableWasmThreads();
+for (const [row, more] of rows) console.log(row + (two ? more() : ""));
