@@ -1,3 +1,5 @@
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { gemm } from "../src/backend/js/gemm.js";
 import { getBackend } from "../src/backend/select.js";
@@ -127,7 +129,7 @@ function nativeSuite(addon: NonNullable<typeof nativeAddon>): void {
     const [T, B, H] = [2, 3, 4];
     const z = (n: number) => new Float32Array(n);
     // LSTM (code 3): Whh (4H, H), bhh 4H, xp (T, B, 4H), hs/cs (T+1, B, H), gates (T, B, 4H), aux (T, B, H)
-    const args = () => [3, T, B, H, false, z(16 * H), z(4 * H), null, null, null, z(T * B * 4 * H), z((T + 1) * B * H), z((T + 1) * B * H), z(T * B * 4 * H), z(T * B * H)];
+    const args = (): unknown[] => [3, T, B, H, false, z(16 * H), z(4 * H), null, null, null, z(T * B * 4 * H), z((T + 1) * B * H), z((T + 1) * B * H), z(T * B * 4 * H), z(T * B * H)];
     expect(() => fwd(...args())).not.toThrow();
     const bad = (i: number, v: unknown) => {
       const a = args();
@@ -154,7 +156,7 @@ function nativeSuite(addon: NonNullable<typeof nativeAddon>): void {
     o[12] = shared.subarray(10, 10 + (T + 1) * B * H);
     expect(() => fwd(...o)).toThrow(/overlap/);
     expect(() => fwd(3, T, B)).toThrow(/15 arguments/);
-    const bargs = () => [0, T, B, H, true, z(H * H), null, null, null, z((T + 1) * B * H), null, null, null, null, z(B * H), null, z(T * B * H), z(H * H), z(H), null, null, null];
+    const bargs = (): unknown[] => [0, T, B, H, true, z(H * H), null, null, null, z((T + 1) * B * H), null, null, null, null, z(B * H), null, z(T * B * H), z(H * H), z(H), null, null, null];
     expect(() => bwd(...bargs())).not.toThrow();
     const bb = bargs();
     bb[16] = z(T * B * H - 1);
@@ -185,6 +187,43 @@ function nativeSuite(addon: NonNullable<typeof nativeAddon>): void {
         expect(run(2)).toEqual(one);
         expect(run(3)).toEqual(one);
       }
+    } finally {
+      addon.setThreads(before);
+    }
+  });
+
+  it("threads: JS worker threads may call the addon at the same time as the main thread", async () => {
+    const before = addon.threads();
+    addon.setThreads(2);
+    try {
+      const [M, N, K] = [300, 200, 64];
+      const rng = Rng.seeded(9);
+      const A = Float32Array.from({ length: M * K }, () => rng.range(-1, 1));
+      const Bm = Float32Array.from({ length: N * K }, () => rng.range(-1, 1));
+      const want = new Float32Array(M * N);
+      addon.gemm(false, true, M, N, K, A, Bm, want, false);
+      const file = fileURLToPath(new URL("../build/Release/unroll_native.node", import.meta.url));
+      const code = `const { parentPort, workerData: w } = require("node:worker_threads");
+        const addon = require(w.file);
+        let C;
+        for (let i = 0; i < 10; i++) { C = new Float32Array(w.M * w.N); addon.gemm(false, true, w.M, w.N, w.K, w.A, w.B, C, false); }
+        parentPort.postMessage(C);`;
+      const run = () =>
+        new Promise<Float32Array>((resolve, reject) => {
+          const worker = new Worker(code, { eval: true, workerData: { file, M, N, K, A, B: Bm } });
+          worker.once("message", (c: Float32Array) => {
+            resolve(c);
+            void worker.terminate();
+          });
+          worker.once("error", reject);
+        });
+      const pending = [run(), run()];
+      for (let i = 0; i < 10; i++) {
+        const C = new Float32Array(M * N);
+        addon.gemm(false, true, M, N, K, A, Bm, C, false);
+        expect(C).toEqual(want);
+      }
+      for (const c of await Promise.all(pending)) expect(c).toEqual(want);
     } finally {
       addon.setThreads(before);
     }
