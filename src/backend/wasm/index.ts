@@ -13,11 +13,11 @@
  *   compiled synchronously (see `wasmUsable`) and picks "js"; `getBackend("wasm")` works and the
  *   first kernel call throws with that advice.
  * - Two threads are opt-in: `enableWasmThreads(host)` swaps in the threaded module on shared
- *   memory with one worker, which takes half of every large GEMM (spin-then-wait sync, see
- *   assembly/threads.ts); results are bit for bit those of one thread. Node: `enableWasmThreads()`
- *   from `unroll/node`. Browsers need cross-origin isolation (SharedArrayBuffer), and since the
- *   caller blocks on `Atomics.wait` when the worker is late, the training itself must run in a
- *   worker, not on the page's main thread.
+ *   memory with one worker, which runs half of the batch rows of every fused recurrence and half
+ *   of every large GEMM (spin-then-wait sync, see assembly/threads.ts); results are bit for bit
+ *   those of one thread. Node: `enableWasmThreads()` from `unroll/node`. Browsers need
+ *   cross-origin isolation (SharedArrayBuffer); the caller spins while the worker finishes its
+ *   half, so run training in a worker rather than on the page's main thread.
  */
 import type { Backend } from "../backend.js";
 import { createWasmBackend } from "./backend.js";
