@@ -122,3 +122,13 @@ export {
   type LayerImportOptions,
 } from "./io/pytorch.js";
 export * as lab from "./lab/index.js";
+export {
+  wasmBackend,
+  initWasmBackend,
+  wasmUsable,
+  wasmThreads,
+  enableWasmThreads,
+  type WasmWorkerJob,
+  type WasmWorkerHost,
+} from "./backend/wasm/index.js";
+export type { FusedRecurrence, FusedForward, FusedBackward } from "./backend/backend.js";
