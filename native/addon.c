@@ -165,6 +165,21 @@ static napi_value Isa(napi_env env, napi_callback_info info)
   return out;
 }
 
+static napi_value Peak(napi_env env, napi_callback_info info)
+{
+  size_t argc = 1;
+  napi_value arg;
+  double seconds = 0.3;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, &arg, NULL, NULL));
+  if (argc >= 1 && (napi_get_value_double(env, arg, &seconds) != napi_ok || !(seconds > 0 && seconds <= 10))) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "peakGflops(seconds): seconds must be a number in (0, 10]");
+    return NULL;
+  }
+  napi_value out;
+  CHECK_NAPI(env, napi_create_double(env, unroll_peak_gflops(seconds), &out));
+  return out;
+}
+
 static napi_value SetIsa(napi_env env, napi_callback_info info)
 {
   size_t argc = 1;
@@ -395,7 +410,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
   } fns[] = {{"gemm", Gemm},           {"isa", Isa},
              {"setIsa", SetIsa},       {"threads", Threads},
              {"setThreads", SetThreads}, {"recForward", RecForward},
-             {"recBackward", RecBackward}};
+             {"recBackward", RecBackward}, {"peakGflops", Peak}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     CHECK_NAPI(env, napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f));

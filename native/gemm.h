@@ -37,6 +37,9 @@ int unroll_sgemm(int transA, int transB, int M, int N, int K, const float *A, co
 int unroll_sgemm_ld(int transA, int transB, int M, int N, int K, const float *A, ptrdiff_t lda, const float *B,
                     ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate);
 
+/* Measured float32 FMA peak of one core in GFLOP/s with the current ISA's registers (best of runs over `seconds`). */
+double unroll_peak_gflops(double seconds);
+
 void unroll_dgemm(int transA, int transB, int M, int N, int K, const double *A, const double *B, double *C,
                   int accumulate);
 

@@ -90,6 +90,14 @@ function nativeSuite(addon: NonNullable<typeof nativeAddon>): void {
     expect(isas).toContain(best);
   });
 
+  it("measures a float32 FMA peak for unroll bench, and rejects a bad duration", () => {
+    // A value, not a speed: only that the measurement runs and returns a finite positive rate.
+    const g = addon.peakGflops(0.01);
+    expect(Number.isFinite(g) && g > 0).toBe(true);
+    expect(() => addon.peakGflops(-1)).toThrow(RangeError);
+    expect(() => addon.peakGflops(Number.NaN)).toThrow(/seconds must be a number in \(0, 10\]/);
+  });
+
   for (const isa of isas) {
     it(`${isa}: float32 GEMM equals the reference loops (transposes, accumulate, edge sizes, offset views)`, () => {
       expect(addon.setIsa(isa)).toBe(true);

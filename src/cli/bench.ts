@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { getBackend } from "../backend/select.js";
-import { BENCH_CONFIGS, benchTorch, benchUnroll, MACHINE_PEAK_GFLOPS, torchAvailable, type BenchResult } from "../node/bench.js";
+import { BENCH_CONFIGS, benchTorch, benchUnroll, machinePeak, torchAvailable, type BenchResult } from "../node/bench.js";
 import { int, num } from "./options.js";
 import { applyThreadsOption, nativeThreads } from "../node/native-backend.js";
 
@@ -22,7 +22,8 @@ export function benchCommand(): Command {
     .description(
       "Runs the reference configurations (T1–T5 char-LM training, I1 batch-1 sampling, I2 scoring, W1\n" +
         "word-LM training; see bench/pytorch/bench_rnn.py) and prints tokens/s, GFLOP/s by the model-FLOP\n" +
-        `formula, and the fraction of this machine's AVX-512 peak (${MACHINE_PEAK_GFLOPS} GFLOP/s, 2 threads). Where\n` +
+        "formula, and the fraction of this machine's float32 peak (the native addon's measured one-core FMA\n" +
+        "peak in AVX-512, AVX2 or scalar registers, times the threads). Where\n" +
         "/usr/bin/python3 has torch, PyTorch runs the same configuration in the same session and the\n" +
         "ratio is printed. Run it alone on the machine (e.g. under flock /tmp/bench.lock).",
     )
@@ -45,23 +46,30 @@ export function benchCommand(): Command {
       const backend = getBackend(f.backend);
       const timing = { warmup: f.warmup, minSteps: f.minSteps, minTime: f.minTime, maxTime: Math.max(30, f.minTime) };
       const torch = f.torch && torchAvailable();
+      const threads = backend.name === "native" ? (nativeThreads() ?? 1) : 1;
+      const peak = machinePeak(threads);
       if (!f.json) {
-        console.log(`unroll bench: backend ${backend.name}${nativeThreads() !== null && backend.name === "native" ? ` (${nativeThreads()} threads)` : ""}${torch ? ", PyTorch from /usr/bin/python3 in the same run" : ", no PyTorch comparison"}`);
+        console.log(`unroll bench: backend ${backend.name}${backend.name === "native" ? ` (${threads} thread${threads === 1 ? "" : "s"})` : ""}${torch ? `, PyTorch from /usr/bin/python3 in the same run (${f.threads ?? 2} threads)` : ", no PyTorch comparison"}`);
+        console.log(
+          peak
+            ? `peak:   ${peak.gflops.toFixed(0)} GFLOP/s float32 (${peak.isa} FMA, measured ${peak.perCore.toFixed(1)} per core × ${peak.threads})`
+            : "peak:   unknown (the native addon measures it; it is not built)",
+        );
         console.log("config  tokens/s     GFLOP/s  % peak  step ms   peak RSS  | PyTorch tokens/s  ratio");
       }
       for (const c of configs) {
-        let r: BenchResult = benchUnroll(backend, c, timing);
+        let r: BenchResult = benchUnroll(backend, c, timing, peak?.gflops ?? null);
         if (torch) {
           const t = benchTorch(c, timing, f.threads ?? 2);
           r = { ...r, torch: "error" in t ? t : { ...t, ratio: r.tokensPerSec / t.tokensPerSec } };
         }
         if (f.json) {
-          console.log(JSON.stringify({ ...r, desc: c.desc }));
+          console.log(JSON.stringify({ ...r, desc: c.desc, peakGflops: peak?.gflops ?? null }));
           continue;
         }
         const t = r.torch && "ratio" in r.torch ? `| ${r.torch.tokensPerSec.toFixed(0).padStart(14)}  ${r.torch.ratio.toFixed(2)}×` : r.torch ? `| PyTorch failed: ${(r.torch as { error: string }).error}` : "";
         console.log(
-          `${c.name.padEnd(6)}  ${r.tokensPerSec.toFixed(0).padStart(9)}  ${r.gflops.toFixed(1).padStart(9)}  ${r.percentOfPeak.toFixed(1).padStart(5)}%  ${r.stepMedianMs.toFixed(1).padStart(7)}  ${r.peakRssMiB.toFixed(0).padStart(6)} MiB  ${t}`,
+          `${c.name.padEnd(6)}  ${r.tokensPerSec.toFixed(0).padStart(9)}  ${r.gflops.toFixed(1).padStart(9)}  ${r.percentOfPeak === null ? "    ?" : r.percentOfPeak.toFixed(1).padStart(5)}%  ${r.stepMedianMs.toFixed(1).padStart(7)}  ${r.peakRssMiB.toFixed(0).padStart(6)} MiB  ${t}`,
         );
       }
     });

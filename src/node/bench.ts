@@ -6,7 +6,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Backend } from "../backend/backend.js";
@@ -16,6 +16,7 @@ import { createLanguageModel, languageModelForward, languageModelLoss, type Recu
 import type { Chunk } from "../text/batches.js";
 import { Rng } from "../tensor/random.js";
 import { initLanguageModel } from "../train/init-model.js";
+import { nativeAddon } from "./native-backend.js";
 import { createOptimizer } from "../train/optimizers.js";
 import { createStepContext, trainStep } from "../train/step.js";
 
@@ -50,8 +51,17 @@ export const BENCH_CONFIGS: readonly BenchConfig[] = [
   { cell: "lstm", V: 10000, E: 200, H: 200, L: 2, seq: 20, batch: 20, opt: "sgd", lr: 1, clip: 5, name: "W1", kind: "train", desc: "word-LM train (Zaremba small), LSTM 2x200, V=10000, seq 20, batch 20, SGD lr 1, clip 5" },
 ];
 
-/** Peak fp32 FLOP/s of this machine kind: AVX-512 FMA, 2 threads (shared/anchors/limits/NOTES.md). */
-export const MACHINE_PEAK_GFLOPS = 449;
+/**
+ * This machine's float32 peak for `threads` threads: the native addon's measured one-core FMA peak
+ * in the widest registers the CPU has (AVX-512, AVX2 or scalar), times the threads (at most the
+ * logical cores). Null without the native addon: nothing then measures the hardware.
+ */
+export function machinePeak(threads: number): { readonly gflops: number; readonly perCore: number; readonly isa: string; readonly threads: number } | null {
+  if (!nativeAddon) return null;
+  const perCore = nativeAddon.peakGflops(0.3);
+  const t = Math.max(1, Math.min(threads, availableParallelism()));
+  return { gflops: perCore * t, perCore, isa: nativeAddon.isa(), threads: t };
+}
 
 const GATES = { lstm: 4, gru: 3, rnn: 1 } as const;
 
@@ -69,7 +79,8 @@ export interface BenchResult {
   readonly backend: string;
   readonly tokensPerSec: number;
   readonly gflops: number;
-  readonly percentOfPeak: number;
+  /** Percent of `machinePeak` for the threads used, or null when it is unknown. */
+  readonly percentOfPeak: number | null;
   readonly stepMedianMs: number;
   readonly steps: number;
   /** Peak resident memory of this process so far, MiB. */
@@ -99,7 +110,7 @@ function randomChunk(rng: Rng, c: BenchConfig): Chunk {
 }
 
 /** Measures unroll on configuration `c`. */
-export function benchUnroll(backend: Backend, c: BenchConfig, timing: BenchTiming): BenchResult {
+export function benchUnroll(backend: Backend, c: BenchConfig, timing: BenchTiming, peakGflops: number | null = null): BenchResult {
   const rng = Rng.seeded(0);
   const model = createLanguageModel({ vocabSize: c.V, embedSize: c.E, cell: parseCell(c.cell), hiddenSize: c.H, numLayers: c.L, dropout: 0 }, "float32");
   initLanguageModel(model, rng);
@@ -145,7 +156,7 @@ export function benchUnroll(backend: Backend, c: BenchConfig, timing: BenchTimin
     backend: backend.name,
     tokensPerSec,
     gflops,
-    percentOfPeak: (100 * gflops) / MACHINE_PEAK_GFLOPS,
+    percentOfPeak: peakGflops === null ? null : (100 * gflops) / peakGflops,
     stepMedianMs: med,
     steps: times.length,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,

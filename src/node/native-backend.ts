@@ -45,6 +45,8 @@ export interface NativeAddon {
   threads(): number;
   /** Resizes the pool to n ∈ [1, 64] threads; returns the count in effect. */
   setThreads(n: number): number;
+  /** Measured float32 FMA peak of one core in GFLOP/s, current ISA, best over `seconds` (default 0.3). */
+  peakGflops(seconds?: number): number;
   /** Fused float32 forward of one direction of one layer (native/recurrence.h); unused arrays null. */
   recForward(
     code: number, T: number, B: number, H: number, reverse: boolean,
