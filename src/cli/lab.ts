@@ -207,6 +207,7 @@ interface GradientFlags {
   seed: number;
   forgetBias: number;
   orthogonal?: boolean;
+  chrono?: number;
   trainSteps: number;
   lr: number;
   bound?: boolean;
@@ -234,6 +235,7 @@ export function gradientsCommand(): Command {
     .option("--seed <n>", "random seed", int(0), 1)
     .option("--forget-bias <b>", "added to the LSTM forget-gate bias at initialisation", num(), 1)
     .option("--orthogonal", "orthogonal W_hh at initialisation (σ_max = ρ = 1)")
+    .option("--chrono <steps>", "chrono initialisation (Tallec & Ollivier 2018) of the LSTM/GRU gate biases for gaps up to this many steps; replaces --forget-bias", num(2))
     .option("--train-steps <n>", "also train each cell this many steps on the task and measure again", int(0), 0)
     .option("--lr <rate>", "learning rate of that training (Adam)", num(0), 1e-3)
     .option("--bound", "also compute the Elman RNNs' Jacobian bound Π‖W_hhᵀ diag(f′)‖₂ (slower)")
@@ -253,6 +255,7 @@ export function gradientsCommand(): Command {
         seed: f.seed,
         forgetBias: f.forgetBias,
         orthogonal: f.orthogonal ?? false,
+        chrono: f.chrono,
         trainSteps: f.trainSteps,
         lr: f.lr,
         jacobianBound: f.bound ?? false,
@@ -262,7 +265,7 @@ export function gradientsCommand(): Command {
         },
       });
       const steps = study.init[0]?.T ?? f.T;
-      const what = `${f.task}, T = ${steps}, H = ${f.hidden}${f.orthogonal ? ", orthogonal W_hh" : ""}, forget bias +${f.forgetBias}`;
+      const what = `${f.task}, T = ${steps}, H = ${f.hidden}${f.orthogonal ? ", orthogonal W_hh" : ""}, ${f.chrono !== undefined ? `chrono T_max ${f.chrono}` : `forget bias +${f.forgetBias}`}`;
       const pngs = [writeChart(out, "gradients", gradientNormsSvg(study.init, { title: `How far back the gradient reaches, at initialisation (${what})` }))];
       if (study.trained) {
         const title = `How far back the gradient reaches, after ${study.trained.steps} training steps (${what})`;

@@ -26,6 +26,8 @@ export interface GradientStudyOptions {
   readonly seed: number;
   readonly forgetBias: number;
   readonly orthogonal: boolean;
+  /** Chrono initialisation of LSTM/GRU gate biases for gaps up to this many steps (replaces forgetBias). */
+  readonly chrono?: number;
   /** Train each cell this many steps on the task, then measure again (0: initialisation only). */
   readonly trainSteps: number;
   readonly lr: number;
@@ -44,6 +46,7 @@ export interface GradientStudy {
   readonly seed: number;
   readonly forgetBias: number;
   readonly orthogonal: boolean;
+  readonly chrono: number | null;
   readonly init: GradientNorms[];
   /** The tanh RNN with PyTorch's random W_hh and with an orthogonal one: its decay against what W_hh predicts. */
   readonly relation: RelationCase[];
@@ -83,7 +86,7 @@ export function gradientStudy(o: GradientStudyOptions): GradientStudy {
   const probe = task.sample(Rng.seeded(o.seed + 2), o.T, o.batch, "float64");
   const cells = o.cells.map((c) => parseCell(c));
   const init = cells.map((cell) => {
-    const model = createTaskModel(task, cell, { hidden: o.hidden, seed: o.seed, forgetBias: o.forgetBias, orthogonal: o.orthogonal });
+    const model = createTaskModel(task, cell, { hidden: o.hidden, seed: o.seed, forgetBias: o.forgetBias, orthogonal: o.orthogonal, chrono: o.chrono });
     return gradientNorms(backend, model, probe, { jacobianBound: o.jacobianBound });
   });
   let trained: GradientStudy["trained"] = null;
@@ -99,6 +102,7 @@ export function gradientStudy(o: GradientStudyOptions): GradientStudy {
         seed: o.seed,
         forgetBias: o.forgetBias,
         orthogonal: o.orthogonal,
+        chrono: o.chrono,
         evalEvery: Math.max(1, Math.ceil(o.trainSteps / 10)),
         testSize: 256,
         backend,
@@ -109,7 +113,7 @@ export function gradientStudy(o: GradientStudyOptions): GradientStudy {
     trained = { steps: o.trainSteps, runs };
   }
   const relation = tanhRelation(backend, task, probe, o.hidden, o.seed, o.jacobianBound);
-  return { task: o.task, T: o.T, hidden: o.hidden, batch: o.batch, seed: o.seed, forgetBias: o.forgetBias, orthogonal: o.orthogonal, init, relation, trained };
+  return { task: o.task, T: o.T, hidden: o.hidden, batch: o.batch, seed: o.seed, forgetBias: o.forgetBias, orthogonal: o.orthogonal, chrono: o.chrono ?? null, init, relation, trained };
 }
 
 /** Options of `labGrid`. */
