@@ -38,13 +38,21 @@ export function softmaxCrossEntropy(
     let max = -Infinity;
     for (let v = 0; v < V; v++) if (z[v] > max) max = z[v];
     let sum = 0;
-    for (let v = 0; v < V; v++) sum += Math.exp(z[v] - max);
-    const lse = max + Math.log(sum);
-    total += lse - z[t];
     if (dlogits) {
-      for (let v = 0; v < V; v++) dlogits[n * V + v] = Math.exp(z[v] - lse) * scale;
-      dlogits[n * V + t] -= scale;
+      // One exp per class: keep e^{z − max} in dlogits, then scale the row by 1/(count · Σ).
+      const d = dlogits.subarray(n * V, (n + 1) * V);
+      for (let v = 0; v < V; v++) {
+        const e = Math.exp(z[v] - max);
+        d[v] = e;
+        sum += e;
+      }
+      const k = scale / sum;
+      for (let v = 0; v < V; v++) d[v] *= k;
+      d[t] -= scale;
+    } else {
+      for (let v = 0; v < V; v++) sum += Math.exp(z[v] - max);
     }
+    total += max + Math.log(sum) - z[t];
   }
   return total * scale;
 }
