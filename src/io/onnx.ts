@@ -36,6 +36,7 @@ import type { TrainedModel } from "../model/trained.js";
 import { bindRecurrent, directions, type Recurrent } from "../sequence/recurrent.js";
 import type { FloatArray } from "../tensor/dtype.js";
 import type { RecurrentLayer } from "../api/recurrent-layer.js";
+import { decodeUtf8, encodeUtf8 } from "../text/utf8.js";
 
 const { onnx } = onnxProto;
 
@@ -437,7 +438,7 @@ function describeValue(v: onnxProto.onnx.IValueInfoProto): string {
 
 function describeAttribute(a: onnxProto.onnx.IAttributeProto): string {
   const T = onnx.AttributeProto.AttributeType;
-  const dec = (b: Uint8Array | null | undefined) => decodeUtf8(b ?? new Uint8Array(0));
+  const dec = (b: Uint8Array | null | undefined) => decodeUtf8(b ?? new Uint8Array(0), false);
   switch (a.type) {
     case T.INT:
       return `${a.name}=${num(a.i)}`;
@@ -456,18 +457,4 @@ function describeAttribute(a: onnxProto.onnx.IAttributeProto): string {
 
 function shorten(s: string, n: number): string {
   return s.length <= n ? s : `${s.slice(0, n)}… (${s.length} characters)`;
-}
-
-/** TextEncoder/TextDecoder are Web APIs present in browsers and Node, but not in lib ES2022. */
-interface Utf8Globals {
-  readonly TextEncoder: new () => { encode(s: string): Uint8Array };
-  readonly TextDecoder: new () => { decode(b: Uint8Array): string };
-}
-
-function encodeUtf8(s: string): Uint8Array {
-  return new (globalThis as unknown as Utf8Globals).TextEncoder().encode(s);
-}
-
-function decodeUtf8(b: Uint8Array): string {
-  return new (globalThis as unknown as Utf8Globals).TextDecoder().decode(b);
 }

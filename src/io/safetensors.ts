@@ -18,6 +18,8 @@
  * widened to float32 as they are read.
  */
 
+import { decodeUtf8, encodeUtf8 } from "../text/utf8.js";
+
 /** Element types unroll reads. */
 export type SafetensorsDType = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
 
@@ -367,19 +369,4 @@ function show(v: unknown): string {
     s = String(v);
   }
   return s.length > 60 ? `${s.slice(0, 57)}…` : s;
-}
-
-/** TextEncoder/TextDecoder are Web APIs present in browsers and Node, but not in lib ES2022. */
-interface Utf8Globals {
-  readonly TextEncoder: new () => { encode(s: string): Uint8Array };
-  readonly TextDecoder: new (label: string, opts: { fatal: boolean }) => { decode(b: Uint8Array): string };
-}
-
-function encodeUtf8(s: string): Uint8Array {
-  return new (globalThis as unknown as Utf8Globals).TextEncoder().encode(s);
-}
-
-/** Strict UTF-8: invalid bytes throw instead of becoming U+FFFD. */
-function decodeUtf8(b: Uint8Array): string {
-  return new (globalThis as unknown as Utf8Globals).TextDecoder("utf-8", { fatal: true }).decode(b);
 }

@@ -24,6 +24,7 @@ import { languageModelSpecs, type LanguageModelConfig } from "./language-model.j
 import type { CellConfig, Nonlinearity } from "../cells/cell.js";
 import { dtypeOf, sizeOf, type DType, type FloatArray } from "../tensor/dtype.js";
 import { checkVocabulary, type Vocabulary } from "../text/vocab.js";
+import { decodeUtf8, encodeUtf8 } from "../text/utf8.js";
 
 /** The 8 ASCII bytes every checkpoint file starts with. */
 export const CHECKPOINT_MAGIC = "UNROLLCK";
@@ -392,20 +393,6 @@ function show(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}…` : s;
 }
 
-/** TextEncoder/TextDecoder are Web APIs present in browsers and Node, but not in lib ES2022. */
-interface Utf8Globals {
-  readonly TextEncoder: new () => { encode(s: string): Uint8Array };
-  readonly TextDecoder: new (label: string, opts: { fatal: boolean }) => { decode(b: Uint8Array): string };
-}
-
-function encodeUtf8(s: string): Uint8Array {
-  return new (globalThis as unknown as Utf8Globals).TextEncoder().encode(s);
-}
-
-/** Strict UTF-8: invalid bytes throw instead of becoming U+FFFD. */
-function decodeUtf8(b: Uint8Array): string {
-  return new (globalThis as unknown as Utf8Globals).TextDecoder("utf-8", { fatal: true }).decode(b);
-}
 
 /** What a file that is not a checkpoint seems to be, from its first bytes. */
 function sniff(b: Uint8Array): string {

@@ -26,17 +26,7 @@ export type NativeIsa = "avx512" | "avx2" | "portable";
 /** What the addon exports. */
 export interface NativeAddon {
   /** `Backend.gemm`; throws TypeError/RangeError on bad arguments instead of touching memory. */
-  gemm(
-    transA: boolean,
-    transB: boolean,
-    M: number,
-    N: number,
-    K: number,
-    A: FloatArray,
-    B: FloatArray,
-    C: FloatArray,
-    accumulate: boolean,
-  ): void;
+  readonly gemm: Backend["gemm"];
   /** The float32 kernel in use: the best this CPU supports unless `setIsa` chose another. */
   isa(): NativeIsa;
   /** Uses another float32 kernel (tests, benchmarks); false, changing nothing, where the CPU can't run it. */
