@@ -1,5 +1,5 @@
 import type { Backend } from "../backend/backend.js";
-import type { DType, FloatArray } from "../tensor/dtype.js";
+import { allocate, dtypeOf, type DType, type FloatArray } from "../tensor/dtype.js";
 
 /** Elementwise nonlinearity of a vanilla RNN. */
 export type Nonlinearity = "tanh" | "sigmoid" | "relu";
@@ -160,4 +160,9 @@ export function addColumnSums(out: FloatArray, m: FloatArray, B: number, N: numb
     const row = b * N;
     for (let j = 0; j < N; j++) out[j] += m[row + j];
   }
+}
+
+/** `addColumnSums` as the backend's GEMM, (1×B ones)·(B, N): for large B·N (all time steps at once). */
+export function addColumnSumsGemm(backend: Backend, out: FloatArray, m: FloatArray, B: number, N: number): void {
+  backend.gemm(false, false, 1, N, B, allocate(dtypeOf(m), B).fill(1), m, out, true);
 }

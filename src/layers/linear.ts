@@ -3,7 +3,7 @@
  * Backward: dW += dyᵀ x,  db += Σ_n dy,  dx (+)= dy W.
  */
 import type { Backend } from "../backend/backend.js";
-import { addColumnSums } from "../cells/cell.js";
+import { addColumnSumsGemm } from "../cells/cell.js";
 import type { FloatArray } from "../tensor/dtype.js";
 
 // Dimensions: N rows, I inputs, O outputs.
@@ -29,6 +29,6 @@ export function linearBackward(
   accumulateDx = false,
 ): void {
   backend.gemm(true, false, O, I, N, dy, x, dW, true);
-  addColumnSums(db, dy, N, O);
+  addColumnSumsGemm(backend, db, dy, N, O);
   if (dx) backend.gemm(false, false, N, I, O, dy, W, dx, accumulateDx);
 }

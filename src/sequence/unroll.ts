@@ -15,7 +15,7 @@
  * next (values carried, gradient cut): `unrollBackward` never reaches beyond `h0`.
  */
 import type { Backend } from "../backend/backend.js";
-import { addColumnSums, type Cell, type CellParams, type Dims } from "../cells/cell.js";
+import { addColumnSumsGemm, type Cell, type CellParams, type Dims } from "../cells/cell.js";
 import { allocate, type DType, type FloatArray } from "../tensor/dtype.js";
 
 // Dimensions: T steps, B batch, I input features, H hidden, G gate blocks.
@@ -62,8 +62,8 @@ export function unrollForward(
   const GH = cell.G * H;
   const BH = B * H;
   const xp = allocate(dtype, T * B * GH);
-  backend.gemm(false, true, T * B, GH, I, x, p.Wih, xp, false);
-  for (let r = 0; r < T * B; r++) for (let j = 0; j < GH; j++) xp[r * GH + j] += p.bih[j];
+  for (let r = 0; r < T * B; r++) xp.set(p.bih, r * GH);
+  backend.gemm(false, true, T * B, GH, I, x, p.Wih, xp, true);
   const hs = allocate(dtype, (T + 1) * BH);
   const cs = allocate(dtype, cell.hasC ? (T + 1) * BH : 0);
   hs.set(h0);
@@ -182,7 +182,7 @@ export function unrollBackward(
   }
   // The input projection of all steps: XP = X W_ihᵀ + b_ih.
   backend.gemm(true, false, GH, I, T * B, dxp, cache.x, dp.Wih, true);
-  addColumnSums(dp.bih, dxp, T * B, GH);
+  addColumnSumsGemm(backend, dp.bih, dxp, T * B, GH);
   if (dx) backend.gemm(false, false, T * B, I, GH, dxp, p.Wih, dx, true);
   return { dh0: dh, dc0: dc };
 }
