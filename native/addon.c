@@ -180,6 +180,58 @@ static napi_value Peak(napi_env env, napi_callback_info info)
   return out;
 }
 
+/* softmaxXent(logits: Float32Array, targets: Int32Array, N, V, dlogits: Float32Array | null, ignore, scale) */
+static napi_value SoftmaxXent(napi_env env, napi_callback_info info)
+{
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 7) return throw_type(env, "softmaxXent: expected 7 arguments (logits, targets, N, V, dlogits, ignore, scale)");
+  int N, V;
+  double ignore_d, scale_d;
+  if (!get_dim(env, argv[2], "N", &N) || !get_dim(env, argv[3], "V", &V)) return NULL;
+  if (napi_get_value_double(env, argv[5], &ignore_d) != napi_ok || ignore_d != (double)(int32_t)ignore_d)
+    return throw_type(env, "softmaxXent: ignore must be an int32");
+  if (napi_get_value_double(env, argv[6], &scale_d) != napi_ok || !(scale_d >= 0 && scale_d <= 1))
+    return throw_range(env, "softmaxXent: scale must be a number in [0, 1]");
+  napi_typedarray_type type;
+  size_t len;
+  void *data;
+  napi_value buf;
+  size_t off;
+  bool is_ta = false;
+  if (napi_is_typedarray(env, argv[0], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, argv[0], &type, &len, &data, &buf, &off) != napi_ok || type != napi_float32_array)
+    return throw_type(env, "softmaxXent: logits must be a Float32Array");
+  if ((uint64_t)len < (uint64_t)N * V) return throw_range(env, "softmaxXent: logits holds fewer than N·V values");
+  const float *logits = data;
+  if (napi_is_typedarray(env, argv[1], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, argv[1], &type, &len, &data, &buf, &off) != napi_ok || type != napi_int32_array)
+    return throw_type(env, "softmaxXent: targets must be an Int32Array");
+  if ((uint64_t)len < (uint64_t)N) return throw_range(env, "softmaxXent: targets holds fewer than N values");
+  const int *targets = data;
+  const int ignore = (int)ignore_d;
+  for (int n = 0; n < N; n++)
+    if (targets[n] != ignore && (targets[n] < 0 || targets[n] >= V))
+      return throw_range(env, "softmaxXent: a target is out of range [0, V) and not the ignore index");
+  float *dlogits = NULL;
+  napi_valuetype vt;
+  CHECK_NAPI(env, napi_typeof(env, argv[4], &vt));
+  if (vt != napi_null) {
+    if (napi_is_typedarray(env, argv[4], &is_ta) != napi_ok || !is_ta ||
+        napi_get_typedarray_info(env, argv[4], &type, &len, &data, &buf, &off) != napi_ok ||
+        type != napi_float32_array)
+      return throw_type(env, "softmaxXent: dlogits must be a Float32Array or null");
+    if ((uint64_t)len < (uint64_t)N * V) return throw_range(env, "softmaxXent: dlogits holds fewer than N·V values");
+    dlogits = data;
+    if (overlaps(dlogits, (uint64_t)N * V * 4, logits, (uint64_t)N * V * 4))
+      return throw_range(env, "softmaxXent: dlogits must not overlap logits");
+  }
+  napi_value out;
+  CHECK_NAPI(env, napi_create_double(env, unroll_softmax_xent(logits, targets, N, V, dlogits, ignore, (float)scale_d), &out));
+  return out;
+}
+
 static napi_value SetIsa(napi_env env, napi_callback_info info)
 {
   size_t argc = 1;
@@ -410,7 +462,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
   } fns[] = {{"gemm", Gemm},           {"isa", Isa},
              {"setIsa", SetIsa},       {"threads", Threads},
              {"setThreads", SetThreads}, {"recForward", RecForward},
-             {"recBackward", RecBackward}, {"peakGflops", Peak}};
+             {"recBackward", RecBackward}, {"peakGflops", Peak}, {"softmaxXent", SoftmaxXent}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     CHECK_NAPI(env, napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f));

@@ -22,6 +22,7 @@
 #include "gemm.h"
 #include "pool.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,4 +401,13 @@ int unroll_rec_backward(const unroll_rec *R)
   unroll_pool_run(use_avx2() ? task_avx2 : task_generic, &J);
   REC_UNLOCK();
   return J.failed ? -1 : 0;
+}
+
+double unroll_softmax_xent(const float *logits, const int *targets, int N, int V, float *dlogits, int ignore,
+                           float scale)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  if (unroll_current_isa() != UNROLL_ISA_PORTABLE) return softmax_xent_avx2(logits, targets, N, V, dlogits, ignore, scale);
+#endif
+  return softmax_xent_generic(logits, targets, N, V, dlogits, ignore, scale);
 }

@@ -40,4 +40,12 @@ int unroll_rec_gates(const unroll_rec *r);
 int unroll_rec_forward(const unroll_rec *r);
 int unroll_rec_backward(const unroll_rec *r);
 
+/*
+ * Softmax cross-entropy over N rows of V float32 logits: returns the sum over rows whose target is
+ * not `ignore` of log Σ e^z − z_target; when dlogits is non-null writes (softmax − onehot)·scale for
+ * those rows and zeros for ignored ones. Targets must be in [0, V) or `ignore` (the caller checks).
+ */
+double unroll_softmax_xent(const float *logits, const int *targets, int N, int V, float *dlogits, int ignore,
+                           float scale);
+
 #endif

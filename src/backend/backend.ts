@@ -31,6 +31,22 @@ export interface Backend {
 
   /** Fused whole-sequence recurrence (cuDNN style), when the backend has one. */
   readonly recurrence?: FusedRecurrence;
+
+  /**
+   * Fused softmax cross-entropy, when the backend has one: the contract of
+   * `softmaxCrossEntropy` (src/layers/softmax-cross-entropy.ts), which is the specification — mean
+   * over rows whose target is not `ignoreIndex`, dL/dlogits written when `dlogits` is given, an
+   * Error naming the row for a target out of range. Returns null (doing nothing) for inputs it
+   * does not handle (e.g. float64), and the caller then runs the specification.
+   */
+  readonly crossEntropy?: (
+    logits: FloatArray,
+    targets: Int32Array,
+    N: number,
+    V: number,
+    dlogits: FloatArray | null,
+    ignoreIndex: number,
+  ) => number | null;
 }
 
 /**

@@ -10,6 +10,18 @@ import type { FloatArray } from "../tensor/dtype.js";
 
 // Dimensions: N rows, V classes.
 
+/** The number of rows whose target is not `ignoreIndex`; an Error naming the row for a target out of range. */
+export function countTargets(targets: Int32Array, N: number, V: number, ignoreIndex: number): number {
+  let count = 0;
+  for (let n = 0; n < N; n++) {
+    const t = targets[n];
+    if (t === ignoreIndex) continue;
+    if (!(t >= 0 && t < V)) throw new Error(`target ${t} at row ${n} is out of range: there are ${V} classes (0…${V - 1}); use ${ignoreIndex} to ignore a row`);
+    count++;
+  }
+  return count;
+}
+
 /** Returns the mean loss and writes dL/dlogits into `dlogits` (N, V) when given. */
 export function softmaxCrossEntropy(
   logits: FloatArray,
@@ -19,13 +31,7 @@ export function softmaxCrossEntropy(
   dlogits: FloatArray | null,
   ignoreIndex = -100,
 ): number {
-  let count = 0;
-  for (let n = 0; n < N; n++) {
-    const t = targets[n];
-    if (t === ignoreIndex) continue;
-    if (!(t >= 0 && t < V)) throw new Error(`target ${t} at row ${n} is out of range: there are ${V} classes (0…${V - 1}); use ${ignoreIndex} to ignore a row`);
-    count++;
-  }
+  const count = countTargets(targets, N, V, ignoreIndex);
   const scale = count > 0 ? 1 / count : 0;
   let total = 0;
   for (let n = 0; n < N; n++) {

@@ -112,6 +112,8 @@ export interface RecurrentState {
 
 /** The forward pass of a chunk, kept for the backward pass. */
 export interface LanguageModelPass {
+  /** the backend that ran the pass (the loss and backward use it too) */
+  readonly backend: Backend;
   readonly T: number;
   readonly B: number;
   /** (T·B) time-major token ids */ readonly tokens: Int32Array;
@@ -145,12 +147,14 @@ export function languageModelForward(
   const rnn = recurrentForward(backend, v.rnn, dtype, e, T, B, state?.h ?? null, state?.c ?? null, opts);
   const logits = allocate(dtype, T * B * c.vocabSize);
   linearForward(backend, v.W, v.b, rnn.y, T * B, c.hiddenSize, c.vocabSize, logits);
-  return { T, B, tokens, e, rnn, logits, state: { h: rnn.hN, c: v.rnn.cell.hasC ? rnn.cN : null } };
+  return { backend, T, B, tokens, e, rnn, logits, state: { h: rnn.hN, c: v.rnn.cell.hasC ? rnn.cN : null } };
 }
 
 /** Mean cross-entropy of a pass against time-major targets; writes dL/dlogits when given. */
 export function languageModelLoss(model: LanguageModel, pass: LanguageModelPass, targets: Int32Array, dlogits: FloatArray | null, ignoreIndex = -100): number {
-  return softmaxCrossEntropy(pass.logits, targets, pass.T * pass.B, model.config.vocabSize, dlogits, ignoreIndex);
+  const N = pass.T * pass.B;
+  const V = model.config.vocabSize;
+  return pass.backend.crossEntropy?.(pass.logits, targets, N, V, dlogits, ignoreIndex) ?? softmaxCrossEntropy(pass.logits, targets, N, V, dlogits, ignoreIndex);
 }
 
 /** Backward pass from dL/dlogits (T, B, V); adds every parameter gradient into `grads`. */

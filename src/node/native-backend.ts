@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import type { Backend, FusedBackward, FusedForward, FusedRecurrence } from "../backend/backend.js";
 import type { CellConfig } from "../cells/cell.js";
 import { registerBackend } from "../backend/select.js";
+import { countTargets } from "../layers/softmax-cross-entropy.js";
 import type { DType, FloatArray } from "../tensor/dtype.js";
 
 /** Instruction sets of the native float32 kernel. */
@@ -37,6 +38,8 @@ export interface NativeAddon {
   setThreads(n: number): number;
   /** Measured float32 FMA peak of one core in GFLOP/s, current ISA, best over `seconds` (default 0.3). */
   peakGflops(seconds?: number): number;
+  /** Σ over counted rows of the softmax cross-entropy; dL/dlogits·scale into dlogits (native/recurrence.h). */
+  softmaxXent(logits: Float32Array, targets: Int32Array, N: number, V: number, dlogits: Float32Array | null, ignore: number, scale: number): number;
   /** Fused float32 forward of one direction of one layer (native/recurrence.h); unused arrays null. */
   recForward(
     code: number, T: number, B: number, H: number, reverse: boolean,
@@ -151,9 +154,20 @@ export const nativeBackend: Backend | null = nativeAddon && {
   name: "native",
   gemm: nativeAddon.gemm,
   recurrence: nativeRecurrence(nativeAddon),
+  crossEntropy: nativeCrossEntropy(nativeAddon),
 };
 
 if (nativeBackend) registerBackend(nativeBackend);
+
+/** `Backend.crossEntropy` in C for float32 (vectorised exp); the targets are checked here, as the specification does. */
+function nativeCrossEntropy(addon: NativeAddon): NonNullable<Backend["crossEntropy"]> {
+  return (logits, targets, N, V, dlogits, ignoreIndex) => {
+    if (!(logits instanceof Float32Array) || (dlogits !== null && !(dlogits instanceof Float32Array))) return null;
+    const count = countTargets(targets, N, V, ignoreIndex);
+    const scale = count > 0 ? 1 / count : 0;
+    return addon.softmaxXent(logits, targets, N, V, dlogits, ignoreIndex, scale) * scale;
+  };
+}
 
 /** The float32 kernel the native backend uses, or null without the addon (for `unroll info`). */
 export function nativeIsa(): NativeIsa | null {
