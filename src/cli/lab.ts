@@ -15,6 +15,7 @@ import { TASK_DEFAULTS, trainOnTask, type TaskEvent, type TaskSummary } from "..
 import "../node/native-backend.js"; // registers the native backend when its addon loads; harmless otherwise
 import { canRenderText, svgToPng } from "../node/png.js";
 import { duration, formatDuration, int, num } from "./options.js";
+import { applyThreadsOption } from "../node/native-backend.js";
 
 /** Default T of each task for `unroll task`. */
 const DEFAULT_T: Readonly<Record<string, number>> = { adding: 100, copy: 50, reber: 40, "temporal-order": 100 };
@@ -37,6 +38,7 @@ interface TaskFlags {
   stopWhenSolved?: boolean;
   maxTime?: number;
   backend: string;
+  threads?: number;
   out?: string;
   json?: boolean;
   quiet?: boolean;
@@ -94,10 +96,12 @@ export function taskCommand(): Command {
     .option("--stop-when-solved", "stop at the first evaluation that meets the task's success criterion")
     .option("--max-time <duration>", "stop after this long, e.g. 600, 10m, 1h", duration)
     .option("--backend <name>", "compute backend", "auto")
+    .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS)", int(1))
     .option("--out <dir>", "write curve.svg, curve.png, metrics.jsonl and summary.json here")
     .option("--quiet", "print only the final line")
     .option("--json", "print events as JSON lines; the last is the summary object")
     .action((name: string, f: TaskFlags) => {
+      applyThreadsOption(f.threads);
       const task = getTask(name);
       parseCell(f.cell);
       const T = f.T ?? DEFAULT_T[task.name];
@@ -212,6 +216,7 @@ interface GradientFlags {
   lr: number;
   bound?: boolean;
   backend: string;
+  threads?: number;
   out?: string;
   json?: boolean;
 }
@@ -240,9 +245,11 @@ export function gradientsCommand(): Command {
     .option("--lr <rate>", "learning rate of that training (Adam)", num(0), 1e-3)
     .option("--bound", "also compute the Elman RNNs' Jacobian bound Π‖W_hhᵀ diag(f′)‖₂ (slower)")
     .option("--backend <name>", "compute backend", "auto")
+    .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS)", int(1))
     .option("--out <dir>", "output folder (default runs/gradients-<time>)")
     .option("--json", "print gradients.json to stdout as well")
     .action((f: GradientFlags) => {
+      applyThreadsOption(f.threads);
       if (f.task === "copy" && f.T < 1) throw new Error("copy needs T ≥ 1");
       const out = f.out ?? defaultOut("gradients");
       mkdirSync(out, { recursive: true });
@@ -336,6 +343,7 @@ interface LabFlags {
   stopWhenSolved: boolean;
   gradientCells: string[];
   backend: string;
+  threads?: number;
   out?: string;
   title?: string;
   quiet?: boolean;
@@ -365,10 +373,12 @@ export function labCommand(): Command {
     .option("--no-stop-when-solved", "train every run for all --steps, even once solved")
     .option("--gradient-cells <list>", "cells of the gradient plot at initialisation", cellList, cellList(GRADIENT_CELLS))
     .option("--backend <name>", "compute backend", "auto")
+    .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS)", int(1))
     .option("--out <dir>", "output folder (default runs/lab-<time>)")
     .option("--title <text>", "report title")
     .option("--quiet", "print only the paths written")
     .action((f: LabFlags) => {
+      applyThreadsOption(f.threads);
       const out = f.out ?? defaultOut("lab");
       mkdirSync(out, { recursive: true });
       const result = labGrid({
