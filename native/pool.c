@@ -274,8 +274,11 @@ int unroll_sgemm_parallel(int transA, int transB, int M, int N, int K, const flo
                           const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
 {
   const int nth = unroll_pool_threads();
-  /* Below about 1 MFLOP per thread the wake-up and the duplicated packing cost more than they save. */
-  if (nth <= 1 || (double)M * N * K < 1.0e6 * nth || (M < 96 && N < 96))
+  /* Below about 1 MFLOP per thread the wake-up and the duplicated packing cost more than they save;
+   * but a matrix-vector product (M ≤ 2: batch-1 sampling's input projection) is bound by reading B,
+   * and splitting B's columns lets each core stream (and cache) its own part from 1 MiB up. */
+  const int matvec = M <= 2 && (double)N * K >= 262144.0;
+  if (nth <= 1 || ((double)M * N * K < 1.0e6 * nth && !matvec) || (M < 96 && N < 96))
     return unroll_sgemm_ld(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
   const int by_rows = M >= N || M >= 48 * nth;
   const int extent = by_rows ? M : N;

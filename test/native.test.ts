@@ -202,7 +202,7 @@ function nativeSuite(addon: NonNullable<typeof nativeAddon>): void {
       expect(addon.setThreads(1)).toBe(1);
       expect(addon.threads()).toBe(1);
       const rng = Rng.seeded(5);
-      for (const [tA, tB, M, N, K] of [[false, true, 300, 200, 70], [true, false, 40, 500, 130], [false, false, 1, 3000, 900]] as const) {
+      for (const [tA, tB, M, N, K] of [[false, true, 300, 200, 70], [true, false, 40, 500, 130], [false, false, 1, 3000, 900], [false, true, 1, 2048, 512], [false, true, 2, 1000, 300]] as const) {
         const A = Float32Array.from({ length: M * K }, () => rng.range(-1, 1));
         const Bm = Float32Array.from({ length: K * N }, () => rng.range(-1, 1));
         const C0 = Float32Array.from({ length: M * N }, () => rng.range(-1, 1));
