@@ -180,6 +180,29 @@ static napi_value Peak(napi_env env, napi_callback_info info)
   return out;
 }
 
+/* One typed array argument of softmaxXent: its kind, and at least `need` elements. */
+static int get_xent_array(napi_env env, napi_value v, napi_typedarray_type want, const char *kind_msg, uint64_t need,
+                          const char *short_msg, void **data)
+{
+  char msg[128];
+  bool is_ta = false;
+  napi_typedarray_type type;
+  size_t len, off;
+  napi_value buf;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, v, &type, &len, data, &buf, &off) != napi_ok || type != want) {
+    snprintf(msg, sizeof msg, "softmaxXent: %s", kind_msg);
+    throw_type(env, msg);
+    return 0;
+  }
+  if ((uint64_t)len < need) {
+    snprintf(msg, sizeof msg, "softmaxXent: %s", short_msg);
+    throw_range(env, msg);
+    return 0;
+  }
+  return 1;
+}
+
 /* softmaxXent(logits: Float32Array, targets: Int32Array, N, V, dlogits: Float32Array | null, ignore, scale) */
 static napi_value SoftmaxXent(napi_env env, napi_callback_info info)
 {
@@ -194,36 +217,24 @@ static napi_value SoftmaxXent(napi_env env, napi_callback_info info)
     return throw_type(env, "softmaxXent: ignore must be an int32");
   if (napi_get_value_double(env, argv[6], &scale_d) != napi_ok || !(scale_d >= 0 && scale_d <= 1))
     return throw_range(env, "softmaxXent: scale must be a number in [0, 1]");
-  napi_typedarray_type type;
-  size_t len;
-  void *data;
-  napi_value buf;
-  size_t off;
-  bool is_ta = false;
-  if (napi_is_typedarray(env, argv[0], &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, argv[0], &type, &len, &data, &buf, &off) != napi_ok || type != napi_float32_array)
-    return throw_type(env, "softmaxXent: logits must be a Float32Array");
-  if ((uint64_t)len < (uint64_t)N * V) return throw_range(env, "softmaxXent: logits holds fewer than N·V values");
-  const float *logits = data;
-  if (napi_is_typedarray(env, argv[1], &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, argv[1], &type, &len, &data, &buf, &off) != napi_ok || type != napi_int32_array)
-    return throw_type(env, "softmaxXent: targets must be an Int32Array");
-  if ((uint64_t)len < (uint64_t)N) return throw_range(env, "softmaxXent: targets holds fewer than N values");
-  const int *targets = data;
+  const float *logits;
+  const int *targets;
+  float *dlogits = NULL;
+  if (!get_xent_array(env, argv[0], napi_float32_array, "logits must be a Float32Array", (uint64_t)N * V,
+                      "logits holds fewer than N·V values", (void **)&logits) ||
+      !get_xent_array(env, argv[1], napi_int32_array, "targets must be an Int32Array", (uint64_t)N,
+                      "targets holds fewer than N values", (void **)&targets))
+    return NULL;
   const int ignore = (int)ignore_d;
   for (int n = 0; n < N; n++)
     if (targets[n] != ignore && (targets[n] < 0 || targets[n] >= V))
       return throw_range(env, "softmaxXent: a target is out of range [0, V) and not the ignore index");
-  float *dlogits = NULL;
   napi_valuetype vt;
   CHECK_NAPI(env, napi_typeof(env, argv[4], &vt));
   if (vt != napi_null) {
-    if (napi_is_typedarray(env, argv[4], &is_ta) != napi_ok || !is_ta ||
-        napi_get_typedarray_info(env, argv[4], &type, &len, &data, &buf, &off) != napi_ok ||
-        type != napi_float32_array)
-      return throw_type(env, "softmaxXent: dlogits must be a Float32Array or null");
-    if ((uint64_t)len < (uint64_t)N * V) return throw_range(env, "softmaxXent: dlogits holds fewer than N·V values");
-    dlogits = data;
+    if (!get_xent_array(env, argv[4], napi_float32_array, "dlogits must be a Float32Array or null", (uint64_t)N * V,
+                        "dlogits holds fewer than N·V values", (void **)&dlogits))
+      return NULL;
     if (overlaps(dlogits, (uint64_t)N * V * 4, logits, (uint64_t)N * V * 4))
       return throw_range(env, "softmaxXent: dlogits must not overlap logits");
   }

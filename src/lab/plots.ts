@@ -54,9 +54,15 @@ function logRangeFor(values: readonly number[]): { min: number } | undefined {
   return Number.isFinite(lo) ? { min: 10 ** Math.floor(Math.log10(lo) + 1e-9) } : undefined;
 }
 
+/** The y axis of a task metric: log scale for a loss (lower is better), [0, 1] for a fraction. */
+function metricAxis(task: Task, series: readonly LineSeries[]): { yScale: "log" | "linear"; yRange: { min: number; max?: number } | undefined } {
+  return task.metric.better === "lower"
+    ? { yScale: "log", yRange: logRangeFor(series.flatMap((x) => x.points.map((p) => p[1]))) }
+    : { yScale: "linear", yRange: { min: 0, max: 1 } };
+}
+
 /** One run's test metric (and training loss, when in the same unit) against steps, with the baseline. */
 export function learningCurveSvg(task: Task, summary: TaskSummary, curve: readonly CurvePoint[], opts: ChartOptions = {}): string {
-  const lower = task.metric.better === "lower";
   const baseline = summary.baseline;
   const lastStep = Math.max(1, ...curve.map((p) => p.step));
   const series: LineSeries[] = [
@@ -73,8 +79,7 @@ export function learningCurveSvg(task: Task, summary: TaskSummary, curve: readon
     yLabel: `${task.metric.name} (${task.metric.unit})`,
     series,
     xIntegers: true,
-    yScale: lower ? "log" : "linear",
-    yRange: lower ? logRangeFor(series.flatMap((x) => x.points.map((p) => p[1]))) : { min: 0, max: 1 },
+    ...metricAxis(task, series),
     width: opts.width,
     height: opts.height,
     id: opts.id,
@@ -101,8 +106,7 @@ export function learningCurvesSvg(task: Task, runs: readonly { readonly summary:
     yLabel: `test ${task.metric.name}${lower ? " (log scale)" : ""}`,
     series,
     xIntegers: true,
-    yScale: lower ? "log" : "linear",
-    yRange: lower ? logRangeFor(series.flatMap((x) => x.points.map((p) => p[1]))) : { min: 0, max: 1 },
+    ...metricAxis(task, series),
     width: opts.width,
     height: opts.height,
     id: opts.id,
@@ -201,8 +205,7 @@ export function successVsTSvg(task: Task, results: readonly TaskSummary[], opts:
     // a log axis labels only decades: worth it from two decades on
     xScale: Ts.length > 1 && Ts[Ts.length - 1] / Ts[0] >= 100 ? "log" : "linear",
     xIntegers: true,
-    yScale: lower ? "log" : "linear",
-    yRange: lower ? logRangeFor(series.flatMap((x) => x.points.map((p) => p[1]))) : { min: 0, max: 1 },
+    ...metricAxis(task, series),
     width: opts.width,
     height: opts.height,
     id: opts.id,
