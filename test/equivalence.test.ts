@@ -16,11 +16,13 @@
 import { describe, expect, it } from "vitest";
 import { jsBackend } from "../src/backend/js/index.js";
 import { parseCell, type Cell, type CellParams } from "../src/cells/index.js";
+import { embeddingBackward } from "../src/layers/embedding.js";
 import {
   createGradients,
   createLanguageModel,
   languageModelBackward,
   languageModelForward,
+  languageModelInputProjections,
   languageModelLoss,
   type LanguageModel,
   type LanguageModelConfig,
@@ -353,6 +355,76 @@ describe("two truncated chunks equal one chunk", () => {
       expect(maxAbsDiff(fresh.logits, p2.logits)).toBeGreaterThan(1e-6);
     });
   }
+});
+
+describe("token input (a table of rows read by id) equals the dense rows", () => {
+  // unroll.ts "Token input": XP gathered from P = table W_ihᵀ + b_ih, gradients grouped by token.
+  const V = 6;
+  const cases: { cell: string; bidirectional: boolean; oneHot: boolean }[] = [
+    { cell: "lstm", bidirectional: true, oneHot: false },
+    { cell: "gru", bidirectional: false, oneHot: false },
+    { cell: "lstm-peephole-coupled", bidirectional: false, oneHot: true },
+    { cell: "rnn-relu", bidirectional: true, oneHot: true },
+  ];
+  let seed = 1500;
+  for (const { cell, bidirectional, oneHot: hot } of cases) {
+    const caseSeed = seed++;
+    it(`2-layer ${cell}${bidirectional ? ", bidirectional" : ""}, ${hot ? "one-hot" : "embedding table"}: outputs, states, every gradient`, () => {
+      const rng = Rng.seeded(caseSeed);
+      const width = hot ? V : I;
+      const config: RecurrentConfig = { cell: parseCell(cell), inputSize: width, hiddenSize: H, numLayers: 2, bidirectional, dropout: 0 };
+      const params = createArena("float64", recurrentSpecs(config));
+      fillUniform(params.data, rng);
+      const r = bindRecurrent(config, params);
+      const D = bidirectional ? 2 : 1;
+      const S = 2 * D * B * H;
+      const ids = Int32Array.from({ length: T * B }, () => rng.int(V));
+      ids[0] = 0; // a token that occurs more than once, and (V > T·B / 3) likely some that never do
+      ids[1] = 0;
+      const table = hot ? null : randomF64(V * I, rng, 1);
+      const rowsOf = new Float64Array(T * B * width);
+      for (let n = 0; n < T * B; n++) {
+        if (table) rowsOf.set(table.subarray(ids[n] * I, (ids[n] + 1) * I), n * I);
+        else rowsOf[n * V + ids[n]] = 1;
+      }
+      const h0 = randomF64(S, rng);
+      const c0 = r.cell.hasC ? randomF64(S, rng) : null;
+      const wy = randomF64(T * B * D * H, rng, 1);
+      const wh = randomF64(S, rng, 1);
+      const wc = r.cell.hasC ? randomF64(S, rng, 1) : null;
+
+      const dense = recurrentForward(jsBackend, r, "float64", rowsOf, T, B, h0, c0);
+      const tokens = recurrentForward(jsBackend, r, "float64", { ids, table, V }, T, B, h0, c0);
+      expectClose(tokens.y, dense.y, SAME, "y");
+      expectClose(tokens.hN, dense.hN, SAME, "hN");
+      if (c0) expectClose(tokens.cN, dense.cN, SAME, "cN");
+
+      const gDense = mirrorArena(params);
+      const gTokens = mirrorArena(params);
+      const a = recurrentBackward(jsBackend, r, bindRecurrent(config, gDense), "float64", dense, wy, wh, wc);
+      const b = recurrentBackward(jsBackend, r, bindRecurrent(config, gTokens), "float64", tokens, wy, wh, wc);
+      expect(arenaMismatches(gTokens, gDense, REORDERED)).toEqual([]);
+      expectClose(b.dh0, a.dh0, SAME, "dh0");
+      if (table) {
+        // dL/d(table) is the dense dL/dx scattered by token id
+        const dTable = new Float64Array(V * I);
+        embeddingBackward(a.dx, ids, I, dTable);
+        expectClose(b.dx, dTable, REORDERED, "d table");
+      } else expect(b.dx).toHaveLength(0);
+    });
+  }
+
+  it("a language model sampling with kept projection tables gives the logits of a plain pass", () => {
+    for (const embedSize of [0, 3]) {
+      const { model, tokens } = makeLanguageModel("lstm", embedSize, 0, "float64", 1600 + embedSize);
+      const projections = languageModelInputProjections(jsBackend, model);
+      const plain = languageModelForward(jsBackend, model, tokens.subarray(0, 1), 1, 1, null);
+      expect(plain.e === null).toBe(embedSize === 0); // one token against V = 5: embedded rows, unless one-hot
+      const kept = languageModelForward(jsBackend, model, tokens.subarray(0, 1), 1, 1, null, { inputProjections: projections });
+      expect(kept.e).toBeNull();
+      expectClose(kept.logits, plain.logits, SAME, `logits, embedSize ${embedSize}`);
+    }
+  });
 });
 
 /** A language model with uniform ±0.5 parameters and random tokens and targets. */

@@ -23,6 +23,7 @@ import {
   languageModelBackward,
   languageModelForward,
   languageModelLoss,
+  usesTokenInput,
   type LanguageModelConfig,
 } from "../src/model/language-model.js";
 import { bindRecurrent, recurrentBackward, recurrentForward, recurrentSpecs, type RecurrentConfig } from "../src/sequence/recurrent.js";
@@ -304,20 +305,24 @@ describe("gradcheck: layers", () => {
 });
 
 describe("gradcheck: the language model through languageModelLoss", () => {
-  const cases: { label: string; embedSize: number; cell: string; ignore: boolean }[] = [
-    { label: "embedding input, 2-layer lstm", embedSize: 3, cell: "lstm", ignore: false },
-    { label: "embedding input, 2-layer gru, an ignored target", embedSize: 3, cell: "gru", ignore: true },
-    { label: "one-hot input, 2-layer lstm-peephole, an ignored target", embedSize: 0, cell: "lstm-peephole", ignore: true },
-    { label: "one-hot input, 2-layer rnn-tanh", embedSize: 0, cell: "rnn-tanh", ignore: false },
+  // T·B = 12 tokens: V = 5 reads token ids through the projection table, V = 7 (2V > T·B) embeds
+  // the rows first; one-hot input always reads token ids.
+  const cases: { label: string; embedSize: number; V: number; cell: string; ignore: boolean }[] = [
+    { label: "embedding input (token table), 2-layer lstm", embedSize: 3, V: 5, cell: "lstm", ignore: false },
+    { label: "embedding input (token table), 2-layer gru, an ignored target", embedSize: 3, V: 5, cell: "gru", ignore: true },
+    { label: "embedding input (embedded rows), 2-layer lstm", embedSize: 3, V: 7, cell: "lstm", ignore: false },
+    { label: "embedding input (embedded rows), 2-layer gru-cho, an ignored target", embedSize: 3, V: 7, cell: "gru-cho", ignore: true },
+    { label: "one-hot input, 2-layer lstm-peephole, an ignored target", embedSize: 0, V: 5, cell: "lstm-peephole", ignore: true },
+    { label: "one-hot input, 2-layer rnn-tanh", embedSize: 0, V: 7, cell: "rnn-tanh", ignore: false },
   ];
   let seed = 500;
-  for (const { label, embedSize, cell, ignore } of cases) {
+  for (const { label, embedSize, V, cell, ignore } of cases) {
     const caseSeed = seed++;
     it(label, () => {
       const rng = Rng.seeded(caseSeed);
-      const V = 5;
       const L = 2;
       const config: LanguageModelConfig = { vocabSize: V, embedSize, cell: parseCell(cell), hiddenSize: H, numLayers: L, dropout: 0 };
+      expect(usesTokenInput(config, T, B)).toBe(embedSize === 0 || label.includes("token table"));
       const model = createLanguageModel(config, "float64");
       fillUniform(model.params.data, rng);
       const tokens = Int32Array.from({ length: T * B }, () => rng.int(V));

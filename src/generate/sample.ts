@@ -5,7 +5,7 @@
 import type { Backend } from "../backend/backend.js";
 import { checkTokenIds } from "../layers/embedding.js";
 import { softmaxRows } from "../layers/softmax-cross-entropy.js";
-import { languageModelForward, type LanguageModel, type RecurrentState } from "../model/language-model.js";
+import { languageModelForward, languageModelInputProjections, type LanguageModel, type RecurrentState } from "../model/language-model.js";
 import type { FloatArray } from "../tensor/dtype.js";
 import type { Rng } from "../tensor/random.js";
 
@@ -77,7 +77,11 @@ export function pickToken(z: FloatArray, o: Omit<SampleOptions, "length" | "prim
   return argmaxOf(z); // rounding left u ≥ 0: take the most likely kept token
 }
 
-/** Generates `opts.length` token ids, yielding each as soon as it is chosen. */
+/**
+ * Generates `opts.length` token ids, yielding each as soon as it is chosen. The first layer's
+ * projection of every token is computed once, when the first token after the prime is needed, so
+ * the model's weights must not change while the generator runs.
+ */
 export function* sampleTokens(backend: Backend, model: LanguageModel, opts: SampleOptions): Generator<number, void, undefined> {
   const V = model.config.vocabSize;
   checkSampleOptions(opts, V);
@@ -91,11 +95,13 @@ export function* sampleTokens(backend: Backend, model: LanguageModel, opts: Samp
     z = model.params.data.constructor === Float64Array ? new Float64Array(V) : new Float32Array(V); // uniform
   }
   const token = new Int32Array(1);
+  let inputProjections: FloatArray[] | undefined;
   for (let n = 0; n < opts.length; n++) {
     token[0] = pickToken(z, opts);
     yield token[0];
     if (n + 1 === opts.length) break;
-    const pass = languageModelForward(backend, model, token, 1, 1, state);
+    inputProjections ??= languageModelInputProjections(backend, model);
+    const pass = languageModelForward(backend, model, token, 1, 1, state, { inputProjections });
     state = pass.state;
     z = pass.logits;
   }

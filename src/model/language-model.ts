@@ -22,6 +22,7 @@ import {
   type Recurrent,
   type RecurrentPass,
 } from "../sequence/recurrent.js";
+import { tokenProjection, type TokenInput } from "../sequence/unroll.js";
 import { createArena, mirrorArena, view, type Arena, type TensorSpec } from "../tensor/arena.js";
 import { allocate, type DType, type FloatArray } from "../tensor/dtype.js";
 
@@ -117,11 +118,46 @@ export interface LanguageModelPass {
   readonly T: number;
   readonly B: number;
   /** (T·B) time-major token ids */ readonly tokens: Int32Array;
-  /** (T, B, E) */ readonly e: FloatArray;
+  /**
+   * (T, B, E) the embedded (or one-hot) input, or null when the first layer read the token ids
+   * directly (`usesTokenInput`)
+   */
+  readonly e: FloatArray | null;
   readonly rnn: RecurrentPass;
   /** (T, B, V) */ readonly logits: FloatArray;
   /** the state after the chunk, to carry into the next (truncated BPTT) */
   readonly state: RecurrentState;
+}
+
+/**
+ * Whether the first layer reads token ids through a projection table (unroll.ts, "Token input")
+ * rather than a (T·B, E) input: always for one-hot inputs, and for an embedding when the chunk
+ * has at least twice as many tokens as the vocabulary, so that the table's V rows cost less than
+ * the chunk's T·B rows in the input projection and its two gradient GEMMs.
+ */
+export function usesTokenInput(c: LanguageModelConfig, T: number, B: number): boolean {
+  return c.embedSize === 0 || 2 * c.vocabSize <= T * B;
+}
+
+/** Options of `languageModelForward`. */
+export interface LanguageModelForwardOptions extends ForwardOptions {
+  /**
+   * The first layer's projection tables from `languageModelInputProjections`, for a caller that runs
+   * many short passes with unchanged weights (sampling); then every chunk reads token ids.
+   */
+  readonly inputProjections?: readonly FloatArray[];
+}
+
+/**
+ * The first layer's input projection of every token, P (V, G·H) = embedding W_ihᵀ + b_ih (one-hot:
+ * W_ih's columns), one per direction; valid until the weights change.
+ */
+export function languageModelInputProjections(backend: Backend, model: LanguageModel): FloatArray[] {
+  const c = model.config;
+  const v = bindLanguageModel(c, model.params);
+  const GH = v.rnn.cell.G * c.hiddenSize;
+  const input: TokenInput = { ids: new Int32Array(0), table: v.embedding, V: c.vocabSize };
+  return v.rnn.dirs.slice(0, v.rnn.dirs.length / c.numLayers).map((p) => tokenProjection(backend, p, model.params.dtype, GH, inputWidth(c), input));
 }
 
 /**
@@ -135,16 +171,20 @@ export function languageModelForward(
   T: number,
   B: number,
   state: RecurrentState | null,
-  opts: ForwardOptions = {},
+  opts: LanguageModelForwardOptions = {},
 ): LanguageModelPass {
   const c = model.config;
   const dtype = model.params.dtype;
   const v = bindLanguageModel(c, model.params);
   const E = inputWidth(c);
-  const e = allocate(dtype, T * B * E);
-  if (v.embedding) embeddingForward(v.embedding, tokens, E, e);
-  else oneHot(tokens, c.vocabSize, e);
-  const rnn = recurrentForward(backend, v.rnn, dtype, e, T, B, state?.h ?? null, state?.c ?? null, opts);
+  let e: FloatArray | null = null;
+  if (!opts.inputProjections && !usesTokenInput(c, T, B)) {
+    e = allocate(dtype, T * B * E);
+    if (v.embedding) embeddingForward(v.embedding, tokens, E, e);
+    else oneHot(tokens, c.vocabSize, e);
+  }
+  const input = e ?? { ids: tokens, table: v.embedding, V: c.vocabSize };
+  const rnn = recurrentForward(backend, v.rnn, dtype, input, T, B, state?.h ?? null, state?.c ?? null, opts);
   const logits = allocate(dtype, T * B * c.vocabSize);
   linearForward(backend, v.W, v.b, rnn.y, T * B, c.hiddenSize, c.vocabSize, logits);
   return { backend, T, B, tokens, e, rnn, logits, state: { h: rnn.hN, c: v.rnn.cell.hasC ? rnn.cN : null } };
@@ -167,5 +207,7 @@ export function languageModelBackward(backend: Backend, model: LanguageModel, gr
   const dy = allocate(dtype, N * c.hiddenSize);
   linearBackward(backend, v.W, pass.rnn.y, dlogits, N, c.hiddenSize, c.vocabSize, g.W, g.b, dy);
   const { dx } = recurrentBackward(backend, v.rnn, g.rnn, dtype, pass.rnn, dy, null, null, g.embedding !== null);
-  if (g.embedding) embeddingBackward(dx, pass.tokens, inputWidth(c), g.embedding);
+  if (!g.embedding) return;
+  if (pass.e) embeddingBackward(dx, pass.tokens, inputWidth(c), g.embedding);
+  else for (let i = 0; i < dx.length; i++) g.embedding[i] += dx[i]; // dx is dL/d(embedding table) already
 }

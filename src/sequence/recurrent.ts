@@ -14,7 +14,7 @@ import { createCell, type Cell, type CellConfig, type CellParams } from "../cell
 import { view, type Arena, type TensorSpec } from "../tensor/arena.js";
 import { allocate, type DType, type FloatArray } from "../tensor/dtype.js";
 import type { Rng } from "../tensor/random.js";
-import { finalC, finalH, outputAt, unrollBackward, unrollForward, type UnrollCache } from "./unroll.js";
+import { finalC, finalH, isTokenInput, outputAt, unrollBackward, unrollForward, type UnrollCache, type UnrollInput } from "./unroll.js";
 
 // Dimensions: T steps, B batch, I input features, H hidden, L layers, D directions.
 
@@ -123,17 +123,22 @@ export interface ForwardOptions {
   /** Applies dropout between layers (needs `rng`). */
   readonly training?: boolean;
   readonly rng?: Rng;
+  /**
+   * For a token input: per direction of layer 0, the projection table `tokenProjection` made from
+   * the current weights, kept by a caller that runs many short passes (sampling).
+   */
+  readonly inputProjections?: readonly FloatArray[];
 }
 
 /**
- * Forward pass of the stack over the time-major input `x` (T, B, I). `h0`, `c0` are
- * (L·D, B, H), or null for zeros.
+ * Forward pass of the stack over the time-major input `x` (T, B, I), or token ids into a table
+ * (`TokenInput`, see unroll.ts). `h0`, `c0` are (L·D, B, H), or null for zeros.
  */
 export function recurrentForward(
   backend: Backend,
   r: Recurrent,
   dtype: DType,
-  x: FloatArray,
+  x: UnrollInput,
   T: number,
   B: number,
   h0: FloatArray | null,
@@ -149,18 +154,18 @@ export function recurrentForward(
   const cN = allocate(dtype, cell.hasC ? c.numLayers * D * BH : 0);
   const runs: UnrollCache[] = [];
   const masks: (FloatArray | null)[] = [];
-  let input = x;
+  let input: UnrollInput = x;
   let I = c.inputSize;
-  let y = x;
+  let y = allocate(dtype, 0);
   for (let l = 0; l < c.numLayers; l++) {
     if (l > 0 && opts.training && c.dropout > 0) {
       if (!opts.rng) throw new Error("dropout while training needs a random generator (opts.rng)");
-      const mask = allocate(dtype, input.length);
+      const mask = allocate(dtype, y.length);
       const keep = 1 / (1 - c.dropout);
-      const dropped = allocate(dtype, input.length);
-      for (let i = 0; i < input.length; i++) {
+      const dropped = allocate(dtype, y.length);
+      for (let i = 0; i < y.length; i++) {
         mask[i] = opts.rng.uniform() < c.dropout ? 0 : keep;
-        dropped[i] = input[i] * mask[i];
+        dropped[i] = y[i] * mask[i];
       }
       masks.push(mask);
       input = dropped;
@@ -170,7 +175,8 @@ export function recurrentForward(
       const i = l * D + d;
       const s0 = h0 ? h0.subarray(i * BH, (i + 1) * BH) : zeros;
       const sc0 = cell.hasC ? (c0 ? c0.subarray(i * BH, (i + 1) * BH) : zeros) : null;
-      const run = unrollForward(backend, cell, r.dirs[i], dtype, { T, B, H }, I, input, s0, sc0, d === 1);
+      const layerInput = l === 0 && isTokenInput(input) && opts.inputProjections ? { ...input, projection: opts.inputProjections[d] } : input;
+      const run = unrollForward(backend, cell, r.dirs[i], dtype, { T, B, H }, I, layerInput, s0, sc0, d === 1);
       runs.push(run);
       hN.set(finalH(run), i * BH);
       if (cell.hasC) cN.set(finalC(run), i * BH);
@@ -196,6 +202,7 @@ export interface RecurrentInputGrads {
  * Backward pass of the stack. `dy` (T, B, D·H), `dhN`, `dcN` (L·D, B, H) are the upstream
  * gradients (null for none). Parameter gradients are added into `grads` (same layout as `r`).
  * With `needInputGrad` false the first layer's dL/dx (a large GEMM) is skipped and `dx` is empty.
+ * For a token input, `dx` is dL/d(table) (V, I) instead, and empty for one-hot.
  */
 export function recurrentBackward(
   backend: Backend,
@@ -219,7 +226,9 @@ export function recurrentBackward(
   let dx = allocate(dtype, 0);
   for (let l = c.numLayers - 1; l >= 0; l--) {
     const I = l === 0 ? c.inputSize : D * H;
-    dx = allocate(dtype, l > 0 || needInputGrad ? T * B * I : 0);
+    const x0 = pass.runs[0].x;
+    const rows = l > 0 ? T * B : !needInputGrad ? 0 : isTokenInput(x0) ? (x0.table ? x0.V : 0) : T * B;
+    dx = allocate(dtype, rows * I);
     for (let d = 0; d < D; d++) {
       const i = l * D + d;
       let dyd: FloatArray | null = null;

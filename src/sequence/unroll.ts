@@ -13,6 +13,14 @@
  *
  * Truncated BPTT is the caller passing the final states of one chunk as the initial states of the
  * next (values carried, gradient cut): `unrollBackward` never reaches beyond `h0`.
+ *
+ * Token input. When the input rows are rows of a table — x_n = table[id_n], an embedding lookup, or
+ * one-hot vectors — the projection of every row is a row of the (V, G·H) table
+ *   P = table W_ihᵀ + b_ih          (one-hot: P[v] = W_ih[:, v] + b_ih, no GEMM at all)
+ * so XP is a gather of P's rows, and the backward pass groups dXP by token first,
+ *   D[v] = Σ_{n: id_n = v} dXP[n]:   dW_ih += Dᵀ table,  db_ih += Σ_v D[v],  d table += D W_ih,
+ * which costs V rows instead of T·B in each of the three large GEMMs (a char LM: V ≈ 100 against
+ * T·B ≈ 2000). Only the order of float additions differs from the dense path.
  */
 import type { Backend } from "../backend/backend.js";
 import { addColumnSumsGemm, type Cell, type CellParams, type Dims } from "../cells/cell.js";
@@ -20,13 +28,49 @@ import { allocate, type DType, type FloatArray } from "../tensor/dtype.js";
 
 // Dimensions: T steps, B batch, I input features, H hidden, G gate blocks.
 
+/**
+ * An input given as token ids (T·B, time-major): row n of the input is `table` row ids[n], or the
+ * one-hot vector of ids[n] when `table` is null (then I = V).
+ */
+export interface TokenInput {
+  readonly ids: Int32Array;
+  /** (V, I) rows, or null for one-hot */
+  readonly table: FloatArray | null;
+  readonly V: number;
+  /**
+   * (V, G·H) the projection table `tokenProjection` made for this direction's weights, when the
+   * caller keeps one across calls (sampling); computed here otherwise.
+   */
+  readonly projection?: FloatArray;
+}
+
+/** A layer's input: (T, B, I) time-major rows, or token ids into a table. */
+export type UnrollInput = FloatArray | TokenInput;
+
+export function isTokenInput(x: UnrollInput): x is TokenInput {
+  return !(x instanceof Float32Array || x instanceof Float64Array);
+}
+
+/** P (V, G·H) = table W_ihᵀ + b_ih: the input projection of every token (see the header). */
+export function tokenProjection(backend: Backend, p: CellParams, dtype: DType, GH: number, I: number, input: TokenInput): FloatArray {
+  const { V, table } = input;
+  if (table ? table.length !== V * I : V !== I) {
+    throw new Error(`token input: ${table ? `the table has ${table.length} values, not V·I = ${V}·${I}` : `one-hot rows of ${V} do not match the input size ${I}`}`);
+  }
+  const P = allocate(dtype, V * GH);
+  for (let v = 0; v < V; v++) P.set(p.bih, v * GH);
+  if (table) backend.gemm(false, true, V, GH, I, table, p.Wih, P, true);
+  else for (let g = 0; g < GH; g++) for (let v = 0; v < V; v++) P[v * GH + g] += p.Wih[g * V + v];
+  return P;
+}
+
 /** What `unrollForward` keeps for `unrollBackward`. */
 export interface UnrollCache {
   readonly dims: Dims;
   readonly I: number;
   readonly reverse: boolean;
-  /** (T, B, I) the input, time-major (referenced, not copied) */
-  readonly x: FloatArray;
+  /** (T, B, I) the input, time-major, or its token ids (referenced, not copied) */
+  readonly x: UnrollInput;
   /** (T+1, B, H) states in processing order: hs[0] = h0, hs[k+1] after step k */
   readonly hs: FloatArray;
   /** (T+1, B, H) cell states (LSTM), else empty */
@@ -53,7 +97,7 @@ export function unrollForward(
   dtype: DType,
   dims: Dims,
   I: number,
-  x: FloatArray,
+  x: UnrollInput,
   h0: FloatArray,
   c0: FloatArray | null,
   reverse: boolean,
@@ -62,8 +106,14 @@ export function unrollForward(
   const GH = cell.G * H;
   const BH = B * H;
   const xp = allocate(dtype, T * B * GH);
-  for (let r = 0; r < T * B; r++) xp.set(p.bih, r * GH);
-  backend.gemm(false, true, T * B, GH, I, x, p.Wih, xp, true);
+  if (isTokenInput(x)) {
+    const P = x.projection ?? tokenProjection(backend, p, dtype, GH, I, x);
+    if (P.length !== x.V * GH) throw new Error(`token input: the projection table has ${P.length} values, not V·G·H = ${x.V}·${GH}`);
+    for (let r = 0; r < T * B; r++) xp.set(P.subarray(x.ids[r] * GH, (x.ids[r] + 1) * GH), r * GH);
+  } else {
+    for (let r = 0; r < T * B; r++) xp.set(p.bih, r * GH);
+    backend.gemm(false, true, T * B, GH, I, x, p.Wih, xp, true);
+  }
   const hs = allocate(dtype, (T + 1) * BH);
   const cs = allocate(dtype, cell.hasC ? (T + 1) * BH : 0);
   hs.set(h0);
@@ -123,7 +173,8 @@ export interface UnrollGrads {
  * @param dy   (T, B, H) dL/d(output at time t), or null when only final states carry loss
  * @param dhT  (B, H) dL/d(final h) from outside the sequence, or null
  * @param dcT  (B, H) dL/d(final c), or null
- * @param dx   (T, B, I) receives dL/dx (added into it), or null when not needed
+ * @param dx   (T, B, I) receives dL/dx (added into it), or null when not needed; for a token
+ *             input, (V, I) receives dL/d(table) instead (nothing for one-hot)
  * @param dp   gradient buffers; every parameter gradient is added into them
  */
 export function unrollBackward(
@@ -181,8 +232,22 @@ export function unrollBackward(
     }
   }
   // The input projection of all steps: XP = X W_ihᵀ + b_ih.
-  backend.gemm(true, false, GH, I, T * B, dxp, cache.x, dp.Wih, true);
-  addColumnSumsGemm(backend, dp.bih, dxp, T * B, GH);
-  if (dx) backend.gemm(false, false, T * B, I, GH, dxp, p.Wih, dx, true);
+  const x = cache.x;
+  if (isTokenInput(x)) {
+    const { V, ids, table } = x;
+    const D = allocate(dtype, V * GH); // dXP grouped by token
+    for (let r = 0; r < T * B; r++) {
+      const row = ids[r] * GH;
+      for (let g = 0; g < GH; g++) D[row + g] += dxp[r * GH + g];
+    }
+    if (table) backend.gemm(true, false, GH, I, V, D, table, dp.Wih, true);
+    else for (let g = 0; g < GH; g++) for (let v = 0; v < V; v++) dp.Wih[g * V + v] += D[v * GH + g];
+    addColumnSumsGemm(backend, dp.bih, D, V, GH);
+    if (dx && table) backend.gemm(false, false, V, I, GH, D, p.Wih, dx, true);
+  } else {
+    backend.gemm(true, false, GH, I, T * B, dxp, x, dp.Wih, true);
+    addColumnSumsGemm(backend, dp.bih, dxp, T * B, GH);
+    if (dx) backend.gemm(false, false, T * B, I, GH, dxp, p.Wih, dx, true);
+  }
   return { dh0: dh, dc0: dc };
 }
