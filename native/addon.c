@@ -11,6 +11,10 @@
  *               dWhh, dbhh, dpi, dpf, dpo)
  *                    the fused float32 recurrence (recurrence.h); code: 0/1/2 RNN tanh/sigmoid/relu,
  *                    3 + peephole + 2·coupled LSTM, 7 GRU, 8 GRU (Cho); unused arrays are null
+ *   adam(p, g, m, v, n, shrink, l2, b1, b2, stepSize, sqrtCorrection2, eps)
+ *   sgd(p, g, b, n, lr, wd, mu, nesterov, firstStep)     b: the momentum buffer or null
+ *   sumSquares(x, n) → Σ x² (double)
+ *   scale(x, n, s)   the float32 optimizer and gradient-norm kernels (optim.h), in place
  *
  * Arguments are validated here, once per call, and a bad call throws a TypeError or RangeError
  * instead of reading or writing out of bounds.
@@ -22,6 +26,7 @@
 
 #include "gemm.h"
 #include "pool.h"
+#include "optim.h"
 #include "recurrence.h"
 
 #define CHECK_NAPI(env, call)                                                                                        \
@@ -458,6 +463,179 @@ static napi_value RecBackward(napi_env env, napi_callback_info info)
   return NULL;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * The optimizer kernels. Every array is a Float32Array of at least n elements (the momentum buffer
+ * of sgd may be null), and the arrays of one call are pairwise disjoint.
+ */
+typedef struct {
+  const char *name;
+  int nullable;
+  float *data;
+} optim_arg;
+
+/* n: an integer in [0, 2^53). */
+static int get_optim_n(napi_env env, const char *fn, napi_value v, uint64_t *n)
+{
+  char msg[128];
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) {
+    snprintf(msg, sizeof msg, "%s: n must be a number", fn);
+    throw_type(env, msg);
+    return 0;
+  }
+  if (!(d >= 0 && d < 9007199254740992.0) || d != (double)(uint64_t)d) {
+    snprintf(msg, sizeof msg, "%s: n must be an integer ≥ 0, got %g", fn, d);
+    throw_range(env, msg);
+    return 0;
+  }
+  *n = (uint64_t)d;
+  return 1;
+}
+
+static int get_optim_array(napi_env env, const char *fn, napi_value v, uint64_t n, optim_arg *a)
+{
+  char msg[160];
+  napi_valuetype t;
+  a->data = NULL;
+  if (napi_typeof(env, v, &t) != napi_ok) return throw_type(env, "optimizer kernel: bad argument"), 0;
+  if (a->nullable && t == napi_null) return 1;
+  bool is_ta = false;
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data;
+  napi_value buffer;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset) != napi_ok ||
+      type != napi_float32_array) {
+    snprintf(msg, sizeof msg, "%s: %s must be a Float32Array%s", fn, a->name, a->nullable ? " or null" : "");
+    throw_type(env, msg);
+    return 0;
+  }
+  if ((uint64_t)length < n) {
+    snprintf(msg, sizeof msg, "%s: %s holds %zu elements but n = %llu", fn, a->name, length, (unsigned long long)n);
+    throw_range(env, msg);
+    return 0;
+  }
+  a->data = (float *)data;
+  return 1;
+}
+
+/* Reads `count` arrays from argv and checks that they are pairwise disjoint over n elements. */
+static int get_optim_arrays(napi_env env, const char *fn, napi_value *argv, uint64_t n, optim_arg *a, int count)
+{
+  for (int i = 0; i < count; i++)
+    if (!get_optim_array(env, fn, argv[i], n, &a[i])) return 0;
+  for (int i = 0; i < count; i++)
+    for (int j = i + 1; j < count; j++)
+      if (a[i].data && a[j].data && overlaps(a[i].data, n * 4, a[j].data, n * 4)) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "%s: %s and %s must not overlap", fn, a[i].name, a[j].name);
+        throw_range(env, msg);
+        return 0;
+      }
+  return 1;
+}
+
+/* `count` numbers from argv into out, named for errors. */
+static int get_optim_numbers(napi_env env, const char *fn, napi_value *argv, const char *const *names, double *out,
+                             int count)
+{
+  for (int i = 0; i < count; i++)
+    if (napi_get_value_double(env, argv[i], &out[i]) != napi_ok) {
+      char msg[128];
+      snprintf(msg, sizeof msg, "%s: %s must be a number", fn, names[i]);
+      throw_type(env, msg);
+      return 0;
+    }
+  return 1;
+}
+
+static int get_optim_bool(napi_env env, const char *fn, napi_value v, const char *name, int *out)
+{
+  bool b;
+  if (napi_get_value_bool(env, v, &b) != napi_ok) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s: %s must be a boolean", fn, name);
+    throw_type(env, msg);
+    return 0;
+  }
+  *out = b;
+  return 1;
+}
+
+/* adam(p, g, m, v, n, shrink, l2, b1, b2, stepSize, sqrtCorrection2, eps) */
+static napi_value Adam(napi_env env, napi_callback_info info)
+{
+  size_t argc = 12;
+  napi_value argv[12];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 12)
+    return throw_type(env, "adam: expected 12 arguments (p, g, m, v, n, shrink, l2, b1, b2, stepSize, sqrtCorrection2, eps)");
+  static const char *const names[] = {"shrink", "l2", "b1", "b2", "stepSize", "sqrtCorrection2", "eps"};
+  uint64_t n;
+  optim_arg a[] = {{"p", 0, NULL}, {"g", 0, NULL}, {"m", 0, NULL}, {"v", 0, NULL}};
+  double s[7];
+  if (!get_optim_n(env, "adam", argv[4], &n) || !get_optim_arrays(env, "adam", argv, n, a, 4) ||
+      !get_optim_numbers(env, "adam", argv + 5, names, s, 7))
+    return NULL;
+  unroll_adam(a[0].data, a[1].data, a[2].data, a[3].data, (size_t)n, s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
+  return NULL;
+}
+
+/* sgd(p, g, b | null, n, lr, wd, mu, nesterov, firstStep) */
+static napi_value Sgd(napi_env env, napi_callback_info info)
+{
+  size_t argc = 9;
+  napi_value argv[9];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 9) return throw_type(env, "sgd: expected 9 arguments (p, g, b, n, lr, wd, mu, nesterov, firstStep)");
+  static const char *const names[] = {"lr", "wd", "mu"};
+  uint64_t n;
+  optim_arg a[] = {{"p", 0, NULL}, {"g", 0, NULL}, {"b", 1, NULL}};
+  double s[3];
+  int nesterov, firstStep;
+  if (!get_optim_n(env, "sgd", argv[3], &n) || !get_optim_arrays(env, "sgd", argv, n, a, 3) ||
+      !get_optim_numbers(env, "sgd", argv + 4, names, s, 3) ||
+      !get_optim_bool(env, "sgd", argv[7], "nesterov", &nesterov) ||
+      !get_optim_bool(env, "sgd", argv[8], "firstStep", &firstStep))
+    return NULL;
+  unroll_sgd(a[0].data, a[1].data, a[2].data, (size_t)n, s[0], s[1], s[2], nesterov, firstStep);
+  return NULL;
+}
+
+/* sumSquares(x, n) */
+static napi_value SumSquares(napi_env env, napi_callback_info info)
+{
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 2) return throw_type(env, "sumSquares: expected 2 arguments (x, n)");
+  uint64_t n;
+  optim_arg x = {"x", 0, NULL};
+  if (!get_optim_n(env, "sumSquares", argv[1], &n) || !get_optim_array(env, "sumSquares", argv[0], n, &x)) return NULL;
+  napi_value out;
+  CHECK_NAPI(env, napi_create_double(env, unroll_sum_squares(x.data, (size_t)n), &out));
+  return out;
+}
+
+/* scale(x, n, s) */
+static napi_value Scale(napi_env env, napi_callback_info info)
+{
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 3) return throw_type(env, "scale: expected 3 arguments (x, n, s)");
+  static const char *const names[] = {"s"};
+  uint64_t n;
+  optim_arg x = {"x", 0, NULL};
+  double s;
+  if (!get_optim_n(env, "scale", argv[1], &n) || !get_optim_array(env, "scale", argv[0], n, &x) ||
+      !get_optim_numbers(env, "scale", argv + 2, names, &s, 1))
+    return NULL;
+  unroll_scale(x.data, (size_t)n, s);
+  return NULL;
+}
+
 /* Each thread (main or worker) frees its own packing scratch when its environment goes away. */
 static void free_scratch(void *arg)
 {
@@ -473,7 +651,9 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
   } fns[] = {{"gemm", Gemm},           {"isa", Isa},
              {"setIsa", SetIsa},       {"threads", Threads},
              {"setThreads", SetThreads}, {"recForward", RecForward},
-             {"recBackward", RecBackward}, {"peakGflops", Peak}, {"softmaxXent", SoftmaxXent}};
+             {"recBackward", RecBackward}, {"peakGflops", Peak}, {"softmaxXent", SoftmaxXent},
+             {"adam", Adam},           {"sgd", Sgd},
+             {"sumSquares", SumSquares}, {"scale", Scale}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     CHECK_NAPI(env, napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f));

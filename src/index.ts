@@ -131,4 +131,4 @@ export {
   type WasmWorkerJob,
   type WasmWorkerHost,
 } from "./backend/wasm/index.js";
-export type { FusedRecurrence, FusedForward, FusedBackward } from "./backend/backend.js";
+export type { FusedRecurrence, FusedForward, FusedBackward, OptimizerKernels, AdamScalars, SgdScalars } from "./backend/backend.js";

@@ -47,6 +47,54 @@ export interface Backend {
     dlogits: FloatArray | null,
     ignoreIndex: number,
   ) => number | null;
+
+  /** Optimizer updates and gradient-norm kernels, when the backend has them. */
+  readonly optimizerKernels?: OptimizerKernels;
+}
+
+/**
+ * The loops of the optimizers and of gradient clipping (src/train/optimizers.ts, src/train/clip.ts,
+ * the specification) over one flat buffer, in place. `adam`, `sgd` and `scale` must write exactly
+ * what those loops write, bit for bit; `sumSquares` is Σ x² in float64, deterministic but free to
+ * add in another order than the loop. Each returns false (or null), doing nothing, for inputs it
+ * does not handle (e.g. float64), and the caller then runs the loop.
+ */
+export interface OptimizerKernels {
+  /** `adamStep`'s loop: p ← p·shrink; d = g + l2·p; m, v ← moments; p ← p − stepSize·m/(√v/sqrtCorrection2 + eps). */
+  adam(p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, s: AdamScalars): boolean;
+  /** `sgdStep`'s loop; `b` is the momentum buffer, or null without momentum. */
+  sgd(p: FloatArray, g: FloatArray, b: FloatArray | null, s: SgdScalars): boolean;
+  /** Σ x² accumulated in float64, or null. */
+  sumSquares(x: FloatArray): number | null;
+  /** x ← x·s elementwise (`clipGradNorm`'s scaling). */
+  scale(x: FloatArray, s: number): boolean;
+}
+
+/** The scalars of one Adam/AdamW step, as `adamStep` computes them. */
+export interface AdamScalars {
+  /** 1 − lr·λ for AdamW, else 1 */
+  readonly shrink: number;
+  /** λ for Adam (L2 added to the gradient), else 0 */
+  readonly l2: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  /** lr / (1 − β₁ᵗ) */
+  readonly stepSize: number;
+  /** √(1 − β₂ᵗ) */
+  readonly sqrtCorrection2: number;
+  readonly eps: number;
+}
+
+/** The scalars of one SGD step. */
+export interface SgdScalars {
+  readonly lr: number;
+  /** λ */
+  readonly weightDecay: number;
+  /** μ */
+  readonly momentum: number;
+  readonly nesterov: boolean;
+  /** t = 1: the momentum buffer starts at the gradient */
+  readonly firstStep: boolean;
 }
 
 /**

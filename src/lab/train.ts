@@ -226,12 +226,12 @@ export function trainOnTask(options: TaskTrainOptions): TaskRun {
     const loss = sequenceLoss(model, pass, batch.target, dout);
     grads.data.fill(0);
     sequenceBackward(backend, model, grads, pass, dout);
-    const norm = o.clipNorm > 0 ? clipGradNorm(grads.data, o.clipNorm) : 0;
+    const norm = o.clipNorm > 0 ? clipGradNorm(grads.data, o.clipNorm, backend.optimizerKernels) : 0;
     if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
       reason = "diverged";
       break;
     }
-    optimizer.step(model.params.data, grads.data);
+    optimizer.step(model.params.data, grads.data, undefined, backend.optimizerKernels);
     step++;
     lossSum += loss;
     lossCount++;

@@ -5,6 +5,9 @@
  * In float32 it also runs every cell's whole sequence fused (`recurrence`: the recurrent GEMMs and
  * the gate math in C, native/recurrence.c), on a persistent thread pool that also splits large
  * GEMMs; `setNativeThreads` / `--threads` sets its size, and results are the same for any size.
+ * The optimizer updates (SGD, Adam, AdamW) and the gradient norm and clipping run in C too
+ * (native/optim.c), bit-identical to src/train's loops; UNROLL_NO_NATIVE_OPTIM=1 leaves them to the
+ * loops, to measure what they save.
  *
  * Importing this module loads build/Release/unroll_native.node. When that works it registers the
  * backend "native", so `getBackend()` prefers it; when it does not (not built, or built for
@@ -15,7 +18,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
-import type { Backend, FusedBackward, FusedForward, FusedRecurrence } from "../backend/backend.js";
+import type { Backend, FusedBackward, FusedForward, FusedRecurrence, OptimizerKernels } from "../backend/backend.js";
 import type { CellConfig } from "../cells/cell.js";
 import { registerBackend } from "../backend/select.js";
 import { countTargets } from "../layers/softmax-cross-entropy.js";
@@ -40,6 +43,17 @@ export interface NativeAddon {
   peakGflops(seconds?: number): number;
   /** Σ over counted rows of the softmax cross-entropy; dL/dlogits·scale into dlogits (native/recurrence.h). */
   softmaxXent(logits: Float32Array, targets: Int32Array, N: number, V: number, dlogits: Float32Array | null, ignore: number, scale: number): number;
+  /** Adam/AdamW's update of n elements in place (native/optim.h), bit-identical to `adamStep`'s loop. */
+  adam(
+    p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number,
+    shrink: number, l2: number, b1: number, b2: number, stepSize: number, sqrtCorrection2: number, eps: number,
+  ): void;
+  /** SGD's update of n elements in place, bit-identical to `sgdStep`'s loop; b is the momentum buffer or null. */
+  sgd(p: Float32Array, g: Float32Array, b: Float32Array | null, n: number, lr: number, wd: number, mu: number, nesterov: boolean, firstStep: boolean): void;
+  /** Σ x² over n elements in float64, by fixed blocks: the same for any thread count. */
+  sumSquares(x: Float32Array, n: number): number;
+  /** x ← x·s over n elements, rounded to float32 as JavaScript does. */
+  scale(x: Float32Array, n: number, s: number): void;
   /** Fused float32 forward of one direction of one layer (native/recurrence.h); unused arrays null. */
   recForward(
     code: number, T: number, B: number, H: number, reverse: boolean,
@@ -155,6 +169,7 @@ export const nativeBackend: Backend | null = nativeAddon && {
   gemm: nativeAddon.gemm,
   recurrence: nativeRecurrence(nativeAddon),
   crossEntropy: nativeCrossEntropy(nativeAddon),
+  ...(process.env.UNROLL_NO_NATIVE_OPTIM === "1" ? {} : { optimizerKernels: nativeOptimizerKernels(nativeAddon) }),
 };
 
 if (nativeBackend) registerBackend(nativeBackend);
@@ -166,6 +181,32 @@ function nativeCrossEntropy(addon: NativeAddon): NonNullable<Backend["crossEntro
     const count = countTargets(targets, N, V, ignoreIndex);
     const scale = count > 0 ? 1 / count : 0;
     return addon.softmaxXent(logits, targets, N, V, dlogits, ignoreIndex, scale) * scale;
+  };
+}
+
+/** `Backend.optimizerKernels` in C (native/optim.c) for Float32Array buffers; float64 stays with the loops. */
+export function nativeOptimizerKernels(addon: NativeAddon): OptimizerKernels {
+  const all32 = (...xs: (FloatArray | null)[]): boolean => xs.every((x) => x === null || x instanceof Float32Array);
+  return {
+    adam(p, g, m, v, s) {
+      if (!all32(p, g, m, v)) return false;
+      addon.adam(
+        p as Float32Array, g as Float32Array, m as Float32Array, v as Float32Array, p.length,
+        s.shrink, s.l2, s.beta1, s.beta2, s.stepSize, s.sqrtCorrection2, s.eps,
+      );
+      return true;
+    },
+    sgd(p, g, b, s) {
+      if (!all32(p, g, b)) return false;
+      addon.sgd(p as Float32Array, g as Float32Array, b as Float32Array | null, p.length, s.lr, s.weightDecay, s.momentum, s.nesterov, s.firstStep);
+      return true;
+    },
+    sumSquares: (x) => (x instanceof Float32Array ? addon.sumSquares(x, x.length) : null),
+    scale(x, s) {
+      if (!(x instanceof Float32Array)) return false;
+      addon.scale(x, x.length, s);
+      return true;
+    },
   };
 }
 

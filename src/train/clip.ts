@@ -5,13 +5,20 @@
  *   ‖g‖ = √(Σᵢ gᵢ²)
  *   clip by norm:   g ← g · min(1, maxNorm / (‖g‖ + 1e-6))
  *   clip by value:  gᵢ ← min(max(gᵢ, −clip), clip)
+ *
+ * A backend's `OptimizerKernels`, when given, compute Σ gᵢ² (in float64, in their own fixed order)
+ * and the scaling (bit for bit) where they accept the buffer.
  */
+import type { OptimizerKernels } from "../backend/backend.js";
 import type { FloatArray } from "../tensor/dtype.js";
 
 /** The Euclidean norm of `grads` over all elements, accumulated in float64. */
-export function globalNorm(grads: FloatArray): number {
-  let sum = 0;
-  for (let i = 0; i < grads.length; i++) sum += grads[i] * grads[i];
+export function globalNorm(grads: FloatArray, kernels?: OptimizerKernels): number {
+  let sum = kernels?.sumSquares(grads) ?? null;
+  if (sum === null) {
+    sum = 0;
+    for (let i = 0; i < grads.length; i++) sum += grads[i] * grads[i];
+  }
   return Math.sqrt(sum);
 }
 
@@ -21,11 +28,11 @@ export function globalNorm(grads: FloatArray): number {
  * error: it is returned and the factor is applied anyway (an infinite norm gives factor 0, which
  * zeroes the finite entries; a NaN norm makes every entry NaN), so the caller can skip the step.
  */
-export function clipGradNorm(grads: FloatArray, maxNorm: number): number {
+export function clipGradNorm(grads: FloatArray, maxNorm: number, kernels?: OptimizerKernels): number {
   if (!(maxNorm > 0) || !Number.isFinite(maxNorm)) throw new Error(`maxNorm must be a finite number > 0, got ${maxNorm}`);
-  const norm = globalNorm(grads);
+  const norm = globalNorm(grads, kernels);
   const scale = maxNorm / (norm + 1e-6);
-  if (!(scale >= 1)) {
+  if (!(scale >= 1) && !kernels?.scale(grads, scale)) {
     for (let i = 0; i < grads.length; i++) grads[i] *= scale;
   }
   return norm;

@@ -14,7 +14,12 @@
  *
  * t counts steps from 1; λ is `weightDecay` (an L2 term added to the gradient except in AdamW).
  * Moment buffers (b, sum, v, gAve, m) have the parameters' dtype; the gradient is never written.
+ *
+ * The loops below are the specification. `step` hands SGD and Adam/AdamW to a backend's
+ * `OptimizerKernels` when given them (the native backend's, in float32), which reproduce the loops
+ * bit for bit; Adagrad and RMSprop always run here.
  */
+import type { OptimizerKernels } from "../backend/backend.js";
 import { allocate, dtypeOf, type DType, type FloatArray } from "../tensor/dtype.js";
 
 /** Stochastic gradient descent, optionally with (Nesterov) momentum; `torch.optim.SGD`. */
@@ -107,9 +112,10 @@ export interface Optimizer {
   readonly t: number;
   /**
    * One update of `params` in place from `grads` (neither is kept). `lr` overrides the config's
-   * learning rate for this step, for schedules.
+   * learning rate for this step, for schedules. `kernels` (a backend's `optimizerKernels`) run the
+   * update where they accept the buffers, with the same result as the loops here.
    */
-  step(params: FloatArray, grads: FloatArray, lr?: number): void;
+  step(params: FloatArray, grads: FloatArray, lr?: number, kernels?: OptimizerKernels): void;
   /** A copy of the state (step count and moments). */
   exportState(): OptimizerState;
   /** Replaces the state with a copy of `state`, after checking it fits this optimizer. */
@@ -179,9 +185,10 @@ function bufferNames(c: ResolvedOptimizerConfig): string[] {
   }
 }
 
-function sgdStep(c: Resolved<"sgd">, s: Buffers, p: FloatArray, g: FloatArray, lr: number, t: number): void {
+function sgdStep(c: Resolved<"sgd">, s: Buffers, p: FloatArray, g: FloatArray, lr: number, t: number, kernels?: OptimizerKernels): void {
   const { momentum: mu, nesterov, weightDecay: wd } = c;
   const b = s.b;
+  if (kernels?.sgd(p, g, b ?? null, { lr, weightDecay: wd, momentum: mu, nesterov, firstStep: t === 1 })) return;
   for (let i = 0; i < p.length; i++) {
     let d = g[i] + wd * p[i];
     if (b) {
@@ -225,13 +232,22 @@ function rmspropStep(c: Resolved<"rmsprop">, s: Buffers, p: FloatArray, g: Float
 }
 
 /** Adam and AdamW; the bias corrections are folded into the step size as PyTorch does. */
-function adamStep(c: Resolved<"adam" | "adamw">, s: Buffers, p: FloatArray, g: FloatArray, lr: number, t: number): void {
+function adamStep(
+  c: Resolved<"adam" | "adamw">,
+  s: Buffers,
+  p: FloatArray,
+  g: FloatArray,
+  lr: number,
+  t: number,
+  kernels?: OptimizerKernels,
+): void {
   const { beta1: b1, beta2: b2, eps } = c;
   const l2 = c.kind === "adam" ? c.weightDecay : 0;
   const shrink = c.kind === "adamw" ? 1 - lr * c.weightDecay : 1;
   const { m, v } = s;
   const stepSize = lr / (1 - b1 ** t);
   const sqrtCorrection2 = Math.sqrt(1 - b2 ** t);
+  if (kernels?.adam(p, g, m, v, { shrink, l2, beta1: b1, beta2: b2, stepSize, sqrtCorrection2, eps })) return;
   for (let i = 0; i < p.length; i++) {
     p[i] *= shrink;
     const d = g[i] + l2 * p[i];
@@ -260,7 +276,7 @@ export function createOptimizer(config: OptimizerConfig, size: number, dtype: DT
     get t() {
       return t;
     },
-    step(params, grads, lr = c.lr) {
+    step(params, grads, lr = c.lr, kernels) {
       if (params.length !== size || grads.length !== size) {
         throw new Error(`optimizer was made for ${size} parameters; got ${params.length} parameters and ${grads.length} gradients`);
       }
@@ -271,14 +287,14 @@ export function createOptimizer(config: OptimizerConfig, size: number, dtype: DT
       t++;
       switch (c.kind) {
         case "sgd":
-          return sgdStep(c, buffers, params, grads, lr, t);
+          return sgdStep(c, buffers, params, grads, lr, t, kernels);
         case "adagrad":
           return adagradStep(c, buffers, params, grads, lr);
         case "rmsprop":
           return rmspropStep(c, buffers, params, grads, lr);
         case "adam":
         case "adamw":
-          return adamStep(c, buffers, params, grads, lr, t);
+          return adamStep(c, buffers, params, grads, lr, t, kernels);
       }
     },
     exportState() {

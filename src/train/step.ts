@@ -66,9 +66,10 @@ export function trainStep(ctx: StepContext, chunk: Chunk, state: RecurrentState 
   }
   grads.data.fill(0);
   languageModelBackward(backend, model, grads, pass, dlogits);
-  const gradNorm = ctx.clipNorm !== undefined ? clipGradNorm(grads.data, ctx.clipNorm) : globalNorm(grads.data);
+  const kernels = backend.optimizerKernels;
+  const gradNorm = ctx.clipNorm !== undefined ? clipGradNorm(grads.data, ctx.clipNorm, kernels) : globalNorm(grads.data, kernels);
   if (ctx.clipValue !== undefined) clipGradValue(grads.data, ctx.clipValue);
-  ctx.optimizer.step(model.params.data, grads.data, lr);
+  ctx.optimizer.step(model.params.data, grads.data, lr, kernels);
   return { loss, gradNorm, state: pass.state };
 }
 
