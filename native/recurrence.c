@@ -232,14 +232,19 @@ static void weight_grads(job *J, int c)
 #if defined(__x86_64__) || defined(__i386__)
 #define RK(name) RK_CAT(name, avx2)
 #define RK_ATTR __attribute__((target("avx2,fma")))
+/* Keeps a vector in a ymm register: without it GCC folds the B loads into every FMA (16 loads per 12 FMAs). */
+#define RK_PIN(v) __asm__("" : "+x"(v))
 #include "recurrence_kernel.inc"
 #undef RK
 #undef RK_ATTR
+#undef RK_PIN
 #endif
 
 #define RK(name) RK_CAT(name, generic)
 #define RK_ATTR
+#define RK_PIN(v) (void)0
 #include "recurrence_kernel.inc"
+#undef RK_PIN
 #undef RK
 #undef RK_ATTR
 
