@@ -280,9 +280,18 @@ int unroll_sgemm_parallel(int transA, int transB, int M, int N, int K, const flo
   const int matvec = M <= 2 && (double)N * K >= 262144.0;
   if (nth <= 1 || ((double)M * N * K < 1.0e6 * nth && !matvec) || (M < 96 && N < 96))
     return unroll_sgemm_ld(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
-  const int by_rows = M >= N || M >= 48 * nth;
+  /* Every block packs the whole of the operand it does not split: split the larger extent, so the
+   * smaller operand is the one packed again (W1's logits, 400 × 10000 · 10000 × 200ᵀ: splitting the
+   * rows packed the 8 MB weight once per block). Blocks beyond one per thread (for balance) must
+   * carry at least ~300 rows of work per float packed again. A whole number of blocks per thread,
+   * or the last block runs alone. */
+  int by_rows = M >= N;
+  if (by_rows ? M < 96 : N < 96) by_rows = !by_rows;
   const int extent = by_rows ? M : N;
-  int nblocks = 3 * nth;
+  int per_thread = extent / (300 * nth); /* a whole number of blocks per thread, 1 to 3 */
+  if (per_thread > 3) per_thread = 3;
+  if (per_thread < 1) per_thread = 1;
+  int nblocks = per_thread * nth;
   if (nblocks > (extent + 47) / 48) nblocks = (extent + 47) / 48;
   gemm_job j = {transA, transB, M, N, K, accumulate, by_rows, nblocks, A, B, C, lda, ldb, ldc, 0, 0};
   unroll_pool_run(gemm_task, &j);
