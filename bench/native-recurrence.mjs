@@ -4,7 +4,7 @@
  * T1's shapes (one LSTM layer, T 64, B 32, H 256), for 1 and N threads, alternating so that both
  * see the same machine. Prints median wall times and GFLOP/s. Needs `npm run build` and the addon.
  *
- *   flock /tmp/bench.lock node bench/native-recurrence.mjs [--cell lstm|gru|rnn] [--threads N] [--rounds R]
+ *   flock /tmp/bench.lock node bench/native-recurrence.mjs [--cell lstm|gru|rnn] [--threads N] [--rounds R] [--T 64] [--B 32] [--H 256]
  */
 import { nativeAddon as addon, nativeUnavailableReason } from "../dist/node/native-backend.js";
 
@@ -21,7 +21,7 @@ const code = { lstm: 3, gru: 7, rnn: 0 }[cell];
 const G = { lstm: 4, gru: 3, rnn: 1 }[cell];
 const maxThreads = Number(arg("threads", String(addon.threads())));
 const rounds = Number(arg("rounds", "9"));
-const [T, B, H] = [64, 32, 256];
+const [T, B, H] = [Number(arg("T", "64")), Number(arg("B", "32")), Number(arg("H", "256"))];
 const GH = G * H;
 
 let seed = 1;

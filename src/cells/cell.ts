@@ -1,5 +1,6 @@
 import type { Backend } from "../backend/backend.js";
 import { allocate, dtypeOf, type DType, type FloatArray } from "../tensor/dtype.js";
+import type { Allocator } from "../tensor/workspace.js";
 
 /** Elementwise nonlinearity of a vanilla RNN. */
 export type Nonlinearity = "tanh" | "sigmoid" | "relu";
@@ -143,8 +144,8 @@ export interface Cell<C = unknown> {
   /** Whether the cell carries a cell state c besides h (LSTM). */
   readonly hasC: boolean;
   readonly extras: readonly ExtraParam[];
-  /** Buffers for every step of a run of length T. */
-  createCache(dtype: DType, dims: Dims): C;
+  /** Buffers for every step of a run of length T, from `alloc` (default `allocate`). */
+  createCache(dtype: DType, dims: Dims, alloc?: Allocator): C;
   forward(s: ForwardStep<C>): void;
   backward(s: BackwardStep<C>): void;
 }

@@ -36,9 +36,9 @@ export function gruCell(config: Extract<CellConfig, { kind: "gru" }>): Cell<GruC
     G: 3,
     hasC: false,
     extras: [],
-    createCache: (dtype: DType, { T, B, H }) => ({
-      gates: allocate(dtype, T * B * 3 * H),
-      hn: allocate(dtype, T * B * H),
+    createCache: (dtype: DType, { T, B, H }, alloc = allocate) => ({
+      gates: alloc(dtype, T * B * 3 * H),
+      hn: alloc(dtype, T * B * H),
       rec: allocate(dtype, B * 3 * H),
       drh: allocate(dtype, B * H),
     }),

@@ -49,9 +49,9 @@ export function lstmCell(config: Extract<CellConfig, { kind: "lstm" }>): Cell<Ls
     G,
     hasC: true,
     extras,
-    createCache: (dtype: DType, { T, B, H }) => ({
-      gates: allocate(dtype, T * B * G * H),
-      tc: allocate(dtype, T * B * H),
+    createCache: (dtype: DType, { T, B, H }, alloc = allocate) => ({
+      gates: alloc(dtype, T * B * G * H),
+      tc: alloc(dtype, T * B * H),
     }),
 
     forward({ backend, p, dims: { B, H }, k, xp, hPrev, cPrev, h, c, cache }) {

@@ -177,15 +177,16 @@ export function languageModelForward(
   const dtype = model.params.dtype;
   const v = bindLanguageModel(c, model.params);
   const E = inputWidth(c);
+  const alloc = opts.workspace?.take ?? allocate;
   let e: FloatArray | null = null;
   if (!opts.inputProjections && !usesTokenInput(c, T, B)) {
-    e = allocate(dtype, T * B * E);
+    e = alloc(dtype, T * B * E);
     if (v.embedding) embeddingForward(v.embedding, tokens, E, e);
     else oneHot(tokens, c.vocabSize, e);
   }
   const input = e ?? { ids: tokens, table: v.embedding, V: c.vocabSize };
   const rnn = recurrentForward(backend, v.rnn, dtype, input, T, B, state?.h ?? null, state?.c ?? null, opts);
-  const logits = allocate(dtype, T * B * c.vocabSize);
+  const logits = alloc(dtype, T * B * c.vocabSize);
   linearForward(backend, v.W, v.b, rnn.y, T * B, c.hiddenSize, c.vocabSize, logits);
   return { backend, T, B, tokens, e, rnn, logits, state: { h: rnn.hN, c: v.rnn.cell.hasC ? rnn.cN : null } };
 }
@@ -204,7 +205,7 @@ export function languageModelBackward(backend: Backend, model: LanguageModel, gr
   const v = bindLanguageModel(c, model.params);
   const g = bindLanguageModel(c, grads);
   const N = pass.T * pass.B;
-  const dy = allocate(dtype, N * c.hiddenSize);
+  const dy = pass.rnn.alloc(dtype, N * c.hiddenSize);
   linearBackward(backend, v.W, pass.rnn.y, dlogits, N, c.hiddenSize, c.vocabSize, g.W, g.b, dy);
   const { dx } = recurrentBackward(backend, v.rnn, g.rnn, dtype, pass.rnn, dy, null, null, g.embedding !== null);
   if (!g.embedding) return;

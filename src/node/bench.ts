@@ -15,6 +15,7 @@ import { sampleTokens } from "../generate/sample.js";
 import { createLanguageModel, languageModelForward, languageModelLoss, type RecurrentState } from "../model/language-model.js";
 import type { Chunk } from "../text/batches.js";
 import { Rng } from "../tensor/random.js";
+import { Workspace } from "../tensor/workspace.js";
 import { initLanguageModel } from "../train/init-model.js";
 import { nativeAddon } from "./native-backend.js";
 import { createOptimizer } from "../train/optimizers.js";
@@ -127,8 +128,10 @@ export function benchUnroll(backend: Backend, c: BenchConfig, timing: BenchTimin
     tokens = c.seq * c.batch;
   } else if (c.kind === "score") {
     const chunk = randomChunk(rng, c);
+    const workspace = new Workspace(); // as evaluateChunks does
     step = () => {
-      const pass = languageModelForward(backend, model, chunk.x, c.seq, c.batch, null);
+      workspace.reset();
+      const pass = languageModelForward(backend, model, chunk.x, c.seq, c.batch, null, { workspace });
       languageModelLoss(model, pass, chunk.y, null);
     };
     tokens = c.seq * c.batch;

@@ -14,6 +14,7 @@ import { createCell, type Cell, type CellConfig, type CellParams } from "../cell
 import { view, type Arena, type TensorSpec } from "../tensor/arena.js";
 import { allocate, type DType, type FloatArray } from "../tensor/dtype.js";
 import type { Rng } from "../tensor/random.js";
+import type { Allocator, Workspace } from "../tensor/workspace.js";
 import { finalC, finalH, isTokenInput, outputAt, unrollBackward, unrollForward, type UnrollCache, type UnrollInput } from "./unroll.js";
 
 // Dimensions: T steps, B batch, I input features, H hidden, L layers, D directions.
@@ -116,6 +117,8 @@ export interface RecurrentPass {
   readonly runs: readonly UnrollCache[];
   /** per layer l ≥ 1: (T, B, D·H) dropout multipliers (0 or 1/(1−p)), or null without dropout */
   readonly masks: readonly (FloatArray | null)[];
+  /** where the pass's buffers came from (`ForwardOptions.workspace`); the backward pass uses it too */
+  readonly alloc: Allocator;
 }
 
 /** Options of a forward pass. */
@@ -128,6 +131,12 @@ export interface ForwardOptions {
    * the current weights, kept by a caller that runs many short passes (sampling).
    */
   readonly inputProjections?: readonly FloatArray[];
+  /**
+   * Takes the pass's large buffers (and its backward pass's) from this workspace instead of
+   * allocating them: a loop of same-shaped passes calls `reset()` before each. The outputs are then
+   * valid until the next reset, except the final states, which are always fresh.
+   */
+  readonly workspace?: Workspace;
 }
 
 /**
@@ -154,15 +163,16 @@ export function recurrentForward(
   const cN = allocate(dtype, cell.hasC ? c.numLayers * D * BH : 0);
   const runs: UnrollCache[] = [];
   const masks: (FloatArray | null)[] = [];
+  const alloc = opts.workspace?.take ?? allocate;
   let input: UnrollInput = x;
   let I = c.inputSize;
   let y = allocate(dtype, 0);
   for (let l = 0; l < c.numLayers; l++) {
     if (l > 0 && opts.training && c.dropout > 0) {
       if (!opts.rng) throw new Error("dropout while training needs a random generator (opts.rng)");
-      const mask = allocate(dtype, y.length);
+      const mask = alloc(dtype, y.length);
       const keep = 1 / (1 - c.dropout);
-      const dropped = allocate(dtype, y.length);
+      const dropped = alloc(dtype, y.length);
       for (let i = 0; i < y.length; i++) {
         mask[i] = opts.rng.uniform() < c.dropout ? 0 : keep;
         dropped[i] = y[i] * mask[i];
@@ -170,13 +180,13 @@ export function recurrentForward(
       masks.push(mask);
       input = dropped;
     } else if (l > 0) masks.push(null);
-    y = allocate(dtype, T * B * D * H);
+    y = alloc(dtype, T * B * D * H);
     for (let d = 0; d < D; d++) {
       const i = l * D + d;
       const s0 = h0 ? h0.subarray(i * BH, (i + 1) * BH) : zeros;
       const sc0 = cell.hasC ? (c0 ? c0.subarray(i * BH, (i + 1) * BH) : zeros) : null;
       const layerInput = l === 0 && isTokenInput(input) && opts.inputProjections ? { ...input, projection: opts.inputProjections[d] } : input;
-      const run = unrollForward(backend, cell, r.dirs[i], dtype, { T, B, H }, I, layerInput, s0, sc0, d === 1);
+      const run = unrollForward(backend, cell, r.dirs[i], dtype, { T, B, H }, I, layerInput, s0, sc0, d === 1, alloc);
       runs.push(run);
       hN.set(finalH(run), i * BH);
       if (cell.hasC) cN.set(finalC(run), i * BH);
@@ -188,7 +198,7 @@ export function recurrentForward(
     input = y;
     I = D * H;
   }
-  return { T, B, y, hN, cN, runs, masks };
+  return { T, B, y, hN, cN, runs, masks, alloc };
 }
 
 /** Gradients with respect to the inputs of the stack. */
@@ -228,12 +238,12 @@ export function recurrentBackward(
     const I = l === 0 ? c.inputSize : D * H;
     const x0 = pass.runs[0].x;
     const rows = l > 0 ? T * B : !needInputGrad ? 0 : isTokenInput(x0) ? (x0.table ? x0.V : 0) : T * B;
-    dx = allocate(dtype, rows * I);
+    dx = pass.alloc(dtype, rows * I);
     for (let d = 0; d < D; d++) {
       const i = l * D + d;
       let dyd: FloatArray | null = null;
       if (dOut) {
-        dyd = allocate(dtype, T * BH);
+        dyd = pass.alloc(dtype, T * BH);
         for (let tb = 0; tb < T * B; tb++) dyd.set(dOut.subarray(tb * D * H + d * H, tb * D * H + (d + 1) * H), tb * H);
       }
       const g = unrollBackward(

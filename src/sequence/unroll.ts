@@ -25,6 +25,7 @@
 import type { Backend } from "../backend/backend.js";
 import { addColumnSumsGemm, type Cell, type CellParams, type Dims } from "../cells/cell.js";
 import { allocate, type DType, type FloatArray } from "../tensor/dtype.js";
+import type { Allocator } from "../tensor/workspace.js";
 
 // Dimensions: T steps, B batch, I input features, H hidden, G gate blocks.
 
@@ -78,6 +79,8 @@ export interface UnrollCache {
   /** (T, B, G·H) input projections, indexed by time t */
   readonly xp: FloatArray;
   readonly cell: unknown;
+  /** where the run's buffers came from; the backward pass takes its own from there too */
+  readonly alloc: Allocator;
 }
 
 /** Time index of processing step k. */
@@ -101,11 +104,12 @@ export function unrollForward(
   h0: FloatArray,
   c0: FloatArray | null,
   reverse: boolean,
+  alloc: Allocator = allocate,
 ): UnrollCache {
   const { T, B, H } = dims;
   const GH = cell.G * H;
   const BH = B * H;
-  const xp = allocate(dtype, T * B * GH);
+  const xp = alloc(dtype, T * B * GH);
   if (isTokenInput(x)) {
     const P = x.projection ?? tokenProjection(backend, p, dtype, GH, I, x);
     if (P.length !== x.V * GH) throw new Error(`token input: the projection table has ${P.length} values, not V·G·H = ${x.V}·${GH}`);
@@ -114,14 +118,14 @@ export function unrollForward(
     for (let r = 0; r < T * B; r++) xp.set(p.bih, r * GH);
     backend.gemm(false, true, T * B, GH, I, x, p.Wih, xp, true);
   }
-  const hs = allocate(dtype, (T + 1) * BH);
-  const cs = allocate(dtype, cell.hasC ? (T + 1) * BH : 0);
+  const hs = alloc(dtype, (T + 1) * BH);
+  const cs = alloc(dtype, cell.hasC ? (T + 1) * BH : 0);
   hs.set(h0);
   if (cell.hasC && c0) cs.set(c0);
-  const cache = cell.createCache(dtype, dims);
+  const cache = cell.createCache(dtype, dims, alloc);
   if (backend.recurrence?.supports(cell.config, dtype)) {
     backend.recurrence.forward({ cell: cell.config, dims, reverse, p, xp, hs, cs, cache });
-    return { dims, I, reverse, x, hs, cs, xp, cell: cache };
+    return { dims, I, reverse, x, hs, cs, xp, cell: cache, alloc };
   }
   const empty = cs.subarray(0, 0);
   for (let k = 0; k < T; k++) {
@@ -139,7 +143,7 @@ export function unrollForward(
       cache,
     });
   }
-  return { dims, I, reverse, x, hs, cs, xp, cell: cache };
+  return { dims, I, reverse, x, hs, cs, xp, cell: cache, alloc };
 }
 
 /** (B, H) view of the output at time t (the state after reading x_t in this direction). */
@@ -193,7 +197,7 @@ export function unrollBackward(
   const { T, B, H } = dims;
   const GH = cellDef.G * H;
   const BH = B * H;
-  const dxp = allocate(dtype, T * B * GH);
+  const dxp = cache.alloc(dtype, T * B * GH);
   // Two (B, H) carries swapped each step: dh/dc into the step, dhPrev/dcPrev out of it.
   let dh = allocate(dtype, BH);
   let dhPrev = allocate(dtype, BH);
@@ -235,7 +239,7 @@ export function unrollBackward(
   const x = cache.x;
   if (isTokenInput(x)) {
     const { V, ids, table } = x;
-    const D = allocate(dtype, V * GH); // dXP grouped by token
+    const D = cache.alloc(dtype, V * GH); // dXP grouped by token
     for (let r = 0; r < T * B; r++) {
       const row = ids[r] * GH;
       for (let g = 0; g < GH; g++) D[row + g] += dxp[r * GH + g];

@@ -16,6 +16,7 @@ import type { Chunk } from "../text/batches.js";
 import type { Arena } from "../tensor/arena.js";
 import { allocate } from "../tensor/dtype.js";
 import type { Rng } from "../tensor/random.js";
+import { Workspace } from "../tensor/workspace.js";
 import { clipGradNorm, clipGradValue, globalNorm } from "./clip.js";
 import type { Optimizer } from "./optimizers.js";
 
@@ -32,6 +33,8 @@ export interface StepContext {
   readonly clipValue?: number;
   /** Draws dropout masks. */
   readonly rng: Rng;
+  /** The step's large buffers, reused from step to step. */
+  readonly workspace: Workspace;
 }
 
 /** The context for training `model` with `optimizer`. */
@@ -42,7 +45,7 @@ export function createStepContext(
   rng: Rng,
   clip: { clipNorm?: number; clipValue?: number } = {},
 ): StepContext {
-  return { backend, model, optimizer, grads: createGradients(model), rng, ...clip };
+  return { backend, model, optimizer, grads: createGradients(model), rng, workspace: new Workspace(), ...clip };
 }
 
 /** The outcome of one step. */
@@ -58,8 +61,9 @@ export interface StepResult {
 /** Trains on one chunk from `state` (null: zeros); `lr` overrides the optimizer's rate. */
 export function trainStep(ctx: StepContext, chunk: Chunk, state: RecurrentState | null, lr?: number): StepResult {
   const { backend, model, grads } = ctx;
-  const pass = languageModelForward(backend, model, chunk.x, chunk.S, chunk.B, state, { training: true, rng: ctx.rng });
-  const dlogits = allocate(model.params.dtype, pass.logits.length);
+  ctx.workspace.reset();
+  const pass = languageModelForward(backend, model, chunk.x, chunk.S, chunk.B, state, { training: true, rng: ctx.rng, workspace: ctx.workspace });
+  const dlogits = ctx.workspace.take(model.params.dtype, pass.logits.length);
   const loss = languageModelLoss(model, pass, chunk.y, dlogits);
   if (!Number.isFinite(loss)) {
     throw new Error(`the training loss became ${loss}; lower the learning rate or clip gradients (--clip-norm)`);
@@ -81,8 +85,10 @@ export function evaluateChunks(backend: Backend, model: LanguageModel, chunks: r
   let state: RecurrentState | null = null;
   let total = 0;
   let count = 0;
+  const workspace = new Workspace();
   for (const chunk of chunks) {
-    const pass = languageModelForward(backend, model, chunk.x, chunk.S, chunk.B, state);
+    workspace.reset();
+    const pass = languageModelForward(backend, model, chunk.x, chunk.S, chunk.B, state, { workspace });
     const n = chunk.S * chunk.B;
     total += languageModelLoss(model, pass, chunk.y, null) * n;
     count += n;
