@@ -7,6 +7,7 @@ export type { DType, FloatArray } from "./tensor/dtype.js";
 export { allocate, fromValues } from "./tensor/dtype.js";
 export { Rng } from "./tensor/random.js";
 export { createArena, mirrorArena, view, assign, type Arena, type TensorSpec } from "./tensor/arena.js";
+export { Workspace, type Allocator } from "./tensor/workspace.js";
 
 export type { Backend } from "./backend/backend.js";
 export { getBackend, registerBackend, backendNames } from "./backend/select.js";
