@@ -15,6 +15,11 @@
  * element is computed the same way whichever thread runs it, so results do not depend on the
  * thread count.
  *
+ * Batch mode (from 16 batch rows per thread) splits the batch instead: after W_hh is packed once
+ * (each thread packs a part), each thread runs its rows through all T steps with no
+ * synchronisation at all, reading the whole packed W_hh every step. The per-step barriers of unit
+ * mode cost ~30% at T1's shapes (B 32, H 256: ~100 µs of work per step and thread).
+ *
  * Calls are serialised by a mutex (the pool and the scratch are process-wide).
  */
 #include "recurrence.h"
@@ -58,11 +63,15 @@ typedef struct {
   const float *W;
 } packed;
 
-/* A chunk of hidden units [j0, j0 + nj), its W_hh slices and step products. */
+/*
+ * A chunk: hidden units [j0, j0 + nj) of batch rows [b0, b1), its W_hh operands and step
+ * products. Unit mode: every row, a slice of the units, its own packed slice of W_hh. Batch mode:
+ * every unit, a range of rows, and one packed W_hh shared by all chunks.
+ */
 typedef struct {
-  int j0, nj;
+  int j0, nj, b0, b1;
   packed P1, P2;
-  float *acc, *acc2; /* (B, blocks·nj), (B, nj) */
+  float *acc, *acc2; /* (b1 − b0, blocks·nj), (b1 − b0, nj) */
 } chunk;
 
 #define MAX_CHUNKS (4 * UNROLL_MAX_THREADS)
@@ -84,6 +93,7 @@ typedef struct {
   int G;  /* gate blocks */
   int Gf; /* blocks of the first forward product (Cho: r, z) */
   int backward, per_step, nphases, nchunks, nowners;
+  int batch; /* batch mode: chunk c runs all T steps of its rows, phases: pack, run, (weight grads) */
   const int *t_of;
   chunk *chunks;
   int own_lo[UNROLL_MAX_THREADS + 1];
@@ -142,7 +152,15 @@ int unroll_rec_gates(const unroll_rec *r)
 static size_t round8(size_t n) { return (n + 7) / 8 * 8; }
 
 /* Forward operand: column c = block g, unit j0 + jj of W_hh's rows rowbase + g·H + j0 + jj. */
-static void pack_rows(packed *P, const float *W, int H, int blocks, int j0, int nj, int rowbase)
+/* Panels [p0, p1) of part `part` of `parts` of an operand of N columns. */
+static void panel_range(int N, int part, int parts, int *p0, int *p1)
+{
+  const int np = (N + PANEL - 1) / PANEL;
+  *p0 = (int)((long)np * part / parts);
+  *p1 = (int)((long)np * (part + 1) / parts);
+}
+
+static void pack_rows(packed *P, const float *W, int H, int blocks, int j0, int nj, int rowbase, int part, int parts)
 {
   const int K = H, N = blocks * nj;
   P->K = K;
@@ -151,7 +169,9 @@ static void pack_rows(packed *P, const float *W, int H, int blocks, int j0, int 
     P->cols = 0, P->nj = nj, P->j0 = j0, P->rowbase = rowbase, P->H = H, P->W = W;
     return;
   }
-  for (int n0 = 0; n0 < N; n0 += PANEL) {
+  int p0, p1;
+  panel_range(N, part, parts, &p0, &p1);
+  for (int n0 = p0 * PANEL; n0 < N && n0 < p1 * PANEL; n0 += PANEL) {
     const int nc = N - n0 < PANEL ? N - n0 : PANEL;
     const int w = (int)round8((size_t)nc);
     float *dst = P->data + (size_t)n0 * K;
@@ -168,7 +188,7 @@ static void pack_rows(packed *P, const float *W, int H, int blocks, int j0, int 
 }
 
 /* Backward operand: K = Krows rows of W_hh from rowbase, columns j0 … j0 + nj − 1. */
-static void pack_cols(packed *P, const float *W, int H, int Krows, int j0, int nj, int rowbase)
+static void pack_cols(packed *P, const float *W, int H, int Krows, int j0, int nj, int rowbase, int part, int parts)
 {
   const int K = Krows, N = nj;
   P->K = K;
@@ -177,7 +197,9 @@ static void pack_cols(packed *P, const float *W, int H, int Krows, int j0, int n
     P->cols = 1, P->nj = nj, P->j0 = j0, P->rowbase = rowbase, P->H = H, P->W = W;
     return;
   }
-  for (int n0 = 0; n0 < N; n0 += PANEL) {
+  int p0, p1;
+  panel_range(N, part, parts, &p0, &p1);
+  for (int n0 = p0 * PANEL; n0 < N && n0 < p1 * PANEL; n0 += PANEL) {
     const int nc = N - n0 < PANEL ? N - n0 : PANEL;
     const int w = (int)round8((size_t)nc);
     float *dst = P->data + (size_t)n0 * K;
@@ -294,13 +316,19 @@ static int prepare(job *J, const unroll_rec *R, int backward, int nth)
   J->G = unroll_rec_gates(R);
   J->Gf = cho ? 2 : J->G;
   J->backward = backward;
+  /* Small batches: packing W_hh would cost more than the products themselves. */
+  const int direct = B < 3 || (long)T * B <= 8;
+  /* Batch mode from 16 rows per thread: no synchronisation per step at all (each thread runs its
+   * rows through every step; the price is each thread reading all of W_hh per step, from L3). */
+  J->batch = !direct && nth > 1 && B >= 16 * nth && !R->peephole; /* peephole gradients sum over rows */
   J->per_step = backward ? (cho ? 3 : 2) : (cho ? 2 : 1);
-  J->nphases = 1 + T * J->per_step + (backward ? 1 : 0);
+  J->nphases = J->batch ? 2 + (backward ? 1 : 0) : 1 + T * J->per_step + (backward ? 1 : 0);
   /* One chunk per thread would stall a step whenever a thread is preempted; two let the other
    * threads take over half its share. Chunks are whole multiples of 24 units (the panel width). */
   int nc = nth == 1 ? 1 : 2 * nth;
   if (nc > (H + 23) / 24) nc = (H + 23) / 24;
   if (nc < nth) nc = nth;
+  if (J->batch) nc = nth;
   J->nchunks = nc;
   J->nowners = nth;
   for (int t = 0; t <= nth; t++) J->own_lo[t] = (int)((long)nc * t / nth);
@@ -312,8 +340,37 @@ static int prepare(job *J, const unroll_rec *R, int backward, int nth)
   }
   for (int k = 0; k < T; k++) t_of_buf[k] = R->reverse ? T - 1 - k : k;
   J->t_of = t_of_buf;
-  /* Small batches: packing W_hh would cost more than the products themselves. */
-  const int direct = B < 3 || (long)T * B <= 8;
+  if (J->batch) {
+    /* one shared packed W_hh (and Cho's candidate block), then each chunk's products */
+    const size_t z0 = backward ? packed_size(cho ? 2 * H : J->G * H, H) : packed_size(H, J->Gf * H);
+    const size_t z1 = cho ? packed_size(H, H) : 0;
+    size_t total = z0 + z1;
+    for (int c = 0; c < nc; c++) {
+      int b0, b1;
+      unroll_partition(B, nc, c, 4, &b0, &b1);
+      if (b1 < b0) b1 = b0;
+      chunk_table[c].b0 = b0, chunk_table[c].b1 = b1;
+      total += (backward ? 0 : round8((size_t)(b1 - b0) * J->Gf * H)) + (cho ? round8((size_t)(b1 - b0) * H) : 0);
+    }
+    float *base = grow(&chunk_buf, total);
+    if (!base) return -1;
+    float *next = base + z0 + z1;
+    for (int c = 0; c < nc; c++) {
+      chunk *C = &chunk_table[c];
+      const size_t M = (size_t)(C->b1 - C->b0);
+      C->j0 = 0, C->nj = H;
+      memset(&C->P1, 0, sizeof C->P1);
+      memset(&C->P2, 0, sizeof C->P2);
+      C->P1.data = base;
+      C->P2.data = base + z0;
+      C->acc = next;
+      next += backward ? 0 : round8(M * J->Gf * H);
+      C->acc2 = next;
+      next += cho ? round8(M * H) : 0;
+    }
+    J->chunks = chunk_table;
+    return 0;
+  }
   size_t total = 0, sizes[MAX_CHUNKS][4];
   for (int c = 0; c < nc; c++) {
     int j0, j1;
@@ -321,6 +378,8 @@ static int prepare(job *J, const unroll_rec *R, int backward, int nth)
     const int nj = j1 - j0;
     chunk_table[c].j0 = j0;
     chunk_table[c].nj = nj;
+    chunk_table[c].b0 = 0;
+    chunk_table[c].b1 = B;
     size_t *z = sizes[c];
     if (!backward) {
       z[0] = packed_size(H, J->Gf * nj);

@@ -29,6 +29,8 @@ const SIZES: readonly (readonly [number, number, number, number])[] = [
   [3, 1, 5, 17],
   [1, 2, 3, 9],
   [6, 4, 6, 64],
+  // from 16 rows per thread (2 threads) the native recurrence splits the batch instead of the units
+  [5, 37, 4, 27],
 ];
 
 function rand(rng: Rng, n: number, scale = 1): Float32Array {
@@ -208,6 +210,26 @@ describe.skipIf(!native)(`fused recurrence (native backend)${native ? "" : ` —
         const two = withThreads(2, run);
         for (const k of Object.keys(one.f)) close(two.f[k], one.f[k], `${name} 2 threads ${k}`);
         compareGrads(two.g, one.g, `${name} 2 threads`);
+      }
+    }
+  });
+
+  it("2 threads equal 1 thread bit for bit, whether the threads split the units or the batch", () => {
+    const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+    for (const name of CELLS) {
+      // B 34: batch mode (≥ 16 rows per thread); B 9: unit mode
+      for (const size of [[6, 34, 5, 40], [5, 9, 3, 50]] as const) {
+        const c = makeCase(name, size, name.length % 2 === 1, 23);
+        const run = () => {
+          const f = forward(native!, c);
+          return { f: cacheBuffers(f), g: backward(native!, c, f) };
+        };
+        const one = withThreads(1, run);
+        const two = withThreads(2, run);
+        const what = `${name} B ${size[1]}`;
+        for (const k of Object.keys(one.f)) expect(bits(two.f[k]), `${what} ${k}`).toEqual(bits(one.f[k]));
+        for (const k of ["dx", "dh0", "dc0"] as const) expect(bits(two.g[k]), `${what} ${k}`).toEqual(bits(one.g[k]));
+        for (const k of ["Wih", "Whh", "bih", "bhh"] as const) expect(bits(two.g.dp[k]), `${what} d${k}`).toEqual(bits(one.g.dp[k]));
       }
     }
   });
