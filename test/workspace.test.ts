@@ -38,7 +38,7 @@ function setup(backend: Backend, cell: string, embedSize: number) {
 
 describe("a workspace changes nothing but where buffers come from", () => {
   for (const backend of backends) {
-    for (const [cell, embedSize] of [["lstm", 5], ["gru", 0]] as const) {
+    for (const [cell, embedSize] of [["lstm", 5], ["gru", 0], ["gru-cho", 5], ["lstm-peephole-coupled", 0], ["rnn-relu", 5]] as const) {
       it(`${backend.name}: 2-layer ${cell} with dropout, ${embedSize ? "embedding" : "one-hot"}: five training steps and an evaluation, bit for bit`, () => {
         const a = setup(backend, cell, embedSize);
         const b = setup(backend, cell, embedSize);

@@ -37,8 +37,8 @@ export function gruCell(config: Extract<CellConfig, { kind: "gru" }>): Cell<GruC
     hasC: false,
     extras: [],
     createCache: (dtype: DType, { T, B, H }, alloc = allocate) => ({
-      gates: alloc(dtype, T * B * 3 * H),
-      hn: alloc(dtype, T * B * H),
+      gates: alloc(dtype, T * B * 3 * H, true), // every step writes its rows
+      hn: alloc(dtype, T * B * H, true),
       rec: allocate(dtype, B * 3 * H),
       drh: allocate(dtype, B * H),
     }),

@@ -50,8 +50,8 @@ export function lstmCell(config: Extract<CellConfig, { kind: "lstm" }>): Cell<Ls
     hasC: true,
     extras,
     createCache: (dtype: DType, { T, B, H }, alloc = allocate) => ({
-      gates: alloc(dtype, T * B * G * H),
-      tc: alloc(dtype, T * B * H),
+      gates: alloc(dtype, T * B * G * H, true), // every step writes its rows
+      tc: alloc(dtype, T * B * H, true),
     }),
 
     forward({ backend, p, dims: { B, H }, k, xp, hPrev, cPrev, h, c, cache }) {

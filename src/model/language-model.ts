@@ -180,13 +180,13 @@ export function languageModelForward(
   const alloc = opts.workspace?.take ?? allocate;
   let e: FloatArray | null = null;
   if (!opts.inputProjections && !usesTokenInput(c, T, B)) {
-    e = alloc(dtype, T * B * E);
+    e = alloc(dtype, T * B * E, true); // every row: an embedding row, or a one-hot row (oneHot zeroes first)
     if (v.embedding) embeddingForward(v.embedding, tokens, E, e);
     else oneHot(tokens, c.vocabSize, e);
   }
   const input = e ?? { ids: tokens, table: v.embedding, V: c.vocabSize };
   const rnn = recurrentForward(backend, v.rnn, dtype, input, T, B, state?.h ?? null, state?.c ?? null, opts);
-  const logits = alloc(dtype, T * B * c.vocabSize);
+  const logits = alloc(dtype, T * B * c.vocabSize, true); // bias rows, then the GEMM adds
   linearForward(backend, v.W, v.b, rnn.y, T * B, c.hiddenSize, c.vocabSize, logits);
   return { backend, T, B, tokens, e, rnn, logits, state: { h: rnn.hN, c: v.rnn.cell.hasC ? rnn.cN : null } };
 }

@@ -180,7 +180,7 @@ export function recurrentForward(
       masks.push(mask);
       input = dropped;
     } else if (l > 0) masks.push(null);
-    y = alloc(dtype, T * B * D * H);
+    y = alloc(dtype, T * B * D * H, true); // every direction's outputs are copied in
     for (let d = 0; d < D; d++) {
       const i = l * D + d;
       const s0 = h0 ? h0.subarray(i * BH, (i + 1) * BH) : zeros;

@@ -109,7 +109,7 @@ export function unrollForward(
   const { T, B, H } = dims;
   const GH = cell.G * H;
   const BH = B * H;
-  const xp = alloc(dtype, T * B * GH);
+  const xp = alloc(dtype, T * B * GH, true); // every row: a row of P, or b_ih + the GEMM
   if (isTokenInput(x)) {
     const P = x.projection ?? tokenProjection(backend, p, dtype, GH, I, x);
     if (P.length !== x.V * GH) throw new Error(`token input: the projection table has ${P.length} values, not V·G·H = ${x.V}·${GH}`);
@@ -118,10 +118,13 @@ export function unrollForward(
     for (let r = 0; r < T * B; r++) xp.set(p.bih, r * GH);
     backend.gemm(false, true, T * B, GH, I, x, p.Wih, xp, true);
   }
-  const hs = alloc(dtype, (T + 1) * BH);
-  const cs = alloc(dtype, cell.hasC ? (T + 1) * BH : 0);
+  const hs = alloc(dtype, (T + 1) * BH, true); // h0, then every step's state
+  const cs = alloc(dtype, cell.hasC ? (T + 1) * BH : 0, true);
   hs.set(h0);
-  if (cell.hasC && c0) cs.set(c0);
+  if (cell.hasC) {
+    if (c0) cs.set(c0);
+    else cs.fill(0, 0, BH);
+  }
   const cache = cell.createCache(dtype, dims, alloc);
   if (backend.recurrence?.supports(cell.config, dtype)) {
     backend.recurrence.forward({ cell: cell.config, dims, reverse, p, xp, hs, cs, cache });

@@ -10,8 +10,12 @@
  */
 import { allocate, dtypeOf, type DType, type FloatArray } from "./dtype.js";
 
-/** Returns a zero-filled buffer of `n` elements of `dtype` (`allocate`, or a workspace's `take`). */
-export type Allocator = (dtype: DType, n: number) => FloatArray;
+/**
+ * Returns a buffer of `n` elements of `dtype` (`allocate`, or a workspace's `take`): zero-filled,
+ * unless `overwritten` promises that the caller writes every element before reading any (then a
+ * reused buffer keeps the previous round's values).
+ */
+export type Allocator = (dtype: DType, n: number, overwritten?: boolean) => FloatArray;
 
 export class Workspace {
   private readonly buffers: FloatArray[] = [];
@@ -22,11 +26,11 @@ export class Workspace {
     this.next = 0;
   }
 
-  /** A zero-filled buffer of `n` elements of `dtype`, reused from the previous round when it fits. */
-  readonly take: Allocator = (dtype, n) => {
+  /** A buffer of `n` elements of `dtype` (zero-filled unless `overwritten`), reused from the previous round when it fits. */
+  readonly take: Allocator = (dtype, n, overwritten = false) => {
     const i = this.next++;
     const b = this.buffers[i];
-    if (b !== undefined && b.length === n && dtypeOf(b) === dtype) return b.fill(0);
+    if (b !== undefined && b.length === n && dtypeOf(b) === dtype) return overwritten ? b : b.fill(0);
     const fresh = allocate(dtype, n);
     this.buffers[i] = fresh;
     return fresh;
