@@ -180,7 +180,10 @@ export function recurrentForward(
       masks.push(mask);
       input = dropped;
     } else if (l > 0) masks.push(null);
-    y = alloc(dtype, T * B * D * H, true); // every direction's outputs are copied in
+    // With a workspace and one direction, the output is a view of the states after each step,
+    // hs[1 … T], already (T, B, H) (without one, callers get a copy they may change freely).
+    const view = D === 1 && opts.workspace !== undefined;
+    if (!view) y = alloc(dtype, T * B * D * H, true); // every direction's outputs are copied in
     for (let d = 0; d < D; d++) {
       const i = l * D + d;
       const s0 = h0 ? h0.subarray(i * BH, (i + 1) * BH) : zeros;
@@ -190,6 +193,10 @@ export function recurrentForward(
       runs.push(run);
       hN.set(finalH(run), i * BH);
       if (cell.hasC) cN.set(finalC(run), i * BH);
+      if (view) {
+        y = run.hs.subarray(BH, (T + 1) * BH);
+        continue;
+      }
       for (let t = 0; t < T; t++) {
         const out = outputAt(run, t);
         for (let b = 0; b < B; b++) y.set(out.subarray(b * H, (b + 1) * H), (t * B + b) * D * H + d * H);
@@ -241,8 +248,8 @@ export function recurrentBackward(
     dx = pass.alloc(dtype, rows * I);
     for (let d = 0; d < D; d++) {
       const i = l * D + d;
-      let dyd: FloatArray | null = null;
-      if (dOut) {
+      let dyd: FloatArray | null = D === 1 ? dOut : null; // one direction: dOut is already (T, B, H)
+      if (dOut && D > 1) {
         dyd = pass.alloc(dtype, T * BH);
         for (let tb = 0; tb < T * B; tb++) dyd.set(dOut.subarray(tb * D * H + d * H, tb * D * H + (d + 1) * H), tb * H);
       }

@@ -200,7 +200,7 @@ export function unrollBackward(
   const { T, B, H } = dims;
   const GH = cellDef.G * H;
   const BH = B * H;
-  const dxp = cache.alloc(dtype, T * B * GH);
+  const dxp = cache.alloc(dtype, T * B * GH, true); // every step writes its rows
   // Two (B, H) carries swapped each step: dh/dc into the step, dhPrev/dcPrev out of it.
   let dh = allocate(dtype, BH);
   let dhPrev = allocate(dtype, BH);
@@ -243,9 +243,12 @@ export function unrollBackward(
   if (isTokenInput(x)) {
     const { V, ids, table } = x;
     const D = cache.alloc(dtype, V * GH); // dXP grouped by token
-    for (let r = 0; r < T * B; r++) {
-      const row = ids[r] * GH;
-      for (let g = 0; g < GH; g++) D[row + g] += dxp[r * GH + g];
+    // The backend's kernel when it has one (bit-identical), else the loop, its specification.
+    if (!backend.scatterAddRows?.(D, dxp, ids, GH)) {
+      for (let r = 0; r < T * B; r++) {
+        const row = ids[r] * GH;
+        for (let g = 0; g < GH; g++) D[row + g] += dxp[r * GH + g];
+      }
     }
     if (table) backend.gemm(true, false, GH, I, V, D, table, dp.Wih, true);
     else for (let g = 0; g < GH; g++) for (let v = 0; v < V; v++) dp.Wih[g * V + v] += D[v * GH + g];
