@@ -15,6 +15,7 @@
  *   sgd(p, g, b, n, lr, wd, mu, nesterov, firstStep)     b: the momentum buffer or null
  *   sumSquares(x, n) → Σ x² (double)
  *   scale(x, n, s)   the float32 optimizer and gradient-norm kernels (optim.h), in place
+ *   scatterAddRows(out, src, ids, width)   out[ids[n]] += src[n], rows of width floats (scatter.h)
  *
  * Arguments are validated here, once per call, and a bad call throws a TypeError or RangeError
  * instead of reading or writing out of bounds.
@@ -28,6 +29,7 @@
 #include "pool.h"
 #include "optim.h"
 #include "recurrence.h"
+#include "scatter.h"
 
 #define CHECK_NAPI(env, call)                                                                                        \
   do {                                                                                                               \
@@ -636,6 +638,66 @@ static napi_value Scale(napi_env env, napi_callback_info info)
   return NULL;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * scatterAddRows(out: Float32Array, src: Float32Array, ids: Int32Array, width): for n ascending,
+ * row ids[n] of out += row n of src. src holds ≥ ids.length·width values, every id is a row of out
+ * ([0, out.length / width)), and out overlaps neither src nor ids (a write must not change an id
+ * after the check). Width 0 does nothing.
+ */
+static int get_scatter_array(napi_env env, napi_value v, napi_typedarray_type want, const char *name,
+                             const char *kind, size_t *len, void **data)
+{
+  char msg[128];
+  bool is_ta = false;
+  napi_typedarray_type type;
+  size_t off;
+  napi_value buf;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, v, &type, len, data, &buf, &off) != napi_ok || type != want) {
+    snprintf(msg, sizeof msg, "scatterAddRows: %s must be %s", name, kind);
+    throw_type(env, msg);
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value ScatterAddRows(napi_env env, napi_callback_info info)
+{
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 4) return throw_type(env, "scatterAddRows: expected 4 arguments (out, src, ids, width)");
+  float *out;
+  const float *src;
+  const int *ids;
+  size_t nOut, nSrc, N;
+  int width;
+  if (!get_scatter_array(env, argv[0], napi_float32_array, "out", "a Float32Array", &nOut, (void **)&out) ||
+      !get_scatter_array(env, argv[1], napi_float32_array, "src", "a Float32Array", &nSrc, (void **)&src) ||
+      !get_scatter_array(env, argv[2], napi_int32_array, "ids", "an Int32Array", &N, (void **)&ids) ||
+      !get_dim(env, argv[3], "width", &width))
+    return NULL;
+  if (width == 0) return NULL;
+  char msg[192];
+  const uint64_t need = (uint64_t)N * width;
+  if (nSrc < need) {
+    snprintf(msg, sizeof msg, "scatterAddRows: src holds %zu values but ids.length·width = %llu", nSrc,
+             (unsigned long long)need);
+    return throw_range(env, msg);
+  }
+  const size_t rows = nOut / (size_t)width;
+  for (size_t n = 0; n < N; n++)
+    if (ids[n] < 0 || (size_t)ids[n] >= rows) {
+      snprintf(msg, sizeof msg, "scatterAddRows: ids[%zu] = %d is out of range [0, %zu) (out holds %zu rows of %d)", n,
+               ids[n], rows, rows, width);
+      return throw_range(env, msg);
+    }
+  if (overlaps(out, (uint64_t)nOut * 4, src, need * 4) || overlaps(out, (uint64_t)nOut * 4, ids, (uint64_t)N * 4))
+    return throw_range(env, "scatterAddRows: out must not overlap src or ids");
+  unroll_scatter_add_rows(out, src, ids, N, (size_t)width);
+  return NULL;
+}
+
 /* Each thread (main or worker) frees its own packing scratch when its environment goes away. */
 static void free_scratch(void *arg)
 {
@@ -653,7 +715,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
              {"setThreads", SetThreads}, {"recForward", RecForward},
              {"recBackward", RecBackward}, {"peakGflops", Peak}, {"softmaxXent", SoftmaxXent},
              {"adam", Adam},           {"sgd", Sgd},
-             {"sumSquares", SumSquares}, {"scale", Scale}};
+             {"sumSquares", SumSquares}, {"scale", Scale},
+             {"scatterAddRows", ScatterAddRows}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     CHECK_NAPI(env, napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f));

@@ -469,11 +469,73 @@ int unroll_rec_backward(const unroll_rec *R)
   return J.failed ? -1 : 0;
 }
 
+/*
+ * Softmax cross-entropy, split by rows: fixed blocks of XENT_BLOCK rows that the pool's threads
+ * claim. Each block's loss is summed in double by the kernel, and the block sums are added in block
+ * order on the calling thread, so the loss is the same for any thread count (one thread runs the
+ * same blocks in the same order); each dlogits row is computed exactly as before. Below
+ * XENT_PARALLEL_MIN logits, or with one block, everything runs on the calling thread.
+ */
+#define XENT_BLOCK 64
+#define XENT_PARALLEL_MIN 65536
+#define XENT_STACK_BLOCKS 256
+
+typedef double (*xent_fn)(const float *logits, const int *targets, int N, int V, float *dlogits, int ignore,
+                          float scale);
+
+typedef struct {
+  xent_fn fn;
+  const float *logits;
+  const int *targets;
+  float *dlogits;
+  int N, V, ignore, nblocks;
+  float scale;
+  double *sums; /* one per block */
+  _Alignas(64) volatile int next; /* the next unclaimed block */
+} xent_job;
+
+/* Rows [blk·XENT_BLOCK, …) of the job: their summed loss. */
+static double xent_block(const xent_job *j, int blk)
+{
+  const int lo = blk * XENT_BLOCK, hi = lo + XENT_BLOCK < j->N ? lo + XENT_BLOCK : j->N;
+  const size_t off = (size_t)lo * j->V;
+  return j->fn(j->logits + off, j->targets + lo, hi - lo, j->V, j->dlogits ? j->dlogits + off : NULL, j->ignore,
+               j->scale);
+}
+
+static void xent_task(void *arg, int tid, int nth)
+{
+  (void)tid, (void)nth;
+  xent_job *j = (xent_job *)arg;
+  for (;;) {
+    const int blk = __atomic_fetch_add(&j->next, 1, __ATOMIC_ACQ_REL);
+    if (blk >= j->nblocks) return;
+    j->sums[blk] = xent_block(j, blk);
+  }
+}
+
 double unroll_softmax_xent(const float *logits, const int *targets, int N, int V, float *dlogits, int ignore,
                            float scale)
 {
+  xent_fn fn = softmax_xent_generic;
 #if defined(__x86_64__) || defined(__i386__)
-  if (unroll_current_isa() != UNROLL_ISA_PORTABLE) return softmax_xent_avx2(logits, targets, N, V, dlogits, ignore, scale);
+  if (unroll_current_isa() != UNROLL_ISA_PORTABLE) fn = softmax_xent_avx2;
 #endif
-  return softmax_xent_generic(logits, targets, N, V, dlogits, ignore, scale);
+  const int nblocks = (N + XENT_BLOCK - 1) / XENT_BLOCK;
+  xent_job j = {fn, logits, targets, dlogits, N, V, ignore, nblocks, scale, NULL, 0};
+  double stack[XENT_STACK_BLOCKS];
+  double *heap = NULL;
+  if (nblocks > 1 && (size_t)N * V >= XENT_PARALLEL_MIN && unroll_pool_threads() > 1) {
+    j.sums = nblocks <= XENT_STACK_BLOCKS ? stack : (heap = (double *)malloc((size_t)nblocks * sizeof(double)));
+  }
+  double total = 0;
+  if (j.sums) {
+    unroll_pool_run(xent_task, &j);
+    for (int b = 0; b < nblocks; b++) total += j.sums[b];
+    free(heap);
+  } else {
+    /* Small, one thread, or no memory for the block sums: the same blocks in the same order. */
+    for (int b = 0; b < nblocks; b++) total += xent_block(&j, b);
+  }
+  return total;
 }

@@ -44,6 +44,8 @@ int unroll_rec_backward(const unroll_rec *r);
  * Softmax cross-entropy over N rows of V float32 logits: returns the sum over rows whose target is
  * not `ignore` of log Σ e^z − z_target; when dlogits is non-null writes (softmax − onehot)·scale for
  * those rows and zeros for ignored ones. Targets must be in [0, V) or `ignore` (the caller checks).
+ * Large N is split over the pool by fixed blocks of rows whose sums are added in block order: the
+ * loss is the same for any thread count, and dlogits does not depend on the split at all.
  */
 double unroll_softmax_xent(const float *logits, const int *targets, int N, int V, float *dlogits, int ignore,
                            float scale);

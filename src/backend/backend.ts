@@ -48,6 +48,16 @@ export interface Backend {
     ignoreIndex: number,
   ) => number | null;
 
+  /**
+   * Scatter-add of rows by index, when the backend has it: for n ascending, row ids[n] of `out` +=
+   * row n of `src`, rows of `width` values (`unrollBackward`'s grouping of dXP by token,
+   * src/sequence/unroll.ts, whose loop is the specification). It must give exactly that loop's
+   * result, bit for bit: the same additions into each element in the same order. Returns false
+   * (doing nothing) for inputs it does not handle (e.g. Float64Array), and the caller then runs the
+   * loop.
+   */
+  readonly scatterAddRows?: (out: FloatArray, src: FloatArray, ids: Int32Array, width: number) => boolean;
+
   /** Optimizer updates and gradient-norm kernels, when the backend has them. */
   readonly optimizerKernels?: OptimizerKernels;
 }

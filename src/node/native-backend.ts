@@ -7,7 +7,8 @@
  * GEMMs; `setNativeThreads` / `--threads` sets its size, and results are the same for any size.
  * The optimizer updates (SGD, Adam, AdamW) and the gradient norm and clipping run in C too
  * (native/optim.c), bit-identical to src/train's loops; UNROLL_NO_NATIVE_OPTIM=1 leaves them to the
- * loops, to measure what they save.
+ * loops, to measure what they save. The token-input backward's scatter-add of dXP rows by token
+ * runs in C as well (native/scatter.c), bit-identical to its loop in src/sequence/unroll.ts.
  *
  * Importing this module loads build/Release/unroll_native.node. When that works it registers the
  * backend "native", so `getBackend()` prefers it; when it does not (not built, or built for
@@ -54,6 +55,11 @@ export interface NativeAddon {
   sumSquares(x: Float32Array, n: number): number;
   /** x ← x·s over n elements, rounded to float32 as JavaScript does. */
   scale(x: Float32Array, n: number, s: number): void;
+  /**
+   * For n ascending, row ids[n] of out += row n of src (rows of `width`), bit-identical to the loop
+   * (native/scatter.h); throws RangeError for an id outside out's rows, a short src, or overlap.
+   */
+  scatterAddRows(out: Float32Array, src: Float32Array, ids: Int32Array, width: number): void;
   /** Fused float32 forward of one direction of one layer (native/recurrence.h); unused arrays null. */
   recForward(
     code: number, T: number, B: number, H: number, reverse: boolean,
@@ -169,6 +175,7 @@ export const nativeBackend: Backend | null = nativeAddon && {
   gemm: nativeAddon.gemm,
   recurrence: nativeRecurrence(nativeAddon),
   crossEntropy: nativeCrossEntropy(nativeAddon),
+  scatterAddRows: nativeScatterAddRows(nativeAddon),
   ...(process.env.UNROLL_NO_NATIVE_OPTIM === "1" ? {} : { optimizerKernels: nativeOptimizerKernels(nativeAddon) }),
 };
 
@@ -181,6 +188,15 @@ function nativeCrossEntropy(addon: NativeAddon): NonNullable<Backend["crossEntro
     const count = countTargets(targets, N, V, ignoreIndex);
     const scale = count > 0 ? 1 / count : 0;
     return addon.softmaxXent(logits, targets, N, V, dlogits, ignoreIndex, scale) * scale;
+  };
+}
+
+/** `Backend.scatterAddRows` in C (native/scatter.c) for Float32Array buffers; float64 stays with the loop. */
+function nativeScatterAddRows(addon: NativeAddon): NonNullable<Backend["scatterAddRows"]> {
+  return (out, src, ids, width) => {
+    if (!(out instanceof Float32Array) || !(src instanceof Float32Array)) return false;
+    addon.scatterAddRows(out, src, ids, width);
+    return true;
   };
 }
 
