@@ -27,7 +27,7 @@ import {
   type LanguageModelConfig,
 } from "../src/model/language-model.js";
 import { bindRecurrent, recurrentBackward, recurrentForward, recurrentSpecs, type RecurrentConfig } from "../src/sequence/recurrent.js";
-import { finalC, finalH, outputAt, timeOf, unrollBackward, unrollForward, type UnrollCache } from "../src/sequence/unroll.js";
+import { finalC, finalH, isTokenInput, outputAt, timeOf, unrollBackward, unrollForward, type UnrollCache } from "../src/sequence/unroll.js";
 import { createArena, mirrorArena, view, type Arena } from "../src/tensor/arena.js";
 import { Rng } from "../src/tensor/random.js";
 import { dot, failures, fillUniform, gradcheck, randomF64, type Checked } from "./helpers/gradcheck.js";
@@ -72,13 +72,15 @@ function arenaTensors(params: Arena, grads: Arena): Checked[] {
 /** min over all steps and units of |pre-activation| of an RNN run, recomputed independently. */
 function minPreactivation(run: UnrollCache, p: CellParams, I: number): number {
   const { T, B, H } = run.dims;
+  const x = run.x;
+  if (isTokenInput(x)) throw new Error("minPreactivation needs a dense input");
   let m = Infinity;
   for (let k = 0; k < T; k++) {
     const t = timeOf(k, T, run.reverse);
     for (let b = 0; b < B; b++) {
       for (let j = 0; j < H; j++) {
         let a = p.bih[j] + p.bhh[j];
-        for (let i = 0; i < I; i++) a += p.Wih[j * I + i] * run.x[(t * B + b) * I + i];
+        for (let i = 0; i < I; i++) a += p.Wih[j * I + i] * x[(t * B + b) * I + i];
         for (let i = 0; i < H; i++) a += p.Whh[j * H + i] * run.hs[(k * B + b) * H + i];
         m = Math.min(m, Math.abs(a));
       }
