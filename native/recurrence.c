@@ -376,7 +376,13 @@ static int prepare(job *J, const unroll_rec *R, int backward, int nth)
   size_t total = 0, sizes[MAX_CHUNKS][4];
   for (int c = 0; c < nc; c++) {
     int j0, j1;
-    unroll_partition(H, nc, c, 24, &j0, &j1);
+    /* Boundaries at the multiple of 8 nearest to an even split: balanced threads matter more than
+     * whole 24-wide panels (a chunk's short last panel runs the 8-wide kernel). */
+    j0 = c == 0 ? 0 : (int)(((long)H * c / nc + 4) / 8 * 8);
+    j1 = c == nc - 1 ? H : (int)(((long)H * (c + 1) / nc + 4) / 8 * 8);
+    if (j0 > H) j0 = H;
+    if (j1 > H) j1 = H;
+    if (j1 < j0) j1 = j0;
     const int nj = j1 - j0;
     chunk_table[c].j0 = j0;
     chunk_table[c].nj = nj;
