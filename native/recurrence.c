@@ -15,11 +15,11 @@
  * element is computed the same way whichever thread runs it, so results do not depend on the
  * thread count.
  *
- * Batch mode (from 16 batch rows per thread) splits the batch instead: after W_hh is packed once
- * (each thread packs a part), each thread runs its rows through all T steps with no
- * synchronisation at all, reading the whole packed W_hh every step (from L3). At T1's shapes
- * (B 32, H 256: ~100 µs of work per step and thread) that is 8–23% faster than unit mode's
- * per-step barriers, forward and backward, for every cell. Peephole LSTMs stay in unit mode: their
+ * Batch mode (from 4 batch rows, one register tile, per thread) splits the batch instead: after
+ * W_hh is packed once (each thread packs a part), each thread runs its rows through all T steps
+ * with no synchronisation at all, reading the whole packed W_hh every step (from L3). At T1's
+ * shapes (B 32, H 256: ~100 µs of work per step and thread) that is 8–23% faster than unit mode's
+ * per-step barriers, forward and backward, for every cell; at B 16, H 128 (T3) 15–22%. Peephole LSTMs stay in unit mode: their
  * peephole gradients sum over the batch rows.
  *
  * Calls are serialised by a mutex (the pool and the scratch are process-wide).
@@ -320,9 +320,9 @@ static int prepare(job *J, const unroll_rec *R, int backward, int nth)
   J->backward = backward;
   /* Small batches: packing W_hh would cost more than the products themselves. */
   const int direct = B < 3 || (long)T * B <= 8;
-  /* Batch mode from 16 rows per thread: no synchronisation per step at all (each thread runs its
-   * rows through every step; the price is each thread reading all of W_hh per step, from L3). */
-  J->batch = !direct && nth > 1 && B >= 16 * nth && !R->peephole; /* peephole gradients sum over rows */
+  /* Batch mode from 4 rows (one register tile) per thread: no synchronisation per step at all (each
+   * thread runs its rows through every step; the price is each thread reading all of W_hh per step). */
+  J->batch = !direct && nth > 1 && B >= 4 * nth && !R->peephole; /* peephole gradients sum over rows */
   J->per_step = backward ? (cho ? 3 : 2) : (cho ? 2 : 1);
   J->nphases = J->batch ? 2 + (backward ? 1 : 0) : 1 + T * J->per_step + (backward ? 1 : 0);
   /* One chunk per thread would stall a step whenever a thread is preempted; two let the other

@@ -29,7 +29,7 @@ const SIZES: readonly (readonly [number, number, number, number])[] = [
   [3, 1, 5, 17],
   [1, 2, 3, 9],
   [6, 4, 6, 64],
-  // from 16 rows per thread (2 threads) the native recurrence splits the batch instead of the units
+  // from 4 rows per thread (2 threads) the native recurrence splits the batch instead of the units
   [5, 37, 4, 27],
 ];
 
@@ -217,8 +217,8 @@ describe.skipIf(!native)(`fused recurrence (native backend)${native ? "" : ` —
   it("2 threads equal 1 thread bit for bit, whether the threads split the units or the batch", () => {
     const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
     for (const name of CELLS) {
-      // B 34: batch mode (≥ 16 rows per thread); B 9: unit mode
-      for (const size of [[6, 34, 5, 40], [5, 9, 3, 50]] as const) {
+      // B 34: batch mode (≥ 4 rows per thread); B 5: unit mode
+      for (const size of [[6, 34, 5, 40], [5, 5, 3, 50]] as const) {
         const c = makeCase(name, size, name.length % 2 === 1, 23);
         const run = () => {
           const f = forward(native!, c);
