@@ -13,6 +13,12 @@ interface BenchFlags {
   minTime: number;
   minSteps: number;
   warmup: number;
+  rounds: number;
+}
+
+/** The element of `xs` at the median of `key` (the upper one of the middle two). */
+function medianBy<T>(xs: readonly T[], key: (x: T) => number): T {
+  return [...xs].sort((a, b) => key(a) - key(b))[xs.length >> 1];
 }
 
 /** `unroll bench` */
@@ -25,7 +31,9 @@ export function benchCommand(): Command {
         "formula, and the fraction of this machine's float32 peak (the native addon's measured one-core FMA\n" +
         "peak in AVX-512, AVX2 or scalar registers, times the threads). Where\n" +
         "/usr/bin/python3 has torch, PyTorch runs the same configuration in the same session and the\n" +
-        "ratio is printed. Run it alone on the machine (e.g. under flock /tmp/bench.lock).",
+        "ratio is printed. Run it alone on the machine (e.g. under flock /tmp/bench.lock). On a machine\n" +
+        "whose speed drifts (a shared VM), --rounds 3 alternates unroll and PyTorch three times per\n" +
+        "configuration and reports the median of each side.",
     )
     .option("--config <names>", `comma-separated configurations (${BENCH_CONFIGS.map((c) => c.name).join(", ")}); default all`)
     .option("--backend <name>", "compute backend", "auto")
@@ -34,6 +42,7 @@ export function benchCommand(): Command {
     .option("--min-time <s>", "time each configuration at least this long", num(0), 5)
     .option("--min-steps <n>", "and at least this many steps", int(1), 10)
     .option("--warmup <n>", "untimed steps first", int(0), 2)
+    .option("--rounds <n>", "measure unroll and PyTorch alternately this many times per configuration; report medians", int(1), 1)
     .option("--json", "print one JSON object per configuration")
     .action((f: BenchFlags) => {
       applyThreadsOption(f.threads);
@@ -49,7 +58,7 @@ export function benchCommand(): Command {
       const threads = backend.name === "native" ? (nativeThreads() ?? 1) : 1;
       const peak = machinePeak(threads);
       if (!f.json) {
-        console.log(`unroll bench: backend ${backend.name}${backend.name === "native" ? ` (${threads} thread${threads === 1 ? "" : "s"})` : ""}${torch ? `, PyTorch from /usr/bin/python3 in the same run (${f.threads ?? 2} threads)` : ", no PyTorch comparison"}`);
+        console.log(`unroll bench: backend ${backend.name}${backend.name === "native" ? ` (${threads} thread${threads === 1 ? "" : "s"})` : ""}${torch ? `, PyTorch from /usr/bin/python3 in the same run (${f.threads ?? 2} threads)` : ", no PyTorch comparison"}${f.rounds > 1 ? `; medians of ${f.rounds} rounds${torch ? ", alternating" : ""}` : ""}`);
         console.log(
           peak
             ? `peak:   ${peak.gflops.toFixed(0)} GFLOP/s float32 (${peak.isa} FMA, measured ${peak.perCore.toFixed(1)} per core × ${peak.threads})`
@@ -58,13 +67,20 @@ export function benchCommand(): Command {
         console.log("config  tokens/s     GFLOP/s  % peak  step ms   peak RSS  | PyTorch tokens/s  ratio");
       }
       for (const c of configs) {
-        let r: BenchResult = benchUnroll(backend, c, timing, peak?.gflops ?? null);
+        const ours: BenchResult[] = [];
+        const theirs: ReturnType<typeof benchTorch>[] = [];
+        for (let round = 0; round < f.rounds; round++) {
+          ours.push(benchUnroll(backend, c, timing, peak?.gflops ?? null));
+          if (torch) theirs.push(benchTorch(c, timing, f.threads ?? 2));
+        }
+        let r: BenchResult = medianBy(ours, (x) => x.tokensPerSec);
         if (torch) {
-          const t = benchTorch(c, timing, f.threads ?? 2);
+          const ok = theirs.filter((t): t is { tokensPerSec: number; gflops: number } => !("error" in t));
+          const t = ok.length > 0 ? medianBy(ok, (x) => x.tokensPerSec) : theirs[0];
           r = { ...r, torch: "error" in t ? t : { ...t, ratio: r.tokensPerSec / t.tokensPerSec } };
         }
         if (f.json) {
-          console.log(JSON.stringify({ ...r, desc: c.desc, peakGflops: peak?.gflops ?? null }));
+          console.log(JSON.stringify({ ...r, desc: c.desc, peakGflops: peak?.gflops ?? null, rounds: f.rounds, tokensPerSecRounds: ours.map((x) => x.tokensPerSec) }));
           continue;
         }
         const t = r.torch && "ratio" in r.torch ? `| ${r.torch.tokensPerSec.toFixed(0).padStart(14)}  ${r.torch.ratio.toFixed(2)}×` : r.torch ? `| PyTorch failed: ${(r.torch as { error: string }).error}` : "";
