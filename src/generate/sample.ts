@@ -8,6 +8,7 @@ import { softmaxRows } from "../layers/softmax-cross-entropy.js";
 import { languageModelForward, languageModelInputProjections, type LanguageModel, type RecurrentState } from "../model/language-model.js";
 import type { FloatArray } from "../tensor/dtype.js";
 import type { Rng } from "../tensor/random.js";
+import { Workspace } from "../tensor/workspace.js";
 
 // Dimensions: V vocabulary.
 
@@ -96,12 +97,14 @@ export function* sampleTokens(backend: Backend, model: LanguageModel, opts: Samp
   }
   const token = new Int32Array(1);
   let inputProjections: FloatArray[] | undefined;
+  const workspace = new Workspace(); // z is read before the next step reuses its buffer
   for (let n = 0; n < opts.length; n++) {
     token[0] = pickToken(z, opts);
     yield token[0];
     if (n + 1 === opts.length) break;
     inputProjections ??= languageModelInputProjections(backend, model);
-    const pass = languageModelForward(backend, model, token, 1, 1, state, { inputProjections });
+    workspace.reset();
+    const pass = languageModelForward(backend, model, token, 1, 1, state, { inputProjections, workspace });
     state = pass.state;
     z = pass.logits;
   }
