@@ -63,7 +63,7 @@ export function trainStep(ctx: StepContext, chunk: Chunk, state: RecurrentState 
   const { backend, model, grads } = ctx;
   ctx.workspace.reset();
   const pass = languageModelForward(backend, model, chunk.x, chunk.S, chunk.B, state, { training: true, rng: ctx.rng, workspace: ctx.workspace });
-  const dlogits = ctx.workspace.take(model.params.dtype, pass.logits.length);
+  const dlogits = ctx.workspace.take(model.params.dtype, pass.logits.length, true); // the loss writes every row
   const loss = languageModelLoss(model, pass, chunk.y, dlogits);
   if (!Number.isFinite(loss)) {
     throw new Error(`the training loss became ${loss}; lower the learning rate or clip gradients (--clip-norm)`);
