@@ -126,6 +126,24 @@ static int overlaps(const void *p, uint64_t pbytes, const void *q, uint64_t qbyt
   return pbytes > 0 && qbytes > 0 && a < b + qbytes && b < a + pbytes;
 }
 
+/* Argument `name` of `fn`: a typed array of type `want` (`kind` says which, for the TypeError). */
+static int get_typed(napi_env env, napi_value v, napi_typedarray_type want, const char *fn, const char *name,
+                     const char *kind, size_t *len, void **data)
+{
+  char msg[160];
+  bool is_ta = false;
+  napi_typedarray_type type;
+  size_t off;
+  napi_value buf;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, v, &type, len, data, &buf, &off) != napi_ok || type != want) {
+    snprintf(msg, sizeof msg, "%s: %s must be %s", fn, name, kind);
+    throw_type(env, msg);
+    return 0;
+  }
+  return 1;
+}
+
 static napi_value Gemm(napi_env env, napi_callback_info info)
 {
   size_t argc = 9;
@@ -188,20 +206,12 @@ static napi_value Peak(napi_env env, napi_callback_info info)
 }
 
 /* One typed array argument of softmaxXent: its kind, and at least `need` elements. */
-static int get_xent_array(napi_env env, napi_value v, napi_typedarray_type want, const char *kind_msg, uint64_t need,
-                          const char *short_msg, void **data)
+static int get_xent_array(napi_env env, napi_value v, napi_typedarray_type want, const char *name, const char *kind,
+                          uint64_t need, const char *short_msg, void **data)
 {
   char msg[128];
-  bool is_ta = false;
-  napi_typedarray_type type;
-  size_t len, off;
-  napi_value buf;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, v, &type, &len, data, &buf, &off) != napi_ok || type != want) {
-    snprintf(msg, sizeof msg, "softmaxXent: %s", kind_msg);
-    throw_type(env, msg);
-    return 0;
-  }
+  size_t len;
+  if (!get_typed(env, v, want, "softmaxXent", name, kind, &len, data)) return 0;
   if ((uint64_t)len < need) {
     snprintf(msg, sizeof msg, "softmaxXent: %s", short_msg);
     throw_range(env, msg);
@@ -227,9 +237,9 @@ static napi_value SoftmaxXent(napi_env env, napi_callback_info info)
   const float *logits;
   const int *targets;
   float *dlogits = NULL;
-  if (!get_xent_array(env, argv[0], napi_float32_array, "logits must be a Float32Array", (uint64_t)N * V,
+  if (!get_xent_array(env, argv[0], napi_float32_array, "logits", "a Float32Array", (uint64_t)N * V,
                       "logits holds fewer than N·V values", (void **)&logits) ||
-      !get_xent_array(env, argv[1], napi_int32_array, "targets must be an Int32Array", (uint64_t)N,
+      !get_xent_array(env, argv[1], napi_int32_array, "targets", "an Int32Array", (uint64_t)N,
                       "targets holds fewer than N values", (void **)&targets))
     return NULL;
   const int ignore = (int)ignore_d;
@@ -239,7 +249,7 @@ static napi_value SoftmaxXent(napi_env env, napi_callback_info info)
   napi_valuetype vt;
   CHECK_NAPI(env, napi_typeof(env, argv[4], &vt));
   if (vt != napi_null) {
-    if (!get_xent_array(env, argv[4], napi_float32_array, "dlogits must be a Float32Array or null", (uint64_t)N * V,
+    if (!get_xent_array(env, argv[4], napi_float32_array, "dlogits", "a Float32Array or null", (uint64_t)N * V,
                         "dlogits holds fewer than N·V values", (void **)&dlogits))
       return NULL;
     if (overlaps(dlogits, (uint64_t)N * V * 4, logits, (uint64_t)N * V * 4))
@@ -501,18 +511,11 @@ static int get_optim_array(napi_env env, const char *fn, napi_value v, uint64_t 
   a->data = NULL;
   if (napi_typeof(env, v, &t) != napi_ok) return throw_type(env, "optimizer kernel: bad argument"), 0;
   if (a->nullable && t == napi_null) return 1;
-  bool is_ta = false;
-  napi_typedarray_type type;
-  size_t length, offset;
+  size_t length;
   void *data;
-  napi_value buffer;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset) != napi_ok ||
-      type != napi_float32_array) {
-    snprintf(msg, sizeof msg, "%s: %s must be a Float32Array%s", fn, a->name, a->nullable ? " or null" : "");
-    throw_type(env, msg);
+  if (!get_typed(env, v, napi_float32_array, fn, a->name, a->nullable ? "a Float32Array or null" : "a Float32Array",
+                 &length, &data))
     return 0;
-  }
   if ((uint64_t)length < n) {
     snprintf(msg, sizeof msg, "%s: %s holds %zu elements but n = %llu", fn, a->name, length, (unsigned long long)n);
     throw_range(env, msg);
@@ -644,23 +647,6 @@ static napi_value Scale(napi_env env, napi_callback_info info)
  * ([0, out.length / width)), and out overlaps neither src nor ids (a write must not change an id
  * after the check). Width 0 does nothing.
  */
-static int get_scatter_array(napi_env env, napi_value v, napi_typedarray_type want, const char *name,
-                             const char *kind, size_t *len, void **data)
-{
-  char msg[128];
-  bool is_ta = false;
-  napi_typedarray_type type;
-  size_t off;
-  napi_value buf;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, v, &type, len, data, &buf, &off) != napi_ok || type != want) {
-    snprintf(msg, sizeof msg, "scatterAddRows: %s must be %s", name, kind);
-    throw_type(env, msg);
-    return 0;
-  }
-  return 1;
-}
-
 static napi_value ScatterAddRows(napi_env env, napi_callback_info info)
 {
   size_t argc = 4;
@@ -672,9 +658,9 @@ static napi_value ScatterAddRows(napi_env env, napi_callback_info info)
   const int *ids;
   size_t nOut, nSrc, N;
   int width;
-  if (!get_scatter_array(env, argv[0], napi_float32_array, "out", "a Float32Array", &nOut, (void **)&out) ||
-      !get_scatter_array(env, argv[1], napi_float32_array, "src", "a Float32Array", &nSrc, (void **)&src) ||
-      !get_scatter_array(env, argv[2], napi_int32_array, "ids", "an Int32Array", &N, (void **)&ids) ||
+  if (!get_typed(env, argv[0], napi_float32_array, "scatterAddRows", "out", "a Float32Array", &nOut, (void **)&out) ||
+      !get_typed(env, argv[1], napi_float32_array, "scatterAddRows", "src", "a Float32Array", &nSrc, (void **)&src) ||
+      !get_typed(env, argv[2], napi_int32_array, "scatterAddRows", "ids", "an Int32Array", &N, (void **)&ids) ||
       !get_dim(env, argv[3], "width", &width))
     return NULL;
   if (width == 0) return NULL;
