@@ -684,6 +684,31 @@ static napi_value ScatterAddRows(napi_env env, napi_callback_info info)
   return NULL;
 }
 
+/* fill(x: Float32Array, row: Float32Array | null): x ← copies of row (x.length a multiple of
+ * row.length), or zeros; x and row must not overlap. */
+static napi_value Fill(napi_env env, napi_callback_info info)
+{
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 2) return throw_type(env, "fill: expected 2 arguments (x, row)");
+  float *x;
+  const float *row = NULL;
+  size_t n, w = 0;
+  if (!get_typed(env, argv[0], napi_float32_array, "fill", "x", "a Float32Array", &n, (void **)&x)) return NULL;
+  napi_valuetype t;
+  CHECK_NAPI(env, napi_typeof(env, argv[1], &t));
+  if (t != napi_null) {
+    if (!get_typed(env, argv[1], napi_float32_array, "fill", "row", "a Float32Array or null", &w, (void **)&row))
+      return NULL;
+    if (w == 0 ? n != 0 : n % w != 0) return throw_range(env, "fill: x.length must be a multiple of row.length");
+    if (overlaps(x, (uint64_t)n * 4, row, (uint64_t)w * 4)) return throw_range(env, "fill: x and row must not overlap");
+    if (w == 0) return NULL;
+  }
+  unroll_fill(x, n, row, w);
+  return NULL;
+}
+
 /* Each thread (main or worker) frees its own packing scratch when its environment goes away. */
 static void free_scratch(void *arg)
 {
@@ -701,7 +726,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
              {"setThreads", SetThreads}, {"recForward", RecForward},
              {"recBackward", RecBackward}, {"peakGflops", Peak}, {"softmaxXent", SoftmaxXent},
              {"adam", Adam},           {"sgd", Sgd},
-             {"sumSquares", SumSquares}, {"scale", Scale},
+             {"sumSquares", SumSquares}, {"scale", Scale}, {"fill", Fill},
              {"scatterAddRows", ScatterAddRows}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -25,6 +25,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #if defined(__GNUC__) && !defined(UNROLL_PLAIN_C) && (defined(__x86_64__) || defined(__i386__))
 #define OPTIM_X86 1
@@ -287,6 +288,33 @@ void unroll_sgd(float *p, const float *g, float *b, size_t n, double lr, double 
 {
   const sgd_args a = {p, b, g, lr, wd, mu, nesterov, firstStep};
   run_elementwise(sgd_range, &a, n);
+}
+
+typedef struct {
+  float *x;
+  const float *row; /* NULL: zeros */
+  size_t w;
+} fill_args;
+
+static void fill_range(const void *args, size_t lo, size_t hi, double *sum)
+{
+  (void)sum;
+  const fill_args *a = (const fill_args *)args;
+  if (!a->row) {
+    memset(a->x + lo, 0, (hi - lo) * sizeof(float));
+    return;
+  }
+  for (size_t p = lo; p < hi;) {
+    const size_t j = p % a->w, len = a->w - j < hi - p ? a->w - j : hi - p;
+    memcpy(a->x + p, a->row + j, len * sizeof(float));
+    p += len;
+  }
+}
+
+void unroll_fill(float *x, size_t n, const float *row, size_t w)
+{
+  const fill_args a = {x, row, w};
+  run_elementwise(fill_range, &a, n);
 }
 
 void unroll_scale(float *x, size_t n, double s)

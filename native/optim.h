@@ -35,4 +35,7 @@ double unroll_sum_squares(const float *x, size_t n);
 /* x ← x·s (rounded to float32), per element. */
 void unroll_scale(float *x, size_t n, double s);
 
+/* x (n floats) ← copies of row (w floats, n a multiple of w), or zeros when row is NULL. */
+void unroll_fill(float *x, size_t n, const float *row, size_t w);
+
 #endif

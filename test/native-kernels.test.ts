@@ -8,7 +8,7 @@
  *    row-by-row runs (the single-row computation is unchanged by the split).
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { Backend } from "../src/backend/backend.js";
+import { fillRows, type Backend } from "../src/backend/backend.js";
 import { parseCell } from "../src/cells/index.js";
 import { nativeAddon, nativeBackend, type NativeIsa } from "../src/node/native-backend.js";
 import { bindRecurrent, recurrentBackward, recurrentForward, recurrentSpecs, type RecurrentConfig } from "../src/sequence/recurrent.js";
@@ -197,6 +197,31 @@ describe.skipIf(!nativeAddon)("native training kernels", () => {
         const ref = exactSum(rowLoss);
         expect(Math.abs(losses[0] - ref)).toBeLessThanOrEqual(1e-12 * Math.abs(ref));
       }
+    });
+  }
+
+  for (const threads of THREADS) {
+    it(`fill writes what fillRows writes: bias rows and zeros, small and pooled sizes (${threads} thread${threads > 1 ? "s" : ""})`, () => {
+      addon.setThreads(threads);
+      const rng = Rng.seeded(23);
+      const plain: Backend = { name: "plain", gemm: () => {} }; // no fill: fillRows runs its loop
+      for (const [rows, width] of [[3, 7], [400, 10000], [2048, 1024], [70000, 1]] as const) {
+        const row = randomValues(rng, width);
+        const x = randomValues(rng, rows * width + 5).subarray(2, 2 + rows * width); // a view: nothing outside it changes
+        const around = Float32Array.from(new Float32Array(x.buffer, 0, 2));
+        const want = Float32Array.from(x);
+        fillRows(plain, want, row);
+        expect(nativeBackend!.fill!(x, row)).toBe(true);
+        expect(Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(want.buffer))).toBe(true);
+        expect(new Float32Array(x.buffer, 0, 2)).toEqual(around);
+        expect(nativeBackend!.fill!(x, null)).toBe(true);
+        expect(x.every((v) => v === 0)).toBe(true);
+      }
+      expect(nativeBackend!.fill!(new Float64Array(4), null)).toBe(false);
+      expect(() => addon.fill(new Float32Array(10), new Float32Array(3))).toThrow(RangeError);
+      expect(() => addon.fill(new Float64Array(10) as unknown as Float32Array, null)).toThrow(TypeError);
+      const shared = new Float32Array(12);
+      expect(() => addon.fill(shared, shared.subarray(0, 4))).toThrow(/overlap/);
     });
   }
 });

@@ -58,6 +58,14 @@ export interface Backend {
    */
   readonly scatterAddRows?: (out: FloatArray, src: FloatArray, ids: Int32Array, width: number) => boolean;
 
+  /**
+   * Fills `x` with copies of `row` (x.length a multiple of row.length: bias rows before a GEMM
+   * adds into them), or with zeros when `row` is null, when the backend has it (e.g. over its
+   * threads). Exactly what `fillRows` (below) writes. Returns false, doing nothing, for inputs it
+   * does not handle; the caller then runs `fillRows`.
+   */
+  readonly fill?: (x: FloatArray, row: FloatArray | null) => boolean;
+
   /** Optimizer updates and gradient-norm kernels, when the backend has them. */
   readonly optimizerKernels?: OptimizerKernels;
 }
@@ -158,4 +166,14 @@ export interface FusedBackward {
   readonly dc: FloatArray;
   /** (T, B, G·H) written: dL/d(input projection), indexed by time t */
   readonly dxp: FloatArray;
+}
+
+/** x ← copies of `row` (x.length a multiple of row.length), or zeros when `row` is null; through `backend.fill` when it has one. */
+export function fillRows(backend: Backend, x: FloatArray, row: FloatArray | null): void {
+  if (backend.fill?.(x, row)) return;
+  if (!row) {
+    x.fill(0);
+    return;
+  }
+  for (let o = 0; row.length > 0 && o < x.length; o += row.length) x.set(row, o);
 }

@@ -60,6 +60,8 @@ export interface NativeAddon {
    * (native/scatter.h); throws RangeError for an id outside out's rows, a short src, or overlap.
    */
   scatterAddRows(out: Float32Array, src: Float32Array, ids: Int32Array, width: number): void;
+  /** x ← copies of row (x.length a multiple of row.length), or zeros when row is null (native/optim.h). */
+  fill(x: Float32Array, row: Float32Array | null): void;
   /** Fused float32 forward of one direction of one layer (native/recurrence.h); unused arrays null. */
   recForward(
     code: number, T: number, B: number, H: number, reverse: boolean,
@@ -176,6 +178,11 @@ export const nativeBackend: Backend | null = nativeAddon && {
   recurrence: nativeRecurrence(nativeAddon),
   crossEntropy: nativeCrossEntropy(nativeAddon),
   scatterAddRows: nativeScatterAddRows(nativeAddon),
+  fill: (x, row) => {
+    if (!(x instanceof Float32Array) || (row !== null && !(row instanceof Float32Array))) return false;
+    nativeAddon.fill(x, row);
+    return true;
+  },
   ...(process.env.UNROLL_NO_NATIVE_OPTIM === "1" ? {} : { optimizerKernels: nativeOptimizerKernels(nativeAddon) }),
 };
 

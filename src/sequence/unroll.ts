@@ -22,7 +22,7 @@
  * which costs V rows instead of T·B in each of the three large GEMMs (a char LM: V ≈ 100 against
  * T·B ≈ 2000). Only the order of float additions differs from the dense path.
  */
-import type { Backend } from "../backend/backend.js";
+import { fillRows, type Backend } from "../backend/backend.js";
 import { addColumnSumsGemm, type Cell, type CellParams, type Dims } from "../cells/cell.js";
 import { allocate, type DType, type FloatArray } from "../tensor/dtype.js";
 import type { Allocator } from "../tensor/workspace.js";
@@ -115,7 +115,7 @@ export function unrollForward(
     if (P.length !== x.V * GH) throw new Error(`token input: the projection table has ${P.length} values, not V·G·H = ${x.V}·${GH}`);
     for (let r = 0; r < T * B; r++) xp.set(P.subarray(x.ids[r] * GH, (x.ids[r] + 1) * GH), r * GH);
   } else {
-    for (let r = 0; r < T * B; r++) xp.set(p.bih, r * GH);
+    fillRows(backend, xp, p.bih);
     backend.gemm(false, true, T * B, GH, I, x, p.Wih, xp, true);
   }
   const hs = alloc(dtype, (T + 1) * BH, true); // h0, then every step's state

@@ -3,7 +3,7 @@
  * carried state, mean cross-entropy, backward, clip, optimizer update. The returned state is the
  * chunk's final state, to carry into the next chunk (values kept, gradient cut).
  */
-import type { Backend } from "../backend/backend.js";
+import { fillRows, type Backend } from "../backend/backend.js";
 import {
   createGradients,
   languageModelBackward,
@@ -68,7 +68,7 @@ export function trainStep(ctx: StepContext, chunk: Chunk, state: RecurrentState 
   if (!Number.isFinite(loss)) {
     throw new Error(`the training loss became ${loss}; lower the learning rate or clip gradients (--clip-norm)`);
   }
-  grads.data.fill(0);
+  fillRows(backend, grads.data, null);
   languageModelBackward(backend, model, grads, pass, dlogits);
   const kernels = backend.optimizerKernels;
   const gradNorm = ctx.clipNorm !== undefined ? clipGradNorm(grads.data, ctx.clipNorm, kernels) : globalNorm(grads.data, kernels);
