@@ -31,6 +31,9 @@ const SIZES: readonly (readonly [number, number, number, number])[] = [
   [6, 4, 6, 64],
   // from 4 rows per thread (2 threads) the native recurrence splits the batch instead of the units
   [5, 37, 4, 27],
+  // batch-1/2 steps read W_hh in place, four rows at a time when H is a multiple of 16
+  [4, 2, 3, 48],
+  [3, 1, 5, 32],
 ];
 
 function rand(rng: Rng, n: number, scale = 1): Float32Array {
