@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import type { Backend } from "../src/backend/backend.js";
 import { jsBackend } from "../src/backend/js/index.js";
+import { wasmBackend, wasmUsable } from "../src/backend/wasm/index.js";
 import { parseCell } from "../src/cells/index.js";
 import { createLanguageModel, languageModelForward, languageModelLoss, type RecurrentState } from "../src/model/language-model.js";
 import { nativeBackend } from "../src/node/native-backend.js";
@@ -17,7 +18,7 @@ import { createOptimizer } from "../src/train/optimizers.js";
 import { createStepContext, evaluateChunks, trainStep } from "../src/train/step.js";
 import { pickToken, sampleTokens } from "../src/generate/sample.js";
 
-const backends: Backend[] = [jsBackend, ...(nativeBackend ? [nativeBackend] : [])];
+const backends: Backend[] = [jsBackend, ...(wasmUsable() ? [wasmBackend] : []), ...(nativeBackend ? [nativeBackend] : [])];
 
 function setup(backend: Backend, cell: string, embedSize: number) {
   const rng = Rng.seeded(3);
