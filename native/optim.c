@@ -249,20 +249,13 @@ typedef struct {
   size_t n;
   size_t nblocks;
   double *sums; /* one per block (sum_squares), else NULL */
-  _Alignas(64) volatile size_t next; /* the next unclaimed block */
 } optim_job;
 
-/* Threads claim blocks until none is left: a preempted thread's share goes to the others. */
-static void optim_task(void *arg, int tid, int nth)
+static void optim_block(void *ctx, size_t blk)
 {
-  (void)tid, (void)nth;
-  optim_job *j = (optim_job *)arg;
-  for (;;) {
-    const size_t blk = __atomic_fetch_add(&j->next, 1, __ATOMIC_ACQ_REL);
-    if (blk >= j->nblocks) return;
-    const size_t lo = blk * BLOCK, hi = lo + BLOCK < j->n ? lo + BLOCK : j->n;
-    j->fn(j->args, lo, hi, j->sums ? j->sums + blk : NULL);
-  }
+  const optim_job *j = (const optim_job *)ctx;
+  const size_t lo = blk * BLOCK, hi = lo + BLOCK < j->n ? lo + BLOCK : j->n;
+  j->fn(j->args, lo, hi, j->sums ? j->sums + blk : NULL);
 }
 
 /* An elementwise kernel over [0, n): on the calling thread when small, else by blocks on the pool. */
@@ -272,8 +265,8 @@ static void run_elementwise(range_fn fn, const void *args, size_t n)
     fn(args, 0, n, NULL);
     return;
   }
-  optim_job j = {fn, args, n, (n + BLOCK - 1) / BLOCK, NULL, 0};
-  unroll_pool_run(optim_task, &j);
+  optim_job j = {fn, args, n, (n + BLOCK - 1) / BLOCK, NULL};
+  unroll_pool_for(j.nblocks, optim_block, &j);
 }
 
 void unroll_adam(float *p, const float *g, float *m, float *v, size_t n, double shrink, double l2, double b1,
@@ -330,8 +323,8 @@ double unroll_sum_squares(const float *x, size_t n)
   if (n >= PARALLEL_MIN && unroll_pool_threads() > 1) sums = (double *)malloc(nblocks * sizeof(double));
   double s = 0;
   if (sums) {
-    optim_job j = {sumsq_range, x, n, nblocks, sums, 0};
-    unroll_pool_run(optim_task, &j);
+    optim_job j = {sumsq_range, x, n, nblocks, sums};
+    unroll_pool_for(nblocks, optim_block, &j);
     for (size_t k = 0; k < nblocks; k++) s += sums[k];
     free(sums);
   } else {

@@ -45,32 +45,6 @@ void unroll_partition(int total, int n, int t, int align, int *lo, int *hi)
   *hi = (int)b;
 }
 
-void unroll_barrier_init(unroll_barrier *b, int n)
-{
-  b->n = n;
-  b->count = 0;
-  b->sense = 0;
-}
-
-void unroll_barrier_wait(unroll_barrier *b, int *local_sense)
-{
-  if (b->n <= 1) return;
-  const int s = !*local_sense;
-  *local_sense = s;
-  if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == b->n) {
-    __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
-    STORE(&b->sense, s);
-    return;
-  }
-  for (long spins = 0; LOAD(&b->sense) != s; spins++) {
-    CPU_RELAX();
-#if !UNROLL_NO_PTHREADS
-    /* More runnable threads than cores: let the one we wait for run. */
-    if (spins >= BARRIER_SPINS_BEFORE_YIELD) sched_yield();
-#endif
-  }
-}
-
 #if UNROLL_NO_PTHREADS
 
 int unroll_pool_threads(void) { return 1; }
@@ -226,6 +200,33 @@ void unroll_pool_run(unroll_task fn, void *ctx)
 #endif
 
 /* ---------------------------------------------------------------------------------------------
+ * Blocks claimed over the pool (pool.h)
+ */
+typedef struct {
+  unroll_block_fn fn;
+  void *ctx;
+  size_t nblocks;
+  _Alignas(64) volatile size_t next; /* the next unclaimed block */
+} for_job;
+
+static void for_task(void *arg, int tid, int nth)
+{
+  (void)tid, (void)nth;
+  for_job *j = (for_job *)arg;
+  for (;;) {
+    const size_t blk = __atomic_fetch_add(&j->next, 1, __ATOMIC_ACQ_REL);
+    if (blk >= j->nblocks) return;
+    j->fn(j->ctx, blk);
+  }
+}
+
+void unroll_pool_for(size_t nblocks, unroll_block_fn fn, void *ctx)
+{
+  for_job j = {fn, ctx, nblocks, 0};
+  unroll_pool_run(for_task, &j);
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Parallel SGEMM: each thread computes a fixed block of C with the serial kernel (and its own
  * thread-local packing scratch). Every element of C is the same sum in the same order whatever the
  * split, so results do not depend on the thread count.
@@ -235,12 +236,13 @@ typedef struct {
   const float *A, *B;
   float *C;
   ptrdiff_t lda, ldb, ldc;
-  _Alignas(64) volatile int next; /* the next unclaimed block */
   volatile int failed;
 } gemm_job;
 
-static void gemm_block(gemm_job *j, int blk)
+static void gemm_block(void *ctx, size_t block)
 {
+  gemm_job *j = (gemm_job *)ctx;
+  const int blk = (int)block;
   int lo, hi, rc;
   if (j->by_rows) {
     unroll_partition(j->M, j->nblocks, blk, 48, &lo, &hi);
@@ -256,18 +258,6 @@ static void gemm_block(gemm_job *j, int blk)
                          j->accumulate);
   }
   if (rc != 0) j->failed = 1;
-}
-
-/* Threads claim fixed blocks of C until none is left: a preempted thread's share goes to the others. */
-static void gemm_task(void *arg, int tid, int nth)
-{
-  (void)tid, (void)nth;
-  gemm_job *j = (gemm_job *)arg;
-  for (;;) {
-    const int blk = __atomic_fetch_add(&j->next, 1, __ATOMIC_ACQ_REL);
-    if (blk >= j->nblocks) return;
-    gemm_block(j, blk);
-  }
 }
 
 int unroll_sgemm_parallel(int transA, int transB, int M, int N, int K, const float *A, ptrdiff_t lda,
@@ -294,7 +284,7 @@ int unroll_sgemm_parallel(int transA, int transB, int M, int N, int K, const flo
   if (per_thread < 1) per_thread = 1;
   int nblocks = per_thread * nth;
   if (nblocks > (extent + 47) / 48) nblocks = (extent + 47) / 48;
-  gemm_job j = {transA, transB, M, N, K, accumulate, by_rows, nblocks, A, B, C, lda, ldb, ldc, 0, 0};
-  unroll_pool_run(gemm_task, &j);
+  gemm_job j = {transA, transB, M, N, K, accumulate, by_rows, nblocks, A, B, C, lda, ldb, ldc, 0};
+  unroll_pool_for((size_t)nblocks, gemm_block, &j);
   return j.failed ? -1 : 0;
 }

@@ -497,7 +497,6 @@ typedef struct {
   int N, V, ignore, nblocks;
   float scale;
   double *sums; /* one per block */
-  _Alignas(64) volatile int next; /* the next unclaimed block */
 } xent_job;
 
 /* Rows [blk·XENT_BLOCK, …) of the job: their summed loss. */
@@ -509,15 +508,10 @@ static double xent_block(const xent_job *j, int blk)
                j->scale);
 }
 
-static void xent_task(void *arg, int tid, int nth)
+static void xent_pool_block(void *ctx, size_t blk)
 {
-  (void)tid, (void)nth;
-  xent_job *j = (xent_job *)arg;
-  for (;;) {
-    const int blk = __atomic_fetch_add(&j->next, 1, __ATOMIC_ACQ_REL);
-    if (blk >= j->nblocks) return;
-    j->sums[blk] = xent_block(j, blk);
-  }
+  const xent_job *j = (const xent_job *)ctx;
+  j->sums[blk] = xent_block(j, (int)blk);
 }
 
 double unroll_softmax_xent(const float *logits, const int *targets, int N, int V, float *dlogits, int ignore,
@@ -528,7 +522,7 @@ double unroll_softmax_xent(const float *logits, const int *targets, int N, int V
   if (unroll_current_isa() != UNROLL_ISA_PORTABLE) fn = softmax_xent_avx2;
 #endif
   const int nblocks = (N + XENT_BLOCK - 1) / XENT_BLOCK;
-  xent_job j = {fn, logits, targets, dlogits, N, V, ignore, nblocks, scale, NULL, 0};
+  xent_job j = {fn, logits, targets, dlogits, N, V, ignore, nblocks, scale, NULL};
   double stack[XENT_STACK_BLOCKS];
   double *heap = NULL;
   if (nblocks > 1 && (size_t)N * V >= XENT_PARALLEL_MIN && unroll_pool_threads() > 1) {
@@ -536,7 +530,7 @@ double unroll_softmax_xent(const float *logits, const int *targets, int N, int V
   }
   double total = 0;
   if (j.sums) {
-    unroll_pool_run(xent_task, &j);
+    unroll_pool_for((size_t)nblocks, xent_pool_block, &j);
     for (int b = 0; b < nblocks; b++) total += j.sums[b];
     free(heap);
   } else {

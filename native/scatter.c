@@ -79,21 +79,15 @@ typedef struct {
   const int *ids;
   size_t N, width;
   int nparts;
-  _Alignas(64) volatile int next; /* the next unclaimed column range */
 } scatter_job;
 
-/* Threads claim column ranges until none is left: a preempted thread's share goes to the others. */
-static void scatter_task(void *arg, int tid, int nth)
+/* Column range `part` of the job. */
+static void scatter_part(void *ctx, size_t part)
 {
-  (void)tid, (void)nth;
-  scatter_job *j = (scatter_job *)arg;
-  for (;;) {
-    const int part = __atomic_fetch_add(&j->next, 1, __ATOMIC_ACQ_REL);
-    if (part >= j->nparts) return;
-    int lo, hi;
-    unroll_partition((int)j->width, j->nparts, part, ALIGN, &lo, &hi);
-    if (lo < hi) j->fn(j->out, j->src, j->ids, j->N, j->width, (size_t)lo, (size_t)hi);
-  }
+  const scatter_job *j = (const scatter_job *)ctx;
+  int lo, hi;
+  unroll_partition((int)j->width, j->nparts, (int)part, ALIGN, &lo, &hi);
+  if (lo < hi) j->fn(j->out, j->src, j->ids, j->N, j->width, (size_t)lo, (size_t)hi);
 }
 
 void unroll_scatter_add_rows(float *out, const float *src, const int *ids, size_t N, size_t width)
@@ -110,6 +104,6 @@ void unroll_scatter_add_rows(float *out, const float *src, const int *ids, size_
     fn(out, src, ids, N, width, 0, width);
     return;
   }
-  scatter_job j = {fn, out, src, ids, N, width, nparts, 0};
-  unroll_pool_run(scatter_task, &j);
+  scatter_job j = {fn, out, src, ids, N, width, nparts};
+  unroll_pool_for((size_t)nparts, scatter_part, &j);
 }
