@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { getBackend } from "../backend/select.js";
-import { BENCH_CONFIGS, benchTorch, benchUnroll, machinePeak, torchAvailable, type BenchResult } from "../node/bench.js";
+import { BENCH_CONFIGS, benchTorch, benchUnroll, machinePeak, medianBy, torchAvailable, type BenchResult } from "../node/bench.js";
 import { int, num } from "./options.js";
 import { applyThreadsOption, nativeThreads } from "../node/native-backend.js";
 
@@ -14,11 +14,6 @@ interface BenchFlags {
   minSteps: number;
   warmup: number;
   rounds: number;
-}
-
-/** The element of `xs` at the median of `key` (the upper one of the middle two). */
-function medianBy<T>(xs: readonly T[], key: (x: T) => number): T {
-  return [...xs].sort((a, b) => key(a) - key(b))[xs.length >> 1];
 }
 
 /** `unroll bench` */

@@ -103,6 +103,11 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** The element of `xs` at the median of `key` (the upper of the middle two): a representative run of several. */
+export function medianBy<T>(xs: readonly T[], key: (x: T) => number): T {
+  return [...xs].sort((a, b) => key(a) - key(b))[xs.length >> 1];
+}
+
 function randomChunk(rng: Rng, c: BenchConfig): Chunk {
   const n = c.seq * c.batch;
   const x = Int32Array.from({ length: n }, () => rng.int(c.V));
