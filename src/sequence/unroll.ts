@@ -59,7 +59,7 @@ export function tokenProjection(backend: Backend, p: CellParams, dtype: DType, G
     throw new Error(`token input: ${table ? `the table has ${table.length} values, not V·I = ${V}·${I}` : `one-hot rows of ${V} do not match the input size ${I}`}`);
   }
   const P = allocate(dtype, V * GH);
-  for (let v = 0; v < V; v++) P.set(p.bih, v * GH);
+  fillRows(backend, P, p.bih);
   if (table) backend.gemm(false, true, V, GH, I, table, p.Wih, P, true);
   else for (let g = 0; g < GH; g++) for (let v = 0; v < V; v++) P[v * GH + g] += p.Wih[g * V + v];
   return P;
