@@ -18,6 +18,16 @@ import { gemmShared } from "./threads";
 // @ts-ignore: decorator
 @inline const KC: i32 = 256;
 
+/**
+ * c + a·b per lane: one fused multiply-add where the module is built with relaxed SIMD (the
+ * "relaxed" targets of asconfig.json; `f32x4.relaxed_madd` may round once or twice, as the engine
+ * and CPU do it, the same way every time), else a multiply and an add.
+ */
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD ? f32x4.relaxed_madd(a, b, c) : f32x4.add(c, f32x4.mul(a, b));
+}
+
 /** 4×8 scratch tile for the ragged edges of C; each thread has its own (see `setTile`). */
 let TILE: usize = memory.data(128, 16);
 
@@ -131,17 +141,17 @@ function kernel4x8(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, mr: i32, n
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
     let a = v128.load32_splat(ap);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0));
-    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
     a = v128.load32_splat(ap, 4);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0));
-    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
     a = v128.load32_splat(ap, 8);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0));
-    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    c20 = madd(a, b0, c20);
+    c21 = madd(a, b1, c21);
     a = v128.load32_splat(ap, 12);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0));
-    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    c30 = madd(a, b0, c30);
+    c31 = madd(a, b1, c31);
     ap += 16;
     bp += 32;
   }
@@ -198,10 +208,10 @@ export function gemmSmallNT(M: i32, N: i32, K: i32, a: usize, b: usize, c: usize
       const o = <usize>k << 2;
       const x0 = v128.load(a0 + o), x1 = v128.load(a1 + o);
       const y0 = v128.load(r0 + o), y1 = v128.load(r1 + o);
-      s00 = f32x4.add(s00, f32x4.mul(x0, y0));
-      s01 = f32x4.add(s01, f32x4.mul(x0, y1));
-      s10 = f32x4.add(s10, f32x4.mul(x1, y0));
-      s11 = f32x4.add(s11, f32x4.mul(x1, y1));
+      s00 = madd(x0, y0, s00);
+      s01 = madd(x0, y1, s01);
+      s10 = madd(x1, y0, s10);
+      s11 = madd(x1, y1, s11);
     }
     let t00 = hsum(s00), t01 = hsum(s01), t10 = hsum(s10), t11 = hsum(s11);
     for (let k = K4; k < K; k++) {

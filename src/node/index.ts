@@ -11,3 +11,4 @@ export { loadTfjsModel } from "./tfjs-files.js";
 export { nativeBackend, nativeAddon, nativeIsa, nativeUnavailableReason, type NativeIsa, type NativeAddon } from "./native-backend.js";
 export { nativeThreads, setNativeThreads } from "./native-backend.js";
 export { enableWasmThreads } from "./wasm-threads.js";
+export { enableRelaxedSimd } from "./relaxed-simd.js";

@@ -12,6 +12,9 @@
  *   asynchronously and instantiates. Until then `getBackend()` skips "wasm" where it cannot be
  *   compiled synchronously (see `wasmUsable`) and picks "js"; `getBackend("wasm")` works and the
  *   first kernel call throws with that advice.
+ * - Where the engine has relaxed SIMD (Chrome 114+, Node 21+; Node 20 only with
+ *   --experimental-wasm-relaxed-simd, which the unroll CLI sets), the modules built with it are
+ *   used: one fused multiply-add per GEMM lane instead of a multiply and an add.
  * - Two threads are opt-in: `enableWasmThreads(host)` swaps in the threaded module on shared
  *   memory with one worker, which runs half of the batch rows of every fused recurrence and half
  *   of every large GEMM (spin-then-wait sync, see assembly/threads.ts); results are bit for bit
@@ -21,8 +24,7 @@
  */
 import type { Backend } from "../backend.js";
 import { createWasmBackend } from "./backend.js";
-import { Kernels, wasmBytes, webAssemblyApi } from "./kernels.js";
-import { WASM_THREADS_BASE64 } from "./module.generated.js";
+import { Kernels, moduleBase64, wasmBytes, webAssemblyApi } from "./kernels.js";
 
 let kernels: Kernels | null = null;
 let syncFailure: string | null = null;
@@ -33,7 +35,7 @@ function instance(): Kernels {
   const api = webAssemblyApi();
   if (!api) throw new Error("the wasm backend needs WebAssembly; choose the js backend instead");
   try {
-    kernels = new Kernels(new api.Module(wasmBytes()));
+    kernels = new Kernels(new api.Module(wasmBytes(moduleBase64(false))));
   } catch (e) {
     throw new Error(
       `the wasm backend could not compile synchronously (${(e as Error).message}); ` +
@@ -55,7 +57,7 @@ export async function initWasmBackend(): Promise<Backend> {
   if (!kernels) {
     const api = webAssemblyApi();
     if (!api) throw new Error("this JavaScript engine has no WebAssembly; use the js backend");
-    const module = await api.compile(wasmBytes());
+    const module = await api.compile(wasmBytes(moduleBase64(false)));
     kernels ??= new Kernels(module);
   }
   return wasmBackend;
@@ -104,6 +106,11 @@ export type WasmWorkerHost = (job: WasmWorkerJob) => Promise<void>;
 
 let threads = 1;
 
+/** Whether the wasm backend's module uses relaxed SIMD (fused multiply-add); compiles it if need be. */
+export function wasmRelaxedSimd(): boolean {
+  return instance().relaxed;
+}
+
 /** Threads the wasm backend runs on: 1, or 2 after `enableWasmThreads`. */
 export function wasmThreads(): number {
   return threads;
@@ -117,7 +124,7 @@ export async function enableWasmThreads(host: WasmWorkerHost): Promise<Backend> 
   if (threads === 2) return wasmBackend;
   const api = webAssemblyApi();
   if (!api) throw new Error("this JavaScript engine has no WebAssembly; use the js backend");
-  const module = await api.compile(wasmBytes(WASM_THREADS_BASE64));
+  const module = await api.compile(wasmBytes(moduleBase64(true)));
   const memory = new api.Memory({ initial: 16, maximum: 16384, shared: true });
   const k = new Kernels(module, memory);
   const ctrl = k.reserve(64);
