@@ -95,6 +95,7 @@ typedef struct {
   int G;  /* gate blocks */
   int Gf; /* blocks of the first forward product (Cho: r, z) */
   int backward, per_step, nphases, nchunks, nowners;
+  int first_phase; /* 1 when prepare() did phase 0 itself (direct products: nothing to pack) */
   int batch; /* batch mode: chunk c runs all T steps of its rows, phases: pack, run, (weight grads) */
   const int *t_of;
   chunk *chunks;
@@ -247,6 +248,26 @@ static void weight_grads(job *J, int c)
   for (int r = 0; r < TB; r++) {
     const float *a = A + (size_t)r * GH;
     for (int j = m0; j < m1; j++) db[j] += a[j];
+  }
+}
+
+/* Phase 0 for chunk c: pack its slice of W_hh (batch mode: part c of the shared W_hh). */
+static void pack_chunk(job *J, int c)
+{
+  const unroll_rec *R = J->r;
+  const int H = R->H, GH = J->G * H;
+  const int cho = R->kind == UNROLL_GRU && !R->reset_after;
+  chunk *C = &J->chunks[c];
+  const int j0 = C->j0, nj = C->nj;
+  if (nj == 0) return;
+  const int part = J->batch ? c : 0, parts = J->batch ? J->nchunks : 1;
+  if (!J->backward) {
+    pack_rows(&C->P1, R->Whh, H, J->Gf, j0, nj, 0, part, parts);
+    if (cho) pack_rows(&C->P2, R->Whh, H, 1, j0, nj, 2 * H, part, parts);
+  } else {
+    /* dh_k (these units) = dA · W_hh[:, units]: K = the gate rows */
+    pack_cols(&C->P1, R->Whh, H, cho ? 2 * H : GH, j0, nj, 0, part, parts);
+    if (cho) pack_cols(&C->P2, R->Whh, H, H, j0, nj, 2 * H, part, parts);
   }
 }
 
@@ -417,6 +438,14 @@ static int prepare(job *J, const unroll_rec *R, int backward, int nth)
     base += z[0] + z[1] + z[2] + z[3];
   }
   J->chunks = chunk_table;
+  if (direct) {
+    /* Phase 0 only points each chunk at W_hh: done here, one barrier fewer per call (batch-1
+     * sampling makes one call per layer per character). Each owner's claims start at phase 1. */
+    for (int c = 0; c < nc; c++) pack_chunk(J, c);
+    for (int t = 0; t < nth; t++) J->claims[t].v = J->own_lo[t + 1] - J->own_lo[t];
+    J->done = nc;
+    J->first_phase = 1;
+  }
   return 0;
 }
 
