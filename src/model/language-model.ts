@@ -92,13 +92,23 @@ export interface LanguageModelViews {
 }
 
 export function bindLanguageModel(c: LanguageModelConfig, arena: Arena): LanguageModelViews {
-  return {
+  const hit = bound.get(arena);
+  if (hit?.config === c) return hit.views;
+  const views: LanguageModelViews = {
     embedding: c.embedSize > 0 ? view(arena, "embedding.weight") : null,
     rnn: bindRecurrent(rnnConfig(c), arena, recurrentPrefix(c.cell)),
     W: view(arena, "linear.weight"),
     b: view(arena, "linear.bias"),
   };
+  bound.set(arena, { config: c, views });
+  return views;
 }
+
+/**
+ * The views of each arena, made once: an arena's buffer never changes, and sampling binds the
+ * model once per generated token.
+ */
+const bound = new WeakMap<Arena, { readonly config: LanguageModelConfig; readonly views: LanguageModelViews }>();
 
 /** A zeroed gradient arena for `model`. */
 export function createGradients(model: LanguageModel): Arena {

@@ -158,7 +158,7 @@ export function recurrentForward(
   const H = c.hiddenSize;
   const D = directions(c);
   const BH = B * H;
-  const zeros = allocate(dtype, BH);
+  const zeros = h0 && (c0 || !cell.hasC) ? null : allocate(dtype, BH); // the initial state where none is given
   const hN = allocate(dtype, c.numLayers * D * BH);
   const cN = allocate(dtype, cell.hasC ? c.numLayers * D * BH : 0);
   const runs: UnrollCache[] = [];
@@ -166,7 +166,7 @@ export function recurrentForward(
   const alloc = opts.workspace?.take ?? allocate;
   let input: UnrollInput = x;
   let I = c.inputSize;
-  let y = allocate(dtype, 0);
+  let y: FloatArray = hN.subarray(0, 0); // the first layer's output replaces it
   for (let l = 0; l < c.numLayers; l++) {
     if (l > 0 && opts.training && c.dropout > 0) {
       if (!opts.rng) throw new Error("dropout while training needs a random generator (opts.rng)");
@@ -186,8 +186,8 @@ export function recurrentForward(
     if (!view) y = alloc(dtype, T * B * D * H, true); // every direction's outputs are copied in
     for (let d = 0; d < D; d++) {
       const i = l * D + d;
-      const s0 = h0 ? h0.subarray(i * BH, (i + 1) * BH) : zeros;
-      const sc0 = cell.hasC ? (c0 ? c0.subarray(i * BH, (i + 1) * BH) : zeros) : null;
+      const s0 = h0 ? h0.subarray(i * BH, (i + 1) * BH) : zeros!;
+      const sc0 = cell.hasC ? (c0 ? c0.subarray(i * BH, (i + 1) * BH) : zeros!) : null;
       const layerInput = l === 0 && isTokenInput(input) && opts.inputProjections ? { ...input, projection: opts.inputProjections[d] } : input;
       const run = unrollForward(backend, cell, r.dirs[i], dtype, { T, B, H }, I, layerInput, s0, sc0, d === 1, alloc);
       runs.push(run);
