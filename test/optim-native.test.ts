@@ -15,37 +15,8 @@ import { clipGradNorm, globalNorm } from "../src/train/clip.js";
 import { initLanguageModel } from "../src/train/init-model.js";
 import { createOptimizer, type OptimizerConfig } from "../src/train/optimizers.js";
 import { createStepContext, trainStep } from "../src/train/step.js";
+import { CONFIGS, LENGTHS, THREADS, expectSameBits, randomValues } from "./helpers/optim.js";
 
-const LENGTHS = [1, 7, 100003];
-const THREADS = [1, 2];
-const CONFIGS: readonly OptimizerConfig[] = [
-  { kind: "adam", lr: 1e-2 },
-  { kind: "adam", lr: 1e-2, beta1: 0.8, weightDecay: 0.1 },
-  { kind: "adamw", lr: 1e-2, weightDecay: 0.1 },
-  { kind: "sgd", lr: 0.1 },
-  { kind: "sgd", lr: 0.1, weightDecay: 0.01 },
-  { kind: "sgd", lr: 0.1, momentum: 0.9 },
-  { kind: "sgd", lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 },
-];
-
-/** Values over several orders of magnitude, both signs, some exact zeros: every rounding case gets exercised. */
-function randomValues(rng: Rng, n: number): Float32Array {
-  return Float32Array.from({ length: n }, () => (rng.uniform() < 0.01 ? 0 : rng.range(-1, 1) * 10 ** rng.range(-6, 1)));
-}
-
-/** The first index where a and b differ in their bits, or -1. */
-function firstDifference(a: Float32Array, b: Float32Array): number {
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  if (x.length !== y.length) return 0;
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
-  return -1;
-}
-
-function expectSameBits(native: Float32Array, js: Float32Array, what: string): void {
-  const i = firstDifference(native, js);
-  expect(i, `${what}: first difference at ${i}: native ${native[i]}, JS ${js[i]}`).toBe(-1);
-}
 
 describe.skipIf(!nativeAddon)("native optimizer kernels", () => {
   const addon = nativeAddon!;

@@ -26,6 +26,10 @@ export interface KernelExports {
   gruBackward(...args: number[]): void;
   rnnForward(...args: number[]): void;
   rnnBackward(...args: number[]): void;
+  adam(n: number, p: number, g: number, m: number, v: number, shrink: number, l2: number, b1: number, b2: number, stepSize: number, sqrtCorrection2: number, eps: number): void;
+  sgd(n: number, p: number, g: number, b: number, lr: number, wd: number, mu: number, nesterov: number, firstStep: number): void;
+  scale(n: number, x: number, s: number): void;
+  sumSquares(n: number, x: number): number;
 }
 
 /** The part of the global `WebAssembly` object used here (typed locally: the core has no DOM lib). */
