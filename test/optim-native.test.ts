@@ -15,7 +15,7 @@ import { clipGradNorm, globalNorm } from "../src/train/clip.js";
 import { initLanguageModel } from "../src/train/init-model.js";
 import { createOptimizer, type OptimizerConfig } from "../src/train/optimizers.js";
 import { createStepContext, trainStep } from "../src/train/step.js";
-import { CONFIGS, LENGTHS, THREADS, expectSameBits, randomValues } from "./helpers/optim.js";
+import { CONFIGS, LENGTHS, THREADS, expectSameBits, expectStepsLikeLoop, randomValues } from "./helpers/optim.js";
 
 
 describe.skipIf(!nativeAddon)("native optimizer kernels", () => {
@@ -46,26 +46,7 @@ describe.skipIf(!nativeAddon)("native optimizer kernels", () => {
     const name = `${config.kind} ${JSON.stringify(config).slice(1, -1).replace(/"/g, "")}`;
     it(`${name}: four steps equal the JavaScript loop bit for bit`, () => {
       everyPath((label) => {
-        for (const n of LENGTHS) {
-          const rng = Rng.seeded(n);
-          const p0 = randomValues(rng, n);
-          const js = createOptimizer(config, n, "float32");
-          const native = createOptimizer(config, n, "float32");
-          const pJs = p0.slice();
-          const pNative = p0.slice();
-          for (let k = 0; k < 4; k++) {
-            const g = randomValues(rng, n);
-            const lr = config.lr * (1 - 0.2 * k); // a schedule: the step's lr, not the config's
-            js.step(pJs, g, lr);
-            native.step(pNative, g, lr, kernels);
-            expectSameBits(pNative, pJs, `${label}, n = ${n}, step ${k + 1}, parameters`);
-          }
-          const a = js.exportState();
-          const b = native.exportState();
-          for (const buffer of Object.keys(a.buffers)) {
-            expectSameBits(Float32Array.from(b.buffers[buffer]), Float32Array.from(a.buffers[buffer]), `${label}, n = ${n}, ${buffer}`);
-          }
-        }
+        expectStepsLikeLoop(config, kernels, label);
       });
     });
   }

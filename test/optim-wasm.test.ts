@@ -9,8 +9,7 @@ import { wasmBackend } from "../src/backend/wasm/index.js";
 import { WASM_BASE64 } from "../src/backend/wasm/module.generated.js";
 import { Rng } from "../src/tensor/random.js";
 import { clipGradNorm, globalNorm } from "../src/train/clip.js";
-import { createOptimizer } from "../src/train/optimizers.js";
-import { CONFIGS, LENGTHS, expectSameBits, randomValues } from "./helpers/optim.js";
+import { CONFIGS, LENGTHS, expectSameBits, expectStepsLikeLoop, randomValues } from "./helpers/optim.js";
 import { wasmBackendOf } from "./helpers/wasm-checks.js";
 
 const variants = [
@@ -23,26 +22,7 @@ describe("wasm optimizer kernels", () => {
     const name = `${config.kind} ${JSON.stringify(config).slice(1, -1).replace(/"/g, "")}`;
     it(`${name}: four steps equal the JavaScript loop bit for bit`, () => {
       for (const [label, kernels] of variants) {
-        for (const n of LENGTHS) {
-          const rng = Rng.seeded(n);
-          const p0 = randomValues(rng, n);
-          const js = createOptimizer(config, n, "float32");
-          const wasm = createOptimizer(config, n, "float32");
-          const pJs = p0.slice();
-          const pWasm = p0.slice();
-          for (let k = 0; k < 4; k++) {
-            const g = randomValues(rng, n);
-            const lr = config.lr * (1 - 0.2 * k); // a schedule: the step's lr, not the config's
-            js.step(pJs, g, lr);
-            wasm.step(pWasm, g, lr, kernels);
-            expectSameBits(pWasm, pJs, `${label}, n = ${n}, step ${k + 1}, parameters`);
-          }
-          const a = js.exportState();
-          const b = wasm.exportState();
-          for (const buffer of Object.keys(a.buffers)) {
-            expectSameBits(Float32Array.from(b.buffers[buffer]), Float32Array.from(a.buffers[buffer]), `${label}, n = ${n}, ${buffer}`);
-          }
-        }
+        expectStepsLikeLoop(config, kernels, label);
       }
     });
   }

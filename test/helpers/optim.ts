@@ -4,7 +4,8 @@
  */
 import { expect } from "vitest";
 import { Rng } from "../../src/tensor/random.js";
-import type { OptimizerConfig } from "../../src/train/optimizers.js";
+import type { OptimizerKernels } from "../../src/backend/backend.js";
+import { createOptimizer, type OptimizerConfig } from "../../src/train/optimizers.js";
 
 export const LENGTHS = [1, 7, 100003];
 export const THREADS = [1, 2];
@@ -35,4 +36,28 @@ function firstDifference(a: Float32Array, b: Float32Array): number {
 export function expectSameBits(kernel: Float32Array, js: Float32Array, what: string): void {
   const i = firstDifference(kernel, js);
   expect(i, `${what}: first difference at ${i}: kernel ${kernel[i]}, JS ${js[i]}`).toBe(-1);
+}
+
+/** Four steps of `config` (a decaying lr) with `kernels` and with the loops: parameters and moments bit for bit, for every length. */
+export function expectStepsLikeLoop(config: OptimizerConfig, kernels: OptimizerKernels, label: string): void {
+  for (const n of LENGTHS) {
+    const rng = Rng.seeded(n);
+    const p0 = randomValues(rng, n);
+    const js = createOptimizer(config, n, "float32");
+    const withKernels = createOptimizer(config, n, "float32");
+    const pJs = p0.slice();
+    const pKernels = p0.slice();
+    for (let k = 0; k < 4; k++) {
+      const g = randomValues(rng, n);
+      const lr = config.lr * (1 - 0.2 * k); // a schedule: the step's lr, not the config's
+      js.step(pJs, g, lr);
+      withKernels.step(pKernels, g, lr, kernels);
+      expectSameBits(pKernels, pJs, `${label}, n = ${n}, step ${k + 1}, parameters`);
+    }
+    const a = js.exportState();
+    const b = withKernels.exportState();
+    for (const buffer of Object.keys(a.buffers)) {
+      expectSameBits(Float32Array.from(b.buffers[buffer]), Float32Array.from(a.buffers[buffer]), `${label}, n = ${n}, ${buffer}`);
+    }
+  }
 }

@@ -106,24 +106,26 @@ function createOptimizerKernels(kernels: () => Kernels): OptimizerKernels {
     sumSquares(x) {
       if (!all32(x)) return null;
       const w = kernels();
-      w.reset();
-      const ox = w.alloc(x.length);
-      w.ready();
-      w.put(ox, f32(x));
-      return w.k.sumSquares(x.length, ox);
+      return w.k.sumSquares(x.length, copyIn(w, f32(x)));
     },
     scale(x, s) {
       if (!all32(x)) return false;
       const w = kernels();
-      w.reset();
-      const ox = w.alloc(x.length);
-      w.ready();
-      w.put(ox, f32(x));
+      const ox = copyIn(w, f32(x));
       w.k.scale(x.length, ox, s);
       w.get(ox, f32(x), x.length);
       return true;
     },
   };
+}
+
+/** A call with one operand: lays out x alone, copies it in, returns its offset. */
+function copyIn(w: Kernels, x: Float32Array): number {
+  w.reset();
+  const off = w.alloc(x.length);
+  w.ready();
+  w.put(off, x);
+  return off;
 }
 
 function createRecurrence(kernels: () => Kernels): FusedRecurrence {
