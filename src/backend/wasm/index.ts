@@ -124,7 +124,8 @@ export async function enableWasmThreads(host: WasmWorkerHost): Promise<Backend> 
   if (threads === 2) return wasmBackend;
   const api = webAssemblyApi();
   if (!api) throw new Error("this JavaScript engine has no WebAssembly; use the js backend");
-  const module = await api.compile(wasmBytes(moduleBase64(true)));
+  // the same kind of module as the single-threaded instance, if there is one: 2 threads = 1, bit for bit
+  const module = await api.compile(wasmBytes(moduleBase64(true, kernels?.relaxed)));
   const memory = new api.Memory({ initial: 16, maximum: 16384, shared: true });
   const k = new Kernels(module, memory);
   const ctrl = k.reserve(64);
