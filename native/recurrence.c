@@ -47,6 +47,7 @@ static pthread_mutex_t rec_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 typedef float v8 __attribute__((vector_size(32)));
 typedef int v8i __attribute__((vector_size(32)));
+typedef float v16 __attribute__((vector_size(64)));
 
 /* Panel width of the packed recurrent weights (3 vectors) and the K block of the step GEMM. */
 #define PANEL 24
@@ -283,6 +284,17 @@ static void pack_chunk(job *J, int c)
 #undef RK
 #undef RK_ATTR
 #undef RK_PIN
+
+/* The same kernels with the step products' panels in zmm registers (RK_WIDE) where AVX-512 runs. */
+#define RK(name) RK_CAT(name, avx512)
+#define RK_ATTR __attribute__((target("avx512f,avx2,fma")))
+#define RK_PIN(v) __asm__("" : "+v"(v))
+#define RK_WIDE 1
+#include "recurrence_kernel.inc"
+#undef RK_WIDE
+#undef RK
+#undef RK_ATTR
+#undef RK_PIN
 #endif
 
 #define RK(name) RK_CAT(name, generic)
@@ -324,6 +336,15 @@ static int use_avx2(void)
 #else
   return 0;
 #endif
+}
+
+/* The recurrence's task for the kernel sgemm uses: AVX-512, AVX2 or portable. */
+static unroll_task rec_task(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  if (unroll_current_isa() == UNROLL_ISA_AVX512) return task_avx512;
+#endif
+  return use_avx2() ? task_avx2 : task_generic;
 }
 
 static buffer chunk_buf;
@@ -459,7 +480,7 @@ int unroll_rec_forward(const unroll_rec *R)
     REC_UNLOCK();
     return -1;
   }
-  unroll_pool_run(use_avx2() ? task_avx2 : task_generic, &J);
+  unroll_pool_run(rec_task(), &J);
   REC_UNLOCK();
   return 0;
 }
@@ -499,7 +520,7 @@ int unroll_rec_backward(const unroll_rec *R)
     J.hprevT = R->hs;
     J.hnT = cho ? R->aux : NULL;
   }
-  unroll_pool_run(use_avx2() ? task_avx2 : task_generic, &J);
+  unroll_pool_run(rec_task(), &J);
   REC_UNLOCK();
   return J.failed ? -1 : 0;
 }
