@@ -16,7 +16,7 @@ import { createCell, parseCell, type CellParams } from "../../src/cells/index.js
 import { unrollBackward, unrollForward } from "../../src/sequence/unroll.js";
 import { Rng } from "../../src/tensor/random.js";
 
-export function random(rng: Rng, n: number, scale = 1): Float32Array {
+function random(rng: Rng, n: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => scale * rng.range(-1, 1));
 }
 
