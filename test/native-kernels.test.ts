@@ -7,13 +7,14 @@
  *    1 and 2 threads and within 1e-12 of an exact sum of its per-row losses, dlogits identical to
  *    row-by-row runs (the single-row computation is unchanged by the split).
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { fillRows, type Backend } from "../src/backend/backend.js";
 import { parseCell } from "../src/cells/index.js";
-import { nativeAddon, nativeBackend, type NativeIsa } from "../src/node/native-backend.js";
+import { nativeAddon, nativeBackend } from "../src/node/native-backend.js";
 import { bindRecurrent, recurrentBackward, recurrentForward, recurrentSpecs, type RecurrentConfig } from "../src/sequence/recurrent.js";
 import { createArena, mirrorArena } from "../src/tensor/arena.js";
 import { Rng } from "../src/tensor/random.js";
+import { nativeIsasRestoredAfterEach } from "./helpers/native.js";
 
 const THREADS = [1, 2];
 
@@ -53,15 +54,7 @@ function exactSum(xs: readonly number[]): number {
 
 describe.skipIf(!nativeAddon)("native training kernels", () => {
   const addon = nativeAddon!;
-  const defaultIsa = addon.isa();
-  const defaultThreads = addon.threads();
-  /** The AVX path serves both avx2 and avx512; portable is the scalar loop. */
-  const isas: NativeIsa[] = defaultIsa === "portable" ? ["portable"] : [defaultIsa, "portable"];
-
-  afterEach(() => {
-    addon.setIsa(defaultIsa);
-    addon.setThreads(defaultThreads);
-  });
+  const isas = nativeIsasRestoredAfterEach(addon);
 
   // [rows of ids, V, width]: the last two are large enough for the pool (N·width ≥ 2^20), with
   // column ranges that end mid-vector.

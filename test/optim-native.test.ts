@@ -4,11 +4,11 @@
  * float64 rounding and independent of the thread count, each for every ISA the CPU runs and for 1
  * and 2 threads (100003 elements crosses the size from which the pool is used).
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Backend } from "../src/backend/backend.js";
 import { parseCell } from "../src/cells/cell.js";
 import { createLanguageModel, type RecurrentState } from "../src/model/language-model.js";
-import { nativeAddon, nativeBackend, nativeOptimizerKernels, type NativeIsa } from "../src/node/native-backend.js";
+import { nativeAddon, nativeBackend, nativeOptimizerKernels } from "../src/node/native-backend.js";
 import { Rng } from "../src/tensor/random.js";
 import type { Chunk } from "../src/text/batches.js";
 import { clipGradNorm, globalNorm } from "../src/train/clip.js";
@@ -16,20 +16,12 @@ import { initLanguageModel } from "../src/train/init-model.js";
 import { createOptimizer, type OptimizerConfig } from "../src/train/optimizers.js";
 import { createStepContext, trainStep } from "../src/train/step.js";
 import { CONFIGS, LENGTHS, THREADS, expectSameBits, expectStepsLikeLoop, randomValues } from "./helpers/optim.js";
-
+import { nativeIsasRestoredAfterEach } from "./helpers/native.js";
 
 describe.skipIf(!nativeAddon)("native optimizer kernels", () => {
   const addon = nativeAddon!;
   const kernels = nativeOptimizerKernels(addon);
-  const defaultIsa = addon.isa();
-  const defaultThreads = addon.threads();
-  /** The AVX path serves both avx2 and avx512; portable is the scalar loop. */
-  const isas: NativeIsa[] = defaultIsa === "portable" ? ["portable"] : [defaultIsa, "portable"];
-
-  afterEach(() => {
-    addon.setIsa(defaultIsa);
-    addon.setThreads(defaultThreads);
-  });
+  const isas = nativeIsasRestoredAfterEach(addon);
 
   /** Runs fn under every ISA and thread count, labelled. */
   function everyPath(fn: (label: string) => void): void {
