@@ -1,0 +1,115 @@
+/**
+ * Node edge: tables of examples read from files, for the tasks that learn from labelled data
+ * (classification now; tagging and translation pairs later). Three formats, chosen by extension:
+ *
+ *   .csv          RFC 4180 comma-separated values with a header row (quoted fields may hold
+ *                 commas, quotes doubled, and line breaks), parsed by csv-parse
+ *   .tsv, .tab    the same with tabs
+ *   .jsonl, .ndjson, .json   one JSON object per line (blank lines skipped)
+ *
+ * Any other extension is read as CSV, or as JSONL when its first non-blank character is "{".
+ * Every problem is one line naming the file and the line it is on: a missing column, an empty
+ * required field, a line that is not JSON, a record of the wrong shape.
+ */
+import { readFileSync } from "node:fs";
+import { extname } from "node:path";
+import { parse } from "csv-parse/sync";
+import { decodeUtf8 } from "./corpus.js";
+import type { LabelledExample } from "../tasks/labelled.js";
+
+/** One record: its fields by column name, and the line of the file it starts on (1-based). */
+export interface FileRecord {
+  readonly fields: Readonly<Record<string, string>>;
+  readonly line: number;
+}
+
+export type RecordFormat = "csv" | "tsv" | "jsonl";
+
+/** The format of `path` by its extension, or by its first character when the extension says nothing. */
+export function recordFormat(path: string, text: string): RecordFormat {
+  const ext = extname(path).toLowerCase();
+  if (ext === ".csv") return "csv";
+  if (ext === ".tsv" || ext === ".tab") return "tsv";
+  if (ext === ".jsonl" || ext === ".ndjson" || ext === ".json") return "jsonl";
+  return text.trimStart().startsWith("{") ? "jsonl" : "csv";
+}
+
+/** Reads the records of `path` (UTF-8), requiring the columns `required` in every one. */
+export function readRecordFile(path: string, required: readonly string[]): FileRecord[] {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch {
+    throw new Error(`${path}: no such file (give a .csv, .tsv or .jsonl file)`);
+  }
+  const text = decodeUtf8(bytes, path);
+  return parseRecords(text, recordFormat(path, text), required, path);
+}
+
+/** The records of `text` in `format`; `source` names the file in errors. */
+export function parseRecords(text: string, format: RecordFormat, required: readonly string[], source: string): FileRecord[] {
+  const records = format === "jsonl" ? parseJsonLines(text, source) : parseDelimited(text, format === "tsv" ? "\t" : ",", required, source);
+  if (records.length === 0) throw new Error(`${source}: holds no examples`);
+  for (const r of records) {
+    for (const name of required) {
+      const v = r.fields[name];
+      if (v === undefined) throw new Error(`${source}:${r.line}: no "${name}" field; every record needs ${required.map((c) => `"${c}"`).join(" and ")}`);
+      if (v.trim() === "") throw new Error(`${source}:${r.line}: empty ${name}; give every record a non-empty "${name}"`);
+    }
+  }
+  return records;
+}
+
+function parseDelimited(text: string, delimiter: string, required: readonly string[], source: string): FileRecord[] {
+  let rows: { record: Record<string, string>; info: { lines: number } }[];
+  try {
+    rows = parse(text, { delimiter, columns: true, info: true, bom: true, skip_empty_lines: true, relax_quotes: false }) as never;
+  } catch (e) {
+    const err = e as Error & { lines?: number; code?: string };
+    const why = err.message.replace(/^Invalid Record Length: /, "").replace(/\s+/g, " ");
+    throw new Error(`${source}:${err.lines ?? "?"}: not valid ${delimiter === "\t" ? "TSV" : "CSV"} (${why}); quote fields that hold the delimiter, a quote or a line break ("" for a quote)`);
+  }
+  if (rows.length > 0) {
+    const header = Object.keys(rows[0].record);
+    const missing = required.filter((c) => !header.includes(c));
+    if (missing.length > 0) {
+      throw new Error(`${source}:1: no ${missing.map((c) => `"${c}"`).join(" or ")} column; the header row has ${header.map((c) => `"${c}"`).join(", ")} — name the columns ${required.join(",")}`);
+    }
+  }
+  // info.lines is the line a record ends on; a record starts after the previous one ended.
+  let previousEnd = 1;
+  return rows.map(({ record, info }) => {
+    const line = previousEnd + 1;
+    previousEnd = info.lines;
+    return { fields: record, line };
+  });
+}
+
+function parseJsonLines(text: string, source: string): FileRecord[] {
+  const out: FileRecord[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const s = lines[i].trim();
+    if (s === "") continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(s);
+    } catch (e) {
+      throw new Error(`${source}:${i + 1}: not JSON (${(e as Error).message}); each line must be one JSON object`);
+    }
+    if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error(`${source}:${i + 1}: not a JSON object; each line must be one object such as {"text": "…", "label": "…"}`);
+    const fields: Record<string, string> = {};
+    for (const [k, x] of Object.entries(v)) {
+      if (typeof x === "string") fields[k] = x;
+      else if (typeof x === "number" || typeof x === "boolean") fields[k] = String(x);
+      else if (x !== null) fields[k] = JSON.stringify(x);
+    }
+    out.push({ fields, line: i + 1 });
+  }
+  return out;
+}
+
+/** The classification examples of `path`: columns (or JSON fields) `text` and `label`. */
+export function readLabelledFile(path: string, textField = "text", labelField = "label"): LabelledExample[] {
+  return readRecordFile(path, [textField, labelField]).map((r) => ({ text: r.fields[textField], label: r.fields[labelField].trim(), where: `${path}:${r.line}` }));
+}
