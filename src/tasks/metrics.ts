@@ -10,7 +10,10 @@
 /** A classification report over K classes. */
 export interface ClassReport {
   readonly accuracy: number;
-  /** Mean F1 over the classes that occur among the gold or predicted ids. */
+  /**
+   * Mean F1 over the classes that occur among the gold or predicted ids (scikit-learn's macro
+   * average over the labels present); a class absent from both is left out rather than counted as 0.
+   */
   readonly macroF1: number;
   readonly perClass: readonly { readonly label: string; readonly precision: number; readonly recall: number; readonly f1: number; readonly support: number }[];
   /** confusion[gold][predicted] */
@@ -24,7 +27,12 @@ function checkIds(ids: ArrayLike<number>, K: number, what: string): void {
   }
 }
 
-/** The report of predictions `pred` against `gold` (class ids into `labels`). */
+/**
+ * The report of predictions `pred` against `gold` (integer class ids into `labels`). As scikit-learn
+ * with `zero_division=0`: precision of a class never predicted is 0, recall of a class with no
+ * support is 0, and F1 is 0 where precision + recall is 0. Throws on unequal lengths, no examples,
+ * no labels, or an id that is not an integer in 0…K−1.
+ */
 export function classReport(gold: ArrayLike<number>, pred: ArrayLike<number>, labels: readonly string[]): ClassReport {
   const K = labels.length;
   if (K === 0) throw new Error("classReport: no labels");
@@ -57,8 +65,12 @@ export function classReport(gold: ArrayLike<number>, pred: ArrayLike<number>, la
   };
 }
 
-/** The report of always predicting the most frequent class of `trainGold` (ties: the lower id). */
+/**
+ * The report on `testGold` of always predicting the most frequent class of `trainGold` (the majority
+ * baseline; ties: the lower id). Throws on an empty `trainGold` and as `classReport` does.
+ */
 export function majorityBaseline(trainGold: ArrayLike<number>, testGold: ArrayLike<number>, labels: readonly string[]): ClassReport {
+  if (trainGold.length === 0) throw new Error("majorityBaseline: no training examples to take the majority class from");
   checkIds(trainGold, labels.length, "trainGold");
   const counts = new Array<number>(labels.length).fill(0);
   for (let i = 0; i < trainGold.length; i++) counts[trainGold[i]]++;
@@ -86,7 +98,11 @@ export function editDistance<T>(a: readonly T[], b: readonly T[]): number {
   return prev[b.length];
 }
 
-/** Token error rate (Σ edit distance / Σ reference length) and sequence error rate of `hyps` against `refs`. */
+/**
+ * Token error rate Σ edit distance / Σ reference length (the phoneme error rate) and sequence error
+ * rate, the fraction of `hyps` not exactly equal to their reference (the word error rate of
+ * grapheme-to-phoneme). Throws on unequal counts, no references, or all references empty.
+ */
 export function errorRates(refs: readonly (readonly string[])[], hyps: readonly (readonly string[])[]): { readonly tokenErrorRate: number; readonly sequenceErrorRate: number; readonly count: number } {
   if (refs.length !== hyps.length) throw new Error(`errorRates: ${refs.length} references but ${hyps.length} outputs`);
   if (refs.length === 0) throw new Error("errorRates: nothing to score (no references)");
