@@ -35,6 +35,14 @@ export function writeCheckpointFile(path: string, ck: Checkpoint, fs: Checkpoint
   } catch (e) {
     throw new Error(`${path}: cannot save the checkpoint: ${(e as Error).message}`, { cause: e });
   }
+  writeBytesAtomic(path, bytes, fs);
+}
+
+/**
+ * Writes `bytes` to `path` atomically, as `writeCheckpointFile` does (temporary file in the same
+ * folder, fsync, rename, folder fsync); on any error the previous file at `path` is unchanged.
+ */
+export function writeBytesAtomic(path: string, bytes: Uint8Array, fs: CheckpointFs = nodeFs): void {
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`;
   let fd: number | null = null;
   let renamed = false;
