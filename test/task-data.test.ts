@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseRecords, readLabelledFile, readRecordFile, recordFormat } from "../src/node/records.js";
+import { parseRecords, parseTagged, readLabelledFile, readRecordFile, readTaggedFile, recordFormat, taggedFormat } from "../src/node/records.js";
 import { classIds, labelSet } from "../src/tasks/labelled.js";
 import { randomSplit, stratifiedSplit } from "../src/tasks/split.js";
 import { Rng } from "../src/tensor/random.js";
@@ -66,6 +66,65 @@ describe("labelled files", () => {
     expect(labels).toEqual(["x", "y"]);
     expect(Array.from(classIds(all.slice(0, 2), labels, "training"))).toEqual([0, 1]);
     expect(() => classIds(all, labels, "test")).toThrow(new RegExp(`l\\.csv:4: label "z" appears in the test split but never in training`));
+  });
+});
+
+describe("tagged files", () => {
+  it("reads JSONL: one sentence a line, blank lines skipped, other fields ignored", () => {
+    const p = file("t.jsonl", '{"tokens": ["the", "cat"], "tags": ["DET", "NOUN"], "id": 7}\n\n{"tokens": ["ran"], "tags": ["VERB"]}\n');
+    expect(readTaggedFile(p)).toEqual([
+      { tokens: ["the", "cat"], tags: ["DET", "NOUN"], where: `${p}:1` },
+      { tokens: ["ran"], tags: ["VERB"], where: `${p}:3` },
+    ]);
+  });
+
+  it("reads CoNLL columns: spaces or tabs, blank lines between sentences, # comments, CRLF", () => {
+    const p = file("t.conll", "# sent 1\nthe DET\ncat\tNOUN\n\n\n# sent 2\r\n  ran   VERB  \r\n# inside\r\n. PUNCT\r\n");
+    expect(readTaggedFile(p)).toEqual([
+      { tokens: ["the", "cat"], tags: ["DET", "NOUN"], where: `${p}:2` },
+      { tokens: ["ran", "."], tags: ["VERB", "PUNCT"], where: `${p}:7` },
+    ]);
+    // no blank line at the end, and the same parse for .txt and .tsv
+    expect(readTaggedFile(file("t.txt", "a X\nb Y"))).toHaveLength(1);
+    expect(readTaggedFile(file("t.tsv", "a\tX\n\nb\tY\n"))).toHaveLength(2);
+  });
+
+  it("picks the format by extension, else JSONL when the file starts with {", () => {
+    expect(taggedFormat("x.jsonl", "")).toBe("jsonl");
+    expect(taggedFormat("x.JSON", "")).toBe("jsonl");
+    expect(taggedFormat("x.ndjson", "")).toBe("jsonl");
+    expect(taggedFormat("x.conll", "{")).toBe("conll");
+    expect(taggedFormat("x.txt", "{")).toBe("conll");
+    expect(taggedFormat("x.tsv", "")).toBe("conll");
+    expect(taggedFormat("x.data", '  {"tokens":[]}')).toBe("jsonl");
+    expect(taggedFormat("x.data", "a X")).toBe("conll");
+  });
+
+  it("bad JSONL: one line naming the file, the line, what is wrong and what to do", () => {
+    const check = (body: string, message: RegExp) => expect(() => readTaggedFile(file("bad.jsonl", body))).toThrow(message);
+    const ok = '{"tokens": ["a"], "tags": ["X"]}\n';
+    check(ok + "{oops\n", /bad\.jsonl:2: not JSON .*; each line must be one object such as \{"tokens"/);
+    check(ok + '["a"]\n', /bad\.jsonl:2: not a JSON object/);
+    check(ok + ok + '{"tokens": ["a"]}\n', /bad\.jsonl:3: no "tags" field; each line needs "tokens" and "tags"/);
+    check('{"tokens": "a b", "tags": ["X"]}\n', /bad\.jsonl:1: "tokens" is not an array; write it as a list of strings/);
+    check('{"tokens": ["a", 5], "tags": ["X", "Y"]}\n', /bad\.jsonl:1: tokens\[1\] is 5, not a string; quote it/);
+    check('{"tokens": ["a", "b"], "tags": ["X", " "]}\n', /bad\.jsonl:1: tags\[1\] is empty; every token and tag must be a non-empty string/);
+    check('{"tokens": ["a", "b"], "tags": ["X"]}\n', /bad\.jsonl:1: 2 tokens but 1 tags; give exactly one tag per token/);
+    check('{"tokens": [], "tags": []}\n', /bad\.jsonl:1: no tokens; give each line at least one token and its tag/);
+    check("\n\n", /bad\.jsonl: holds no tagged sentences/);
+  });
+
+  it("bad CoNLL: a line with other than two columns names the file and the line", () => {
+    const check = (name: string, body: string, message: RegExp) => expect(() => readTaggedFile(file(name, body))).toThrow(message);
+    check("c.conll", "a X\nb Y\n\nc\n", /c\.conll:4: a token without a tag \("c"\); each line is "token tag" separated by whitespace, with a blank line between sentences/);
+    check("d.conll", "# c\na X extra\n", /d\.conll:2: 3 columns \("a X extra"\)/);
+    check("j.txt", '{"tokens": ["a"], "tags": ["X"]}\n', /j\.txt:1: 4 columns .*this line looks like JSON: name the file \.jsonl/);
+    check("e.conll", "# only comments\n\n", /e\.conll: holds no tagged sentences/);
+    expect(() => readTaggedFile(join(dir, "missing.conll"))).toThrow(/missing\.conll: no such file \(give a \.jsonl file/);
+    const latin1 = join(dir, "l.conll");
+    writeFileSync(latin1, Buffer.from([0xe9, 0x20, 0x58, 0x0a]));
+    expect(() => readTaggedFile(latin1)).toThrow(/l\.conll is not valid UTF-8 text/);
+    expect(() => parseTagged("a X\nb\n", "conll", "s")).toThrow(/^s:2: a token without a tag/);
   });
 });
 
