@@ -6,6 +6,8 @@ import { conformanceCommand } from "./conformance.js";
 import { infoCommand } from "./info.js";
 import { trainCommand } from "./train.js";
 import { sampleCommand } from "./sample.js";
+import { translateCommand } from "./translate.js";
+import { classifyCommand } from "./classify.js";
 import { evalCommand } from "./eval.js";
 import { plotCommand } from "./plot.js";
 import { benchCommand } from "./bench.js";
@@ -24,6 +26,8 @@ const program = new Command("unroll")
   .showHelpAfterError("(run with --help for usage)")
   .addCommand(trainCommand())
   .addCommand(sampleCommand())
+  .addCommand(translateCommand())
+  .addCommand(classifyCommand())
   .addCommand(evalCommand())
   .addCommand(plotCommand())
   .addCommand(exportCommand())

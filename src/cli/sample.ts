@@ -4,6 +4,11 @@ import { modelFromCheckpoint } from "../model/trained.js";
 import { sample } from "../generate/text.js";
 import { int, num } from "./options.js";
 import { applyThreadsOption } from "../node/native-backend.js";
+import { readFileSync } from "node:fs";
+import { getBackend } from "../backend/select.js";
+import { isTaskCheckpoint, decodeTaskCheckpoint } from "../tasks/task-checkpoint.js";
+import { Rng } from "../tensor/random.js";
+import { conditionalFromCheckpoint, sampleCondition } from "./setup-conditional.js";
 
 interface SampleFlags {
   model: string;
@@ -16,6 +21,7 @@ interface SampleFlags {
   argmax?: boolean;
   stop?: string;
   num: number;
+  condition?: string;
   backend: string;
   threads?: number;
 }
@@ -35,10 +41,13 @@ export function sampleCommand(): Command {
     .option("--argmax", "always take the most likely token (greedy)")
     .option("--stop <string>", "stop a sample once it contains this string")
     .option("--num <n>", "number of samples", int(1), 1)
+    .option("--condition <label>", "a conditional model (--task conditional): the label to generate from")
     .option("--backend <name>", "compute backend", "auto")
     .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS)", int(1))
     .action((f: SampleFlags) => {
       applyThreadsOption(f.threads);
+      if (sampleConditional(f)) return;
+      if (f.condition !== undefined) throw new Error(`--condition needs a model trained with --task conditional; ${f.model} is a language model`);
       const lm = modelFromCheckpoint(readCheckpointFile(f.model));
       for (let i = 0; i < f.num; i++) {
         if (f.num > 1) process.stdout.write(`${i > 0 ? "\n" : ""}--- sample ${i + 1} ---\n`);
@@ -62,4 +71,30 @@ export function sampleCommand(): Command {
         process.stdout.write("\n");
       }
     });
+}
+
+/** Samples from a conditional checkpoint (one text per line); false when `f.model` is not a task checkpoint. */
+function sampleConditional(f: SampleFlags): boolean {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(f.model);
+  } catch {
+    return false; // the language-model reader reports the path
+  }
+  if (!isTaskCheckpoint(bytes)) return false;
+  const ck = decodeTaskCheckpoint(bytes, f.model);
+  if (ck.task !== "conditional") throw new Error(`${f.model} is a ${ck.task} model; sample generates from language models and --task conditional models`);
+  const { model, meta } = conditionalFromCheckpoint(ck);
+  if (f.condition === undefined) throw new Error(`${f.model} generates from a condition: add --condition ${meta.labels.map((l) => JSON.stringify(l)).join(" or ")}`);
+  const backend = getBackend(f.backend === "auto" ? undefined : f.backend);
+  const texts = sampleCondition(backend, model, meta, f.condition, f.num, Rng.seeded(f.seed), {
+    temperature: f.temperature,
+    argmax: f.argmax,
+    topK: f.topK,
+    topP: f.topP,
+    maxLength: f.length,
+    prime: f.prime,
+  });
+  for (const t of texts) console.log(t);
+  return true;
 }

@@ -8,8 +8,20 @@ import { plotRun } from "../node/plot-run.js";
 import { createTraining, DEFAULTS, type TrainEvent, type TrainOptions } from "../train/train.js";
 import { duration, formatDuration, int, num } from "./options.js";
 import { applyThreadsOption } from "../node/native-backend.js";
+import { runTaskTrain, type TaskFlags } from "./task-train.js";
 
-interface TrainFlags {
+/** Built-in corpora of the task shapes (`--task`), besides the language-model corpora. */
+export const TASK_CORPORA: Readonly<Record<string, { task: string; about: string }>> = {
+  "spam-assassin": { task: "classify", about: "SpamAssassin public mail corpus, spam vs ham" },
+  "cmudict-stress": { task: "tag", about: "CMUdict phonemes tagged with their lexical stress" },
+  "first-names": { task: "conditional", about: "US first names conditioned on female/male" },
+  cmudict: { task: "seq2seq", about: "CMU Pronouncing Dictionary, letters to phonemes" },
+};
+
+type TaskOnlyFlags = "pooling" | "bidirectional" | "classWeights" | "maxLen" | "attention" | "attentionSize" | "samplingProb" | "beam" | "lengthPenalty" | "sharedVocab" | "srcLevel" | "tgtLevel" | "valDecode";
+
+interface TrainFlags extends Pick<TaskFlags, TaskOnlyFlags> {
+  task: "lm" | TaskFlags["task"];
   data?: string;
   corpus: string;
   level: "char" | "word";
@@ -66,7 +78,8 @@ export function trainCommand(): Command {
         `Built-in corpora: ${Object.entries(CORPORA).map(([k, v]) => `${k} (${v})`).join("; ")}.`,
     )
     .option("--data <path>", "train on this UTF-8 text: a file, a folder (files concatenated in sorted order) or - for stdin")
-    .addOption(new Option("--corpus <name>", "built-in corpus when --data is not given").choices(Object.keys(CORPORA)).default("moby-dick"))
+    .addOption(new Option("--task <task>", "what to train: lm (language model), classify (many-to-one), tag (aligned many-to-many), conditional (one-to-many LM from a label), seq2seq (encoder-decoder)").choices(["lm", "classify", "tag", "conditional", "seq2seq"]).default("lm"))
+    .addOption(new Option("--corpus <name>", "built-in corpus when --data is not given (tasks: " + Object.entries(TASK_CORPORA).map(([k, v]) => `${k} for ${v.task}`).join(", ") + ")").choices([...Object.keys(CORPORA), ...Object.keys(TASK_CORPORA)]).default("moby-dick"))
     .addOption(new Option("--level <level>", "tokens: characters or words").choices(["char", "word"]).default("char"))
     .option("--lowercase", "word level: fold text to lower case")
     .option("--min-count <n>", "word level: words seen fewer times become <unk>", int(1), 1)
@@ -107,11 +120,39 @@ export function trainCommand(): Command {
     .option("--resume <ckpt>", "continue the run saved in this checkpoint exactly (same data)")
     .option("--init-from <ckpt>", "start from this checkpoint's weights and vocabulary (fine-tune)")
     .option("--quiet", "print only the final summary")
+    .addOption(new Option("--pooling <how>", "classify: the sequence's summary: last state (bidirectional: both ends), mean or max over steps").choices(["last", "mean", "max"]).default("last"))
+    .option("--no-bidirectional", "classify, tag, seq2seq: a unidirectional encoder (default: bidirectional)")
+    .addOption(new Option("--class-weights <w>", "classify: weigh the loss of each class by n/(K·count) (balanced) against imbalance").choices(["none", "balanced"]).default("none"))
+    .option("--max-len <n>", "classify, tag: keep the first n tokens of each example", int(1), 400)
+    .addOption(new Option("--attention <score>", "seq2seq: attention score: dot, general (Luong), additive (Bahdanau), none").choices(["none", "dot", "general", "additive"]).default("general"))
+    .option("--attention-size <n>", "seq2seq: units of the additive score", int(1), 128)
+    .option("--sampling-prob <p>", "seq2seq: scheduled sampling, the probability of feeding the model's own prediction", num(0, 1, true), 0)
+    .option("--beam <k>", "seq2seq: beam width of the test report (1: greedy only)", int(1), 5)
+    .option("--length-penalty <a>", "seq2seq: beam search ranks by log P / length^a", num(0, 10, true), 1)
+    .option("--shared-vocab", "seq2seq: one vocabulary for sources and targets")
+    .addOption(new Option("--src-level <level>", "seq2seq: source tokens").choices(["char", "word"]).default("char"))
+    .addOption(new Option("--tgt-level <level>", "seq2seq: target tokens (word: separated by spaces)").choices(["char", "word"]).default("word"))
+    .option("--val-decode <n>", "seq2seq: validation pairs decoded for PER/WER at each validation", int(0), 1000)
     .option("--json", 'print events as JSON lines; the last is {"event": "done", "checkpoint": PATH, "valLoss": ...}')
     .action(runTrain);
 }
 
-async function runTrain(f: TrainFlags): Promise<void> {
+async function runTrain(f: TrainFlags, cmd: Command): Promise<void> {
+  const corpusTask = f.data === undefined ? TASK_CORPORA[f.corpus]?.task : undefined;
+  if (f.task === "lm" && corpusTask) throw new Error(`the corpus ${f.corpus} is for --task ${corpusTask}; add --task ${corpusTask}`);
+  if (f.task !== "lm") {
+    if (f.data === undefined && cmd.getOptionValueSource("corpus") === "default" && !f.resume) {
+      f.corpus = Object.entries(TASK_CORPORA).find(([, v]) => v.task === f.task)![0];
+    } else if (f.data === undefined && corpusTask !== f.task && !f.resume) {
+      throw new Error(`--task ${f.task} does not train on the ${f.corpus} corpus; give --data FILE${Object.entries(TASK_CORPORA).filter(([, v]) => v.task === f.task).map(([k]) => ` or --corpus ${k}`).join("")}`);
+    }
+    if (cmd.getOptionValueSource("evalEvery") === "default") f.evalEvery = 0;
+    // tasks hold out a test split too (CMUdict's 90/5/5), and default to a bigger batch
+    if (cmd.getOptionValueSource("valFrac") === "default") f.valFrac = 0.05;
+    if (cmd.getOptionValueSource("testFrac") === "default") f.testFrac = 0.05;
+    if (cmd.getOptionValueSource("batch") === "default") f.batch = 64;
+    return runTaskTrain(f as unknown as TaskFlags, cmd);
+  }
   applyThreadsOption(f.threads);
   const resume = f.resume ? readCheckpointFile(f.resume) : undefined;
   const initFrom = f.initFrom ? readCheckpointFile(f.initFrom) : undefined;

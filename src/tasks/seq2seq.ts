@@ -391,7 +391,7 @@ export interface Decoded {
   readonly ids: Int32Array;
   /** log P of the ids and </s> */
   readonly logProb: number;
-  /** (length+1, Ts) attention weights of each output step (the last for </s>), or null without attention */
+  /** (steps, Ts) attention weights of each output step, row-major: length+1 rows (the last for </s>), or length rows when decoding stopped at maxLength before </s>; null without attention */
   readonly attention: Float64Array | null;
 }
 
