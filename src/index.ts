@@ -133,3 +133,23 @@ export {
   type WasmWorkerHost,
 } from "./backend/wasm/index.js";
 export type { FusedRecurrence, FusedForward, FusedBackward, OptimizerKernels, AdamScalars, SgdScalars } from "./backend/backend.js";
+
+// Sequence tasks: every shape of RNN (docs/tasks.md).
+export * from "./layers/attention.js";
+export * from "./layers/pooling.js";
+export * from "./layers/weighted-cross-entropy.js";
+export * from "./tasks/classifier.js";
+export * from "./tasks/tagger.js";
+export * from "./tasks/conditional.js";
+export * from "./tasks/seq2seq.js";
+export * from "./tasks/seq2seq-task.js";
+export * from "./tasks/trainer.js";
+export * from "./tasks/task-checkpoint.js";
+export * from "./tasks/metrics.js";
+export * from "./tasks/split.js";
+export * from "./tasks/tokens.js";
+export * from "./tasks/labelled.js";
+export type { TaggedExample } from "./tasks/tagged.js";
+export { parseCmudict, type Pronunciation } from "./tasks/cmudict.js";
+export { stressTagging, ARPABET_VOWELS, STRESS_TAGS } from "./tasks/stress.js";
+export { attentionHeatmapSvg, confusionMatrixSvg } from "./plot/heatmap.js";

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
+import { randomSplit } from "../src/tasks/split.js";
 import { Rng } from "../src/tensor/random.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -135,6 +136,13 @@ describe("bad task input: one line naming the file and line, nothing written", (
     { name: "an empty label", file: "empty.csv", text: "text,label\nabc,\nabd,y\n", task: "classify", error: /empty\.csv:\d+: .*label/ },
     { name: "a line that is not JSON", file: "bad.jsonl", text: '{"tokens":["a"],"tags":["x"]}\n{not json\n', task: "tag", error: /bad\.jsonl:2: / },
   ];
+  {
+    // a tag carried by one sequence only, the one the seeded split (seed 3, 5% / 5%) puts in the test split
+    const n = 60;
+    const inTest = randomSplit(n, 0.05, 0.05, Rng.seeded(3)).test[0];
+    const lines = Array.from({ length: n }, (_, i) => JSON.stringify({ tokens: ["a", "b", "c"], tags: i === inTest ? ["x", "RARE", "y"] : ["x", "y", "y"] }));
+    cases.push({ name: "a tag seen only in the test split", file: "rare.jsonl", text: lines.join("\n") + "\n", task: "tag", error: new RegExp(`rare\\.jsonl:${inTest + 1}: tag "RARE" appears in the test split but never in training`) });
+  }
   for (const c of cases) {
     it(c.name, () => {
       const path = join(dir, c.file);

@@ -15,7 +15,7 @@ import { classIds, labelSet, type LabelledExample } from "../tasks/labelled.js";
 import { classReport, formatConfusion, majorityBaseline, type ClassReport } from "../tasks/metrics.js";
 import { stratifiedSplit } from "../tasks/split.js";
 import type { TaskCheckpoint } from "../tasks/task-checkpoint.js";
-import { buildTokenVocab, encodeTokens, lengthBatches, timeMajor, tokenizeText } from "../tasks/tokens.js";
+import { buildTokenVocab, encodeTokens, padTimeMajor, paddedBatches, tokenizeText } from "../tasks/tokens.js";
 import type { TaskLoop } from "../tasks/trainer.js";
 import { Rng } from "../tensor/random.js";
 import { checkData, checkFingerprint, embedOf, fingerprint, pct, writePlot, type TaskFlags, type TaskSetup } from "./task-util.js";
@@ -54,9 +54,9 @@ export function classifyTexts(backend: Backend, model: ClassifierModel, meta: Cl
   const index = new Map(meta.vocab.map((t, i) => [t, i]));
   const seqs = texts.map((t) => classifierInput(meta, t, index));
   const out = new Array<Float64Array>(texts.length);
-  for (const idx of lengthBatches(seqs, 128, Rng.seeded(0))) {
-    const { ids, T, B } = timeMajor(idx.map((i) => seqs[i]));
-    const p = classifierPredict(backend, model, ids, T, B);
+  for (const idx of paddedBatches(seqs, 128, Rng.seeded(0))) {
+    const { ids, T, B, lengths } = padTimeMajor(idx.map((i) => seqs[i]));
+    const p = classifierPredict(backend, model, ids, T, B, lengths);
     const K = model.config.numClasses;
     idx.forEach((i, b) => (out[i] = p.slice(b * K, (b + 1) * K)));
   }
@@ -120,9 +120,9 @@ export function classifySetup(f: TaskFlags, backend: Backend, resume?: TaskCheck
   const testIds = classIds(test, meta.labels, "test");
   const weights = f.classWeights === "balanced" ? balancedClassWeights(trainIds, meta.labels.length) : null;
   const makeBatches = (seqs: Int32Array[], ids: Int32Array, size: number, seed: number): ClassifierBatch[] =>
-    lengthBatches(seqs, size, Rng.seeded(seed)).map((idx) => {
-      const { ids: tokens, T, B } = timeMajor(idx.map((i) => seqs[i]));
-      return { tokens, T, B, labels: Int32Array.from(idx, (i) => ids[i]) };
+    paddedBatches(seqs, size, Rng.seeded(seed)).map((idx) => {
+      const { ids: tokens, T, B, lengths } = padTimeMajor(idx.map((i) => seqs[i]));
+      return { tokens, T, B, lengths, labels: Int32Array.from(idx, (i) => ids[i]) };
     });
   const batches = makeBatches(encode(train), trainIds, f.batch, f.seed ^ 0x5eed);
   const valBatches = makeBatches(encode(val), valIds, 128, 1);
@@ -131,7 +131,7 @@ export function classifySetup(f: TaskFlags, backend: Backend, resume?: TaskCheck
     backend,
     params: model.params,
     batches,
-    size: (b) => b.T * b.B,
+    size: (b) => b.lengths!.reduce((a, n) => a + n, 0),
     loss: (b, grads, rng) => classifierLoss(backend, model, b, grads, { training: true, rng, classWeights: weights }),
     validate: () => {
       let total = 0;

@@ -16,7 +16,7 @@ import { stressTagging } from "../tasks/stress.js";
 import type { TaggedExample } from "../tasks/tagged.js";
 import { createTagger, initTagger, taggerLoss, taggerPredict, type TaggerBatch, type TaggerConfig, type TaggerModel } from "../tasks/tagger.js";
 import type { TaskCheckpoint } from "../tasks/task-checkpoint.js";
-import { buildTokenVocab, encodeTokens, lengthBatches, timeMajor } from "../tasks/tokens.js";
+import { buildTokenVocab, encodeTokens, padTimeMajor, paddedBatches } from "../tasks/tokens.js";
 import type { TaskLoop } from "../tasks/trainer.js";
 import { Rng } from "../tensor/random.js";
 import { checkData, checkFingerprint, embedOf, fingerprint, pct, writePlot, type TaskFlags, type TaskSetup } from "./task-util.js";
@@ -49,11 +49,11 @@ export function tagSequences(backend: Backend, model: TaggerModel, meta: TaggerM
   });
   const out = new Array<string[]>(seqs.length);
   const K = model.config.numTags;
-  for (const idx of lengthBatches(seqs, 128, Rng.seeded(0))) {
-    const { ids, T, B } = timeMajor(idx.map((i) => seqs[i]));
-    const p = taggerPredict(backend, model, ids, T, B);
+  for (const idx of paddedBatches(seqs, 128, Rng.seeded(0))) {
+    const { ids, T, B, lengths } = padTimeMajor(idx.map((i) => seqs[i]));
+    const p = taggerPredict(backend, model, ids, T, B, lengths);
     idx.forEach((i, b) => {
-      out[i] = Array.from({ length: T }, (_, t) => {
+      out[i] = Array.from({ length: lengths[b] }, (_, t) => {
         const row = (t * B + b) * K;
         let best = 0;
         for (let k = 1; k < K; k++) if (p[row + k] > p[row + best]) best = k;
@@ -103,9 +103,9 @@ export function tagSetup(f: TaskFlags, backend: Backend, resume?: TaskCheckpoint
   const makeBatches = (es: readonly TaggedExample[], part: string, size: number, seed: number): TaggerBatch[] => {
     const seqs = es.map((e) => encodeTokens(meta.vocab, e.tokens, index));
     const tags = es.map((e) => tagIds(e, part));
-    return lengthBatches(seqs, size, Rng.seeded(seed)).map((idx) => {
-      const { ids, T, B } = timeMajor(idx.map((i) => seqs[i]));
-      return { tokens: ids, T, B, tags: timeMajor(idx.map((i) => tags[i])).ids };
+    return paddedBatches(seqs, size, Rng.seeded(seed)).map((idx) => {
+      const { ids, T, B, lengths } = padTimeMajor(idx.map((i) => seqs[i]));
+      return { tokens: ids, T, B, lengths, tags: padTimeMajor(idx.map((i) => tags[i])).ids };
     });
   };
   const batches = makeBatches(train, "training", f.batch, f.seed ^ 0x5eed);
@@ -122,7 +122,7 @@ export function tagSetup(f: TaskFlags, backend: Backend, resume?: TaskCheckpoint
     backend,
     params: model.params,
     batches,
-    size: (b) => b.T * b.B,
+    size: (b) => b.lengths!.reduce((a, n) => a + n, 0),
     loss: (b, grads, rng) => taggerLoss(backend, model, b, grads, { training: true, rng }),
     validate: () => {
       let total = 0;

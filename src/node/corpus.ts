@@ -12,7 +12,7 @@ const require = createRequire(import.meta.url);
 /** The built-in corpora, by name. */
 export const CORPORA = {
   "moby-dick": "Herman Melville's Moby Dick (1.2 MB, 83 distinct characters)",
-  names: "English first names, one per line (8,422 distinct names; 427 are both female and male)",
+  names: "English first names, one per line (8,422 distinct names)",
   sotu: "State of the Union addresses 1790–2016 (for word-level models)",
 } as const;
 

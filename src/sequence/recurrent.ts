@@ -8,6 +8,12 @@
  * Parameter names follow PyTorch: `weight_ih_l{l}`, `weight_hh_l{l}`, `bias_ih_l{l}`,
  * `bias_hh_l{l}`, with `_reverse` for the reverse direction; cell extras (peepholes) are
  * `{stem}_l{l}` likewise.
+ *
+ * Padded batches (`ForwardOptions.lengths`): sequence b holds len_b ≤ T steps, right-padded. The
+ * forward direction needs nothing (a step never reads a later one); the reverse direction runs
+ * over each sequence reversed within its length (PyTorch's packed sequences), so it starts at
+ * len_b − 1 and never reads padding; the final states are those after step len_b. Outputs at
+ * padded steps are unspecified, and their upstream gradient must be zero.
  */
 import type { Backend } from "../backend/backend.js";
 import { createCell, type Cell, type CellConfig, type CellParams } from "../cells/index.js";
@@ -119,6 +125,8 @@ export interface RecurrentPass {
   readonly masks: readonly (FloatArray | null)[];
   /** where the pass's buffers came from (`ForwardOptions.workspace`); the backward pass uses it too */
   readonly alloc: Allocator;
+  /** (B) the length of each sequence of a padded batch, or null (every sequence T steps) */
+  readonly lengths: Int32Array | null;
 }
 
 /** Options of a forward pass. */
@@ -137,6 +145,38 @@ export interface ForwardOptions {
    * valid until the next reset, except the final states, which are always fresh.
    */
   readonly workspace?: Workspace;
+  /**
+   * (B) the length of each right-padded sequence, 1 ≤ len_b ≤ T (see the module comment); absent:
+   * every sequence is T steps. A bidirectional stack with lengths needs a dense input.
+   */
+  readonly lengths?: Int32Array;
+}
+
+function checkLengths(lengths: Int32Array, T: number, B: number): void {
+  if (!(lengths instanceof Int32Array) || lengths.length !== B) throw new Error(`lengths must be an Int32Array of B = ${B} sequence lengths`);
+  for (let b = 0; b < B; b++) {
+    if (!(lengths[b] >= 1 && lengths[b] <= T)) throw new Error(`lengths[${b}] = ${lengths[b]} is not in 1…T = ${T}`);
+  }
+}
+
+/**
+ * (T, B, F) with each sequence's first len_b steps reversed: out[t, b] = x[len_b − 1 − t, b] for
+ * t < len_b, x[t, b] after. Its own inverse.
+ */
+export function reverseWithinLengths(x: FloatArray, T: number, B: number, F: number, lengths: Int32Array, out: FloatArray): FloatArray {
+  for (let b = 0; b < B; b++) {
+    const n = lengths[b];
+    for (let t = 0; t < T; t++) {
+      const src = t < n ? n - 1 - t : t;
+      out.set(x.subarray((src * B + b) * F, (src * B + b + 1) * F), (t * B + b) * F);
+    }
+  }
+  return out;
+}
+
+/** (B, H) the states after step len_b of each sequence, from a run's (T+1, B, H) states. */
+function statesAt(states: FloatArray, lengths: Int32Array, B: number, H: number, out: FloatArray): void {
+  for (let b = 0; b < B; b++) out.set(states.subarray((lengths[b] * B + b) * H, (lengths[b] * B + b + 1) * H), b * H);
 }
 
 /**
@@ -164,6 +204,11 @@ export function recurrentForward(
   const runs: UnrollCache[] = [];
   const masks: (FloatArray | null)[] = [];
   const alloc = opts.workspace?.take ?? allocate;
+  const lengths = opts.lengths ?? null;
+  if (lengths) {
+    checkLengths(lengths, T, B);
+    if (D === 2 && isTokenInput(x)) throw new Error("a bidirectional stack over padded sequences (lengths) needs a dense input; embed the tokens first");
+  }
   let input: UnrollInput = x;
   let I = c.inputSize;
   let y: FloatArray = hN.subarray(0, 0); // the first layer's output replaces it
@@ -188,24 +233,34 @@ export function recurrentForward(
       const i = l * D + d;
       const s0 = h0 ? h0.subarray(i * BH, (i + 1) * BH) : zeros!;
       const sc0 = cell.hasC ? (c0 ? c0.subarray(i * BH, (i + 1) * BH) : zeros!) : null;
-      const layerInput = l === 0 && isTokenInput(input) && opts.inputProjections ? { ...input, projection: opts.inputProjections[d] } : input;
-      const run = unrollForward(backend, cell, r.dirs[i], dtype, { T, B, H }, I, layerInput, s0, sc0, d === 1, alloc);
+      const within = lengths !== null && d === 1; // the reverse direction of a padded batch
+      let layerInput = l === 0 && isTokenInput(input) && opts.inputProjections ? { ...input, projection: opts.inputProjections[d] } : input;
+      if (within) layerInput = reverseWithinLengths(input as FloatArray, T, B, I, lengths, alloc(dtype, T * B * I, true));
+      const run = unrollForward(backend, cell, r.dirs[i], dtype, { T, B, H }, I, layerInput, s0, sc0, d === 1 && !within, alloc);
       runs.push(run);
-      hN.set(finalH(run), i * BH);
-      if (cell.hasC) cN.set(finalC(run), i * BH);
+      if (lengths) {
+        statesAt(run.hs, lengths, B, H, hN.subarray(i * BH, (i + 1) * BH));
+        if (cell.hasC) statesAt(run.cs, lengths, B, H, cN.subarray(i * BH, (i + 1) * BH));
+      } else {
+        hN.set(finalH(run), i * BH);
+        if (cell.hasC) cN.set(finalC(run), i * BH);
+      }
       if (view) {
         y = run.hs.subarray(BH, (T + 1) * BH);
         continue;
       }
       for (let t = 0; t < T; t++) {
         const out = outputAt(run, t);
-        for (let b = 0; b < B; b++) y.set(out.subarray(b * H, (b + 1) * H), (t * B + b) * D * H + d * H);
+        for (let b = 0; b < B; b++) {
+          const tt = within && t < lengths[b] ? lengths[b] - 1 - t : t;
+          y.set(out.subarray(b * H, (b + 1) * H), (tt * B + b) * D * H + d * H);
+        }
       }
     }
     input = y;
     I = D * H;
   }
-  return { T, B, y, hN, cN, runs, masks, alloc };
+  return { T, B, y, hN, cN, runs, masks, alloc, lengths };
 }
 
 /** Gradients with respect to the inputs of the stack. */
@@ -239,6 +294,8 @@ export function recurrentBackward(
   const BH = B * H;
   const dh0 = allocate(dtype, c.numLayers * D * BH);
   const dc0 = allocate(dtype, cell.hasC ? c.numLayers * D * BH : 0);
+  const lengths = pass.lengths;
+  if (lengths && (dhN || dcN)) throw new Error("gradients of the final states of a padded batch (lengths) are not supported; pass them through the outputs");
   let dOut = dy; // (T, B, D·H) gradient of the current layer's output
   let dx = allocate(dtype, 0);
   for (let l = c.numLayers - 1; l >= 0; l--) {
@@ -253,6 +310,9 @@ export function recurrentBackward(
         dyd = pass.alloc(dtype, T * BH);
         for (let tb = 0; tb < T * B; tb++) dyd.set(dOut.subarray(tb * D * H + d * H, tb * D * H + (d + 1) * H), tb * H);
       }
+      const within = lengths !== null && d === 1; // this run read the input reversed within each length
+      if (within && dyd) dyd = reverseWithinLengths(dyd, T, B, H, lengths, pass.alloc(dtype, T * BH, true));
+      const dxd = within && dx.length > 0 ? pass.alloc(dtype, dx.length) : dx;
       const g = unrollBackward(
         backend,
         cell,
@@ -263,8 +323,12 @@ export function recurrentBackward(
         dyd,
         dhN ? dhN.subarray(i * BH, (i + 1) * BH) : null,
         dcN && cell.hasC ? dcN.subarray(i * BH, (i + 1) * BH) : null,
-        dx.length > 0 ? dx : null,
+        dxd.length > 0 ? dxd : null,
       );
+      if (within && dx.length > 0) {
+        const back = reverseWithinLengths(dxd, T, B, I, lengths, pass.alloc(dtype, dx.length, true));
+        for (let j = 0; j < dx.length; j++) dx[j] += back[j];
+      }
       dh0.set(g.dh0, i * BH);
       if (cell.hasC) dc0.set(g.dc0, i * BH);
     }

@@ -137,6 +137,8 @@ export interface ClassifierBatch {
   readonly B: number;
   /** (B) the class of each sequence */
   readonly labels: Int32Array;
+  /** (B) the length of each right-padded sequence (1…T); absent: every sequence is T tokens */
+  readonly lengths?: Int32Array;
 }
 
 /** Options of `classifierLoss`. */
@@ -169,7 +171,7 @@ interface Pass {
   readonly logits: FloatArray;
 }
 
-function forward(backend: Backend, model: ClassifierModel, v: Views, tokens: Int32Array, T: number, B: number, training: boolean, rng: Rng | undefined): Pass {
+function forward(backend: Backend, model: ClassifierModel, v: Views, tokens: Int32Array, T: number, B: number, training: boolean, rng: Rng | undefined, given?: Int32Array): Pass {
   const c = model.config;
   const dtype = model.params.dtype;
   const E = v.encoder.config.inputSize;
@@ -180,8 +182,8 @@ function forward(backend: Backend, model: ClassifierModel, v: Views, tokens: Int
   const x = allocate(dtype, T * B * E);
   if (v.embedding) embeddingForward(v.embedding, tokens, E, x);
   else oneHot(tokens, c.vocabSize, x);
-  const enc = recurrentForward(backend, v.encoder, dtype, x, T, B, null, null, { training, rng });
-  const lengths = new Int32Array(B).fill(T);
+  const lengths = given ?? new Int32Array(B).fill(T);
+  const enc = recurrentForward(backend, v.encoder, dtype, x, T, B, null, null, { training, rng, ...(given ? { lengths: given } : {}) });
   const pool = poolForward(enc.y, T, B, D, H, lengths, c.pooling);
   let mask: FloatArray | null = null;
   let feat = pool.out;
@@ -212,7 +214,7 @@ export function classifierLoss(
   opts: ClassifierLossOptions = {},
 ): { loss: number; count: number } {
   const c = model.config;
-  const { tokens, T, B, labels } = batch;
+  const { tokens, T, B, labels, lengths } = batch;
   checkInput(c, tokens, T, B);
   if (labels.length !== B) throw new Error(`classifier: ${labels.length} labels for B = ${B} sequences`);
   const dtype = model.params.dtype;
@@ -221,7 +223,7 @@ export function classifierLoss(
   const D = c.bidirectional ? 2 : 1;
   const H = c.hiddenSize;
   const F = D * H;
-  const pass = forward(backend, model, v, tokens, T, B, opts.training ?? false, opts.rng);
+  const pass = forward(backend, model, v, tokens, T, B, opts.training ?? false, opts.rng, lengths);
   const dlogits = grads ? allocate(dtype, B * K) : null;
   const loss = weightedSoftmaxCrossEntropy(pass.logits, labels, B, K, opts.classWeights ?? null, dlogits);
   if (!grads || !dlogits) return { loss, count: B };
@@ -236,11 +238,14 @@ export function classifierLoss(
   return { loss, count: B };
 }
 
-/** Class probabilities (B, K), row b the softmax of sequence b's logits (inference: no dropout). */
-export function classifierPredict(backend: Backend, model: ClassifierModel, tokens: Int32Array, T: number, B: number): Float64Array {
+/**
+ * Class probabilities (B, K), row b the softmax of sequence b's logits (inference: no dropout);
+ * `lengths` (B) for a right-padded batch.
+ */
+export function classifierPredict(backend: Backend, model: ClassifierModel, tokens: Int32Array, T: number, B: number, lengths?: Int32Array): Float64Array {
   const c = model.config;
   checkInput(c, tokens, T, B);
-  const pass = forward(backend, model, bind(c, model.params), tokens, T, B, false, undefined);
+  const pass = forward(backend, model, bind(c, model.params), tokens, T, B, false, undefined, lengths);
   return softmaxRowsF64(pass.logits, B, c.numClasses);
 }
 

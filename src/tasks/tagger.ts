@@ -132,8 +132,10 @@ export interface TaggerBatch {
   readonly tokens: Int32Array;
   readonly T: number;
   readonly B: number;
-  /** (T·B) time-major tags, aligned with `tokens` */
+  /** (T·B) time-major tags, aligned with `tokens` (any value at padded positions) */
   readonly tags: Int32Array;
+  /** (B) the length of each right-padded sequence (1…T); absent: every sequence is T tokens */
+  readonly lengths?: Int32Array;
 }
 
 /** Options of `taggerLoss`. */
@@ -161,7 +163,7 @@ interface Pass {
   readonly logits: FloatArray;
 }
 
-function forward(backend: Backend, model: TaggerModel, v: Views, tokens: Int32Array, T: number, B: number, training: boolean, rng: Rng | undefined): Pass {
+function forward(backend: Backend, model: TaggerModel, v: Views, tokens: Int32Array, T: number, B: number, training: boolean, rng: Rng | undefined, lengths?: Int32Array): Pass {
   const c = model.config;
   const dtype = model.params.dtype;
   const E = v.encoder.config.inputSize;
@@ -171,7 +173,7 @@ function forward(backend: Backend, model: TaggerModel, v: Views, tokens: Int32Ar
   const x = allocate(dtype, N * E);
   if (v.embedding) embeddingForward(v.embedding, tokens, E, x);
   else oneHot(tokens, c.vocabSize, x);
-  const enc = recurrentForward(backend, v.encoder, dtype, x, T, B, null, null, { training, rng });
+  const enc = recurrentForward(backend, v.encoder, dtype, x, T, B, null, null, { training, rng, ...(lengths ? { lengths } : {}) });
   let mask: FloatArray | null = null;
   let feat = enc.y;
   if (training && c.dropout > 0) {
@@ -190,26 +192,32 @@ function forward(backend: Backend, model: TaggerModel, v: Views, tokens: Int32Ar
 }
 
 /**
- * The mean cross-entropy over the batch's T·B tokens; with `grads` (a mirrorArena of the
- * parameters), the backward pass adds every parameter's gradient into it.
+ * The mean cross-entropy over the batch's tokens (Σ len_b of them in a padded batch: padded
+ * positions count for nothing); with `grads` (a mirrorArena of the parameters), the backward pass
+ * adds every parameter's gradient into it.
  */
 export function taggerLoss(backend: Backend, model: TaggerModel, batch: TaggerBatch, grads: Arena | null, opts: TaggerLossOptions = {}): { loss: number; count: number } {
   const c = model.config;
-  const { tokens, T, B, tags } = batch;
+  const { tokens, T, B, lengths } = batch;
   checkInput(c, tokens, T, B);
   const N = T * B;
   const K = c.numTags;
-  if (tags.length !== N) throw new Error(`tagger: tags has ${tags.length} ids, expected T·B = ${T}·${B}, aligned with tokens`);
+  if (batch.tags.length !== N) throw new Error(`tagger: tags has ${batch.tags.length} ids, expected T·B = ${T}·${B}, aligned with tokens`);
+  if (lengths && !(lengths instanceof Int32Array && lengths.length === B)) throw new Error(`tagger: lengths must be an Int32Array of B = ${B} sequence lengths`);
+  const IGNORE = -100;
+  const tags = lengths ? Int32Array.from(batch.tags, (tag, n) => (Math.floor(n / B) >= lengths[n % B] ? IGNORE : tag)) : batch.tags;
   for (let n = 0; n < N; n++) {
+    if (tags[n] === IGNORE && lengths) continue;
     if (!(tags[n] >= 0 && tags[n] < K)) throw new Error(`tagger: tag ${tags[n]} at position ${n} is out of range: there are ${K} tags (0…${K - 1})`);
   }
   const dtype = model.params.dtype;
   const v = bind(c, model.params);
   const F = featureSize(c);
-  const pass = forward(backend, model, v, tokens, T, B, opts.training ?? false, opts.rng);
+  const pass = forward(backend, model, v, tokens, T, B, opts.training ?? false, opts.rng, lengths);
   const dlogits = grads ? allocate(dtype, N * K) : null;
-  const loss = softmaxCrossEntropy(pass.logits, tags, N, K, dlogits);
-  if (!grads || !dlogits) return { loss, count: N };
+  const loss = softmaxCrossEntropy(pass.logits, tags, N, K, dlogits, IGNORE);
+  const count = lengths ? lengths.reduce((a, n) => a + n, 0) : N;
+  if (!grads || !dlogits) return { loss, count };
 
   const g = bind(c, grads);
   const dy = allocate(dtype, N * F);
@@ -217,14 +225,17 @@ export function taggerLoss(backend: Backend, model: TaggerModel, batch: TaggerBa
   if (pass.mask) for (let i = 0; i < dy.length; i++) dy[i] *= pass.mask[i]; // ỹ = y ⊙ mask
   const { dx } = recurrentBackward(backend, v.encoder, g.encoder, dtype, pass.enc, dy, null, null, g.embedding !== null);
   if (g.embedding) embeddingBackward(dx, tokens, v.encoder.config.inputSize, g.embedding);
-  return { loss, count: N };
+  return { loss, count };
 }
 
-/** Tag probabilities (T, B, K), time-major, the softmax of each token's logits (inference: no dropout). */
-export function taggerPredict(backend: Backend, model: TaggerModel, tokens: Int32Array, T: number, B: number): Float64Array {
+/**
+ * Tag probabilities (T, B, K), time-major, the softmax of each token's logits (inference: no
+ * dropout); `lengths` (B) for a right-padded batch (rows at padded positions are unspecified).
+ */
+export function taggerPredict(backend: Backend, model: TaggerModel, tokens: Int32Array, T: number, B: number, lengths?: Int32Array): Float64Array {
   const c = model.config;
   checkInput(c, tokens, T, B);
-  const pass = forward(backend, model, bind(c, model.params), tokens, T, B, false, undefined);
+  const pass = forward(backend, model, bind(c, model.params), tokens, T, B, false, undefined, lengths);
   const N = T * B;
   const K = c.numTags;
   const p = new Float64Array(N * K);

@@ -44,6 +44,41 @@ export function timeMajor(seqs: readonly ArrayLike<number>[]): { ids: Int32Array
   return { ids, T, B };
 }
 
+/**
+ * Time-major (T·B) ids of B sequences of any lengths, right-padded with `pad` to the longest, T,
+ * and each sequence's length (for `lengths` of the classifier and tagger batches).
+ */
+export function padTimeMajor(seqs: readonly ArrayLike<number>[], pad = 0): { ids: Int32Array; T: number; B: number; lengths: Int32Array } {
+  const B = seqs.length;
+  if (B === 0) throw new Error("padTimeMajor: no sequences");
+  const lengths = Int32Array.from(seqs, (s) => s.length);
+  const T = Math.max(...lengths);
+  if (Math.min(...lengths) < 1) throw new Error("padTimeMajor: a sequence is empty");
+  const ids = new Int32Array(T * B).fill(pad);
+  seqs.forEach((s, b) => {
+    for (let t = 0; t < s.length; t++) ids[t * B + b] = s[t];
+  });
+  return { ids, T, B, lengths };
+}
+
+/**
+ * Indices of `seqs` in batches of at most `batchSize` of similar length, for padded batches: the
+ * indices shuffled by `rng`, then sorted by length (stably, so equal lengths stay shuffled) and
+ * cut into batches; a batch pads only up to its own longest sequence.
+ */
+export function paddedBatches(seqs: readonly ArrayLike<number>[], batchSize: number, rng: Rng): number[][] {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
+  const idx = seqs.map((_, i) => i);
+  for (let i = idx.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [idx[i], idx[j]] = [idx[j], idx[i]];
+  }
+  idx.sort((a, b) => seqs[a].length - seqs[b].length);
+  const out: number[][] = [];
+  for (let s = 0; s < idx.length; s += batchSize) out.push(idx.slice(s, s + batchSize));
+  return out;
+}
+
 /** Indices of `seqs` in batches of one length each (see `groupByLength`). */
 export function lengthBatches(seqs: readonly ArrayLike<number>[], batchSize: number, rng: Rng): number[][] {
   return groupByLength(seqs.map((s) => s.length), batchSize, rng);
