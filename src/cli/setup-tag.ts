@@ -149,12 +149,30 @@ export function tagSetup(f: TaskFlags, backend: Backend, resume?: TaskCheckpoint
       const r = s.report;
       const plots = writePlot(dir, "confusion", confusionMatrixSvg(r.confusion, meta.tags, { title: `test tag confusion (per-token accuracy ${pct(r.accuracy)})` }));
       const examples = test.slice(0, 6).map((e, i) => ({ tokens: e.tokens.join(" "), gold: e.tags.join(" "), predicted: s.outputs[i].join(" ") }));
-      return { test: test.length, tokens: r.confusion.flat().reduce((a, b) => a + b, 0), accuracy: r.accuracy, macroF1: r.macroF1, sequenceAccuracy: s.sequenceAccuracy, perTag: r.perClass, confusion: r.confusion, confusionText: formatConfusion(r), examples, plots };
+      // The classic tagging baseline: each token's most frequent training tag (unseen tokens: the
+      // most frequent tag overall), which needs no context at all.
+      const counts = new Map<string, number[]>();
+      const overall = new Array<number>(meta.tags.length).fill(0);
+      for (const e of train)
+        e.tokens.forEach((t, j) => {
+          const k = tagIndex.get(e.tags[j])!;
+          const c = counts.get(t) ?? new Array<number>(meta.tags.length).fill(0);
+          c[k]++;
+          overall[k]++;
+          counts.set(t, c);
+        });
+      const top = (c: number[]) => c.reduce((best, n, k) => (n > c[best] ? k : best), 0);
+      const gold = Int32Array.from(test.flatMap((e) => e.tags.map((t) => tagIndex.get(t)!)));
+      const guess = Int32Array.from(test.flatMap((e) => e.tokens.map((t) => top(counts.get(t) ?? overall))));
+      const base = classReport(gold, guess, meta.tags);
+      const baseline = { accuracy: base.accuracy, macroF1: base.macroF1 };
+      return { test: test.length, tokens: r.confusion.flat().reduce((a, b) => a + b, 0), accuracy: r.accuracy, macroF1: r.macroF1, sequenceAccuracy: s.sequenceAccuracy, baseline, perTag: r.perClass, confusion: r.confusion, confusionText: formatConfusion(r), examples, plots };
     },
     describe(r) {
       const per = r.perTag as ClassReport["perClass"];
       return [
         `test (${r.test} sequences, ${r.tokens} tokens): per-token accuracy ${pct(r.accuracy)}, macro-F1 ${pct(r.macroF1)}, whole sequences right ${pct(r.sequenceAccuracy)}`,
+        `  baseline, each token's most frequent training tag: accuracy ${pct((r.baseline as { accuracy: number }).accuracy)}, macro-F1 ${pct((r.baseline as { macroF1: number }).macroF1)}`,
         ...per.map((c) => `  ${c.label}: precision ${pct(c.precision)}, recall ${pct(c.recall)}, F1 ${pct(c.f1)} (${c.support})`),
         String(r.confusionText),
         ...(r.examples as { tokens: string; gold: string; predicted: string }[]).map((e) => `  ${e.tokens}\n    gold ${e.gold}\n    pred ${e.predicted}`),
