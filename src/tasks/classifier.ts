@@ -8,37 +8,37 @@
  *   z   = p̃ linear.weightᵀ + linear.bias                                (B, K)
  *   loss = Σ_b w[y_b] CE(z_b, y_b) / Σ_b w[y_b]                        (w = 1 without class weights)
  *
- * Every sequence of a batch has the same length T (the trainer groups by length), so no masking.
- * Backward runs the chain in reverse: dp̃ = dz W, dp = dp̃ ⊙ mask, dy = pool backward, then the
+ * A batch may be right-padded (`lengths`): the encoder reads each sequence within its length and
+ * pooling looks only at its valid steps (src/sequence/recurrent.ts). Backward runs the chain in reverse: dp̃ = dz W, dp = dp̃ ⊙ mask, dy = pool backward, then the
  * recurrent stack and the embedding scatter. Parameter names as a PyTorch module with submodules
  * `embedding`, `encoder` (an `nn.LSTM`/`nn.GRU`/`nn.RNN`) and `linear`.
  */
 import type { Backend } from "../backend/backend.js";
-import type { CellConfig } from "../cells/cell.js";
-import { checkTokenIds, embeddingBackward, embeddingForward, oneHot } from "../layers/embedding.js";
+import { checkTokenIds, embeddingBackward } from "../layers/embedding.js";
 import { linearBackward, linearForward } from "../layers/linear.js";
 import { poolBackward, poolForward, type Pooling } from "../layers/pooling.js";
 import { weightedSoftmaxCrossEntropy } from "../layers/weighted-cross-entropy.js";
-import { bindRecurrent, recurrentBackward, recurrentForward, recurrentSpecs, type Recurrent, type RecurrentConfig } from "../sequence/recurrent.js";
-import { createArena, view, type Arena, type TensorSpec } from "../tensor/arena.js";
+import { recurrentBackward, type RecurrentPass } from "../sequence/recurrent.js";
+import { createArena, type Arena, type TensorSpec } from "../tensor/arena.js";
 import { allocate, type DType, type FloatArray } from "../tensor/dtype.js";
 import type { Rng } from "../tensor/random.js";
-import { normal, pytorchRnnUniform, uniform } from "../train/init.js";
+import {
+  bindEncoderHead,
+  encodeSequence,
+  encoderHeadSpecs,
+  featureDropout,
+  featureSize,
+  initEncoderHead,
+  softmaxRowsF64,
+  validateEncoderHead,
+  type EncoderHeadConfig,
+  type EncoderHeadViews,
+} from "./encoder-head.js";
 
 // Dimensions: T steps, B sequences, V vocabulary, E embedding (V when one-hot), H hidden units per
 // direction, D directions, F = D·H pooled features, K classes.
 
-export interface ClassifierConfig {
-  readonly vocabSize: number;
-  /** Embedding size; 0 feeds one-hot vectors (size V) instead. */
-  readonly embedSize: number;
-  readonly cell: CellConfig;
-  /** Units per direction. */
-  readonly hiddenSize: number;
-  readonly numLayers: number;
-  readonly bidirectional: boolean;
-  /** Dropout between recurrent layers and on the pooled features, while training. */
-  readonly dropout: number;
+export interface ClassifierConfig extends EncoderHeadConfig {
   readonly pooling: Pooling;
   readonly numClasses: number;
 }
@@ -52,39 +52,14 @@ export interface ClassifierModel {
 
 /** Checks a config; throws naming the field to fix. */
 export function validateClassifierConfig(c: ClassifierConfig): void {
-  if (!Number.isInteger(c.vocabSize) || c.vocabSize < 1) throw new Error(`vocabSize must be a positive integer, got ${c.vocabSize}`);
-  if (!Number.isInteger(c.embedSize) || c.embedSize < 0) throw new Error(`embedSize must be 0 (one-hot) or a positive integer, got ${c.embedSize}`);
-  if (!Number.isInteger(c.numClasses) || c.numClasses < 2) throw new Error(`numClasses must be an integer ≥ 2, got ${c.numClasses}`);
+  validateEncoderHead(c, c.numClasses, "numClasses");
   if (c.pooling !== "last" && c.pooling !== "mean" && c.pooling !== "max") throw new Error(`unknown pooling "${c.pooling}"; choose last, mean or max`);
-  if (typeof c.bidirectional !== "boolean") throw new Error(`bidirectional must be true or false, got ${String(c.bidirectional)}`);
-  // hiddenSize, numLayers, dropout: checked with the recurrent stack's specs
-}
-
-function encoderConfig(c: ClassifierConfig): RecurrentConfig {
-  return {
-    cell: c.cell,
-    inputSize: c.embedSize > 0 ? c.embedSize : c.vocabSize,
-    hiddenSize: c.hiddenSize,
-    numLayers: c.numLayers,
-    bidirectional: c.bidirectional,
-    dropout: c.dropout,
-  };
-}
-
-/** Pooled feature width D·H: the linear layer's fan-in. */
-function featureSize(c: ClassifierConfig): number {
-  return (c.bidirectional ? 2 : 1) * c.hiddenSize;
 }
 
 /** The parameter tensors: `embedding.weight` (V, E) unless one-hot, `encoder.*`, `linear.weight` (K, D·H), `linear.bias` (K). */
 export function classifierSpecs(c: ClassifierConfig): TensorSpec[] {
   validateClassifierConfig(c);
-  return [
-    ...(c.embedSize > 0 ? [{ name: "embedding.weight", shape: [c.vocabSize, c.embedSize] }] : []),
-    ...recurrentSpecs(encoderConfig(c), "encoder."),
-    { name: "linear.weight", shape: [c.numClasses, featureSize(c)] },
-    { name: "linear.bias", shape: [c.numClasses] },
-  ];
+  return encoderHeadSpecs(c, c.numClasses);
 }
 
 /** A classifier with all parameters zero (initialise with `initClassifier`, or load weights). */
@@ -92,44 +67,17 @@ export function createClassifier(config: ClassifierConfig, dtype: DType = "float
   return { kind: "classifier", config, params: createArena(dtype, classifierSpecs(config)) };
 }
 
-interface Views {
-  /** (V, E), or null when one-hot */ readonly embedding: FloatArray | null;
-  readonly encoder: Recurrent;
-  /** (K, D·H) */ readonly W: FloatArray;
-  /** (K) */ readonly b: FloatArray;
-}
-
-function bind(c: ClassifierConfig, arena: Arena): Views {
-  return {
-    embedding: c.embedSize > 0 ? view(arena, "embedding.weight") : null,
-    encoder: bindRecurrent(encoderConfig(c), arena, "encoder."),
-    W: view(arena, "linear.weight"),
-    b: view(arena, "linear.bias"),
-  };
-}
+const bind = bindEncoderHead;
 
 /**
  * PyTorch's defaults, in the arena's tensor order: embedding N(0, 1), recurrent tensors U(±1/√H),
  * linear U(±1/√(D·H)); `forgetBias` (default 1 for an LSTM) added to the forget-gate rows of every b_ih.
  */
 export function initClassifier(model: ClassifierModel, rng: Rng, opts: { forgetBias?: number } = {}): void {
-  const c = model.config;
-  const k = 1 / Math.sqrt(featureSize(c));
-  for (const spec of model.params.specs) {
-    const w = view(model.params, spec.name);
-    if (spec.name === "embedding.weight") normal(w, 0, 1, rng);
-    else if (spec.name.startsWith("linear.")) uniform(w, -k, k, rng);
-    else pytorchRnnUniform(w, c.hiddenSize, rng);
-  }
-  const forgetBias = opts.forgetBias ?? (c.cell.kind === "lstm" ? 1 : 0);
-  if (forgetBias !== 0 && c.cell.kind === "lstm") {
-    const F = c.cell.coupled ? 0 : 1; // row block of f
-    const H = c.hiddenSize;
-    for (const d of bind(c, model.params).encoder.dirs) for (let j = 0; j < H; j++) d.bih[F * H + j] += forgetBias;
-  }
+  initEncoderHead(model.config, model.params, rng, opts);
 }
 
-/** A training batch: B sequences of one length T, and their classes. */
+/** A training batch: B sequences of T tokens (or right-padded to T, with `lengths`), and their classes. */
 export interface ClassifierBatch {
   /** (T·B) time-major token ids, index t·B + b */
   readonly tokens: Int32Array;
@@ -159,8 +107,7 @@ function checkInput(c: ClassifierConfig, tokens: Int32Array, T: number, B: numbe
 
 /** The forward pass, kept for the backward pass. */
 interface Pass {
-  readonly x: FloatArray;
-  readonly enc: ReturnType<typeof recurrentForward>;
+  readonly enc: RecurrentPass;
   readonly pool: ReturnType<typeof poolForward>;
   readonly lengths: Int32Array;
   /** (B, D·H) dropout multipliers (0 or 1/(1−q)), or null */
@@ -171,35 +118,18 @@ interface Pass {
   readonly logits: FloatArray;
 }
 
-function forward(backend: Backend, model: ClassifierModel, v: Views, tokens: Int32Array, T: number, B: number, training: boolean, rng: Rng | undefined, given?: Int32Array): Pass {
+function forward(backend: Backend, model: ClassifierModel, v: EncoderHeadViews, tokens: Int32Array, T: number, B: number, training: boolean, rng: Rng | undefined, given?: Int32Array): Pass {
   const c = model.config;
   const dtype = model.params.dtype;
-  const E = v.encoder.config.inputSize;
   const D = c.bidirectional ? 2 : 1;
-  const H = c.hiddenSize;
-  const F = D * H;
   const K = c.numClasses;
-  const x = allocate(dtype, T * B * E);
-  if (v.embedding) embeddingForward(v.embedding, tokens, E, x);
-  else oneHot(tokens, c.vocabSize, x);
   const lengths = given ?? new Int32Array(B).fill(T);
-  const enc = recurrentForward(backend, v.encoder, dtype, x, T, B, null, null, { training, rng, ...(given ? { lengths: given } : {}) });
-  const pool = poolForward(enc.y, T, B, D, H, lengths, c.pooling);
-  let mask: FloatArray | null = null;
-  let feat = pool.out;
-  if (training && c.dropout > 0) {
-    if (!rng) throw new Error("dropout while training needs a random generator (opts.rng)");
-    mask = allocate(dtype, B * F);
-    feat = allocate(dtype, B * F);
-    const keep = 1 / (1 - c.dropout);
-    for (let i = 0; i < B * F; i++) {
-      mask[i] = rng.uniform() < c.dropout ? 0 : keep;
-      feat[i] = pool.out[i] * mask[i];
-    }
-  }
+  const enc = encodeSequence(backend, c, v, dtype, tokens, T, B, { training, rng, lengths: given });
+  const pool = poolForward(enc.y, T, B, D, c.hiddenSize, lengths, c.pooling);
+  const { mask, out: feat } = featureDropout(pool.out, c.dropout, training, rng, dtype);
   const logits = allocate(dtype, B * K);
-  linearForward(backend, v.W, v.b, feat, B, F, K, logits);
-  return { x, enc, pool, lengths, mask, feat, logits };
+  linearForward(backend, v.W, v.b, feat, B, featureSize(c), K, logits);
+  return { enc, pool, lengths, mask, feat, logits };
 }
 
 /**
@@ -247,17 +177,4 @@ export function classifierPredict(backend: Backend, model: ClassifierModel, toke
   checkInput(c, tokens, T, B);
   const pass = forward(backend, model, bind(c, model.params), tokens, T, B, false, undefined, lengths);
   return softmaxRowsF64(pass.logits, B, c.numClasses);
-}
-
-/** Row softmax of (N, K) logits, computed and returned in float64. */
-function softmaxRowsF64(z: FloatArray, N: number, K: number): Float64Array {
-  const p = new Float64Array(N * K);
-  for (let n = 0; n < N; n++) {
-    let max = -Infinity;
-    for (let k = 0; k < K; k++) max = Math.max(max, z[n * K + k]);
-    let sum = 0;
-    for (let k = 0; k < K; k++) sum += p[n * K + k] = Math.exp(z[n * K + k] - max);
-    for (let k = 0; k < K; k++) p[n * K + k] /= sum;
-  }
-  return p;
 }

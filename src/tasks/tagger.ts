@@ -9,35 +9,36 @@
  *   loss = (1 / T·B) Σ_{t,b} CE(z_{t,b}, tag_{t,b})
  *
  * A bidirectional encoder sees the whole sequence at every step (tags that depend on what comes
- * next); a unidirectional one only the prefix. Every sequence of a batch has the same length T,
- * so no masking. Parameter names as a PyTorch module with submodules `embedding`, `encoder`
+ * next); a unidirectional one only the prefix. A batch may be right-padded (`lengths`): the encoder
+ * reads each sequence within its length and padded positions count for nothing in the loss,
+ * which is then the mean over the Σ len_b real tokens. Parameter names as a PyTorch module with submodules `embedding`, `encoder`
  * (an `nn.LSTM`/`nn.GRU`/`nn.RNN`) and `linear`.
  */
 import type { Backend } from "../backend/backend.js";
-import type { CellConfig } from "../cells/cell.js";
-import { checkTokenIds, embeddingBackward, embeddingForward, oneHot } from "../layers/embedding.js";
+import { checkTokenIds, embeddingBackward } from "../layers/embedding.js";
 import { linearBackward, linearForward } from "../layers/linear.js";
 import { softmaxCrossEntropy } from "../layers/softmax-cross-entropy.js";
-import { bindRecurrent, recurrentBackward, recurrentForward, recurrentSpecs, type Recurrent, type RecurrentConfig } from "../sequence/recurrent.js";
-import { createArena, view, type Arena, type TensorSpec } from "../tensor/arena.js";
+import { recurrentBackward, type RecurrentPass } from "../sequence/recurrent.js";
+import { createArena, type Arena, type TensorSpec } from "../tensor/arena.js";
 import { allocate, type DType, type FloatArray } from "../tensor/dtype.js";
 import type { Rng } from "../tensor/random.js";
-import { normal, pytorchRnnUniform, uniform } from "../train/init.js";
+import {
+  bindEncoderHead,
+  encodeSequence,
+  encoderHeadSpecs,
+  featureDropout,
+  featureSize,
+  initEncoderHead,
+  softmaxRowsF64,
+  validateEncoderHead,
+  type EncoderHeadConfig,
+  type EncoderHeadViews,
+} from "./encoder-head.js";
 
 // Dimensions: T steps, B sequences, N = T·B tokens, V vocabulary, E embedding (V when one-hot),
 // H hidden units per direction, D directions, F = D·H features, K tags.
 
-export interface TaggerConfig {
-  readonly vocabSize: number;
-  /** Embedding size; 0 feeds one-hot vectors (size V) instead. */
-  readonly embedSize: number;
-  readonly cell: CellConfig;
-  /** Units per direction. */
-  readonly hiddenSize: number;
-  readonly numLayers: number;
-  readonly bidirectional: boolean;
-  /** Dropout between recurrent layers and on the encoder's outputs, while training. */
-  readonly dropout: number;
+export interface TaggerConfig extends EncoderHeadConfig {
   readonly numTags: number;
 }
 
@@ -50,38 +51,13 @@ export interface TaggerModel {
 
 /** Checks a config; throws naming the field to fix. */
 export function validateTaggerConfig(c: TaggerConfig): void {
-  if (!Number.isInteger(c.vocabSize) || c.vocabSize < 1) throw new Error(`vocabSize must be a positive integer, got ${c.vocabSize}`);
-  if (!Number.isInteger(c.embedSize) || c.embedSize < 0) throw new Error(`embedSize must be 0 (one-hot) or a positive integer, got ${c.embedSize}`);
-  if (!Number.isInteger(c.numTags) || c.numTags < 2) throw new Error(`numTags must be an integer ≥ 2, got ${c.numTags}`);
-  if (typeof c.bidirectional !== "boolean") throw new Error(`bidirectional must be true or false, got ${String(c.bidirectional)}`);
-  // hiddenSize, numLayers, dropout: checked with the recurrent stack's specs
-}
-
-function encoderConfig(c: TaggerConfig): RecurrentConfig {
-  return {
-    cell: c.cell,
-    inputSize: c.embedSize > 0 ? c.embedSize : c.vocabSize,
-    hiddenSize: c.hiddenSize,
-    numLayers: c.numLayers,
-    bidirectional: c.bidirectional,
-    dropout: c.dropout,
-  };
-}
-
-/** Encoder output width D·H: the linear layer's fan-in. */
-function featureSize(c: TaggerConfig): number {
-  return (c.bidirectional ? 2 : 1) * c.hiddenSize;
+  validateEncoderHead(c, c.numTags, "numTags");
 }
 
 /** The parameter tensors: `embedding.weight` (V, E) unless one-hot, `encoder.*`, `linear.weight` (K, D·H), `linear.bias` (K). */
 export function taggerSpecs(c: TaggerConfig): TensorSpec[] {
   validateTaggerConfig(c);
-  return [
-    ...(c.embedSize > 0 ? [{ name: "embedding.weight", shape: [c.vocabSize, c.embedSize] }] : []),
-    ...recurrentSpecs(encoderConfig(c), "encoder."),
-    { name: "linear.weight", shape: [c.numTags, featureSize(c)] },
-    { name: "linear.bias", shape: [c.numTags] },
-  ];
+  return encoderHeadSpecs(c, c.numTags);
 }
 
 /** A tagger with all parameters zero (initialise with `initTagger`, or load weights). */
@@ -89,44 +65,17 @@ export function createTagger(config: TaggerConfig, dtype: DType = "float32"): Ta
   return { kind: "tagger", config, params: createArena(dtype, taggerSpecs(config)) };
 }
 
-interface Views {
-  /** (V, E), or null when one-hot */ readonly embedding: FloatArray | null;
-  readonly encoder: Recurrent;
-  /** (K, D·H) */ readonly W: FloatArray;
-  /** (K) */ readonly b: FloatArray;
-}
-
-function bind(c: TaggerConfig, arena: Arena): Views {
-  return {
-    embedding: c.embedSize > 0 ? view(arena, "embedding.weight") : null,
-    encoder: bindRecurrent(encoderConfig(c), arena, "encoder."),
-    W: view(arena, "linear.weight"),
-    b: view(arena, "linear.bias"),
-  };
-}
+const bind = bindEncoderHead;
 
 /**
  * PyTorch's defaults, in the arena's tensor order: embedding N(0, 1), recurrent tensors U(±1/√H),
  * linear U(±1/√(D·H)); `forgetBias` (default 1 for an LSTM) added to the forget-gate rows of every b_ih.
  */
 export function initTagger(model: TaggerModel, rng: Rng, opts: { forgetBias?: number } = {}): void {
-  const c = model.config;
-  const k = 1 / Math.sqrt(featureSize(c));
-  for (const spec of model.params.specs) {
-    const w = view(model.params, spec.name);
-    if (spec.name === "embedding.weight") normal(w, 0, 1, rng);
-    else if (spec.name.startsWith("linear.")) uniform(w, -k, k, rng);
-    else pytorchRnnUniform(w, c.hiddenSize, rng);
-  }
-  const forgetBias = opts.forgetBias ?? (c.cell.kind === "lstm" ? 1 : 0);
-  if (forgetBias !== 0 && c.cell.kind === "lstm") {
-    const F = c.cell.coupled ? 0 : 1; // row block of f
-    const H = c.hiddenSize;
-    for (const d of bind(c, model.params).encoder.dirs) for (let j = 0; j < H; j++) d.bih[F * H + j] += forgetBias;
-  }
+  initEncoderHead(model.config, model.params, rng, opts);
 }
 
-/** A training batch: B sequences of one length T, a tag per token. */
+/** A training batch: B sequences of T tokens (or right-padded to T, with `lengths`), a tag per token. */
 export interface TaggerBatch {
   /** (T·B) time-major token ids, index t·B + b */
   readonly tokens: Int32Array;
@@ -154,7 +103,7 @@ function checkInput(c: TaggerConfig, tokens: Int32Array, T: number, B: number): 
 
 /** The forward pass, kept for the backward pass. */
 interface Pass {
-  readonly enc: ReturnType<typeof recurrentForward>;
+  readonly enc: RecurrentPass;
   /** (T, B, D·H) dropout multipliers (0 or 1/(1−q)), or null */
   readonly mask: FloatArray | null;
   /** (T, B, D·H) the linear layer's input */
@@ -163,31 +112,15 @@ interface Pass {
   readonly logits: FloatArray;
 }
 
-function forward(backend: Backend, model: TaggerModel, v: Views, tokens: Int32Array, T: number, B: number, training: boolean, rng: Rng | undefined, lengths?: Int32Array): Pass {
+function forward(backend: Backend, model: TaggerModel, v: EncoderHeadViews, tokens: Int32Array, T: number, B: number, training: boolean, rng: Rng | undefined, lengths?: Int32Array): Pass {
   const c = model.config;
   const dtype = model.params.dtype;
-  const E = v.encoder.config.inputSize;
-  const F = featureSize(c);
-  const K = c.numTags;
   const N = T * B;
-  const x = allocate(dtype, N * E);
-  if (v.embedding) embeddingForward(v.embedding, tokens, E, x);
-  else oneHot(tokens, c.vocabSize, x);
-  const enc = recurrentForward(backend, v.encoder, dtype, x, T, B, null, null, { training, rng, ...(lengths ? { lengths } : {}) });
-  let mask: FloatArray | null = null;
-  let feat = enc.y;
-  if (training && c.dropout > 0) {
-    if (!rng) throw new Error("dropout while training needs a random generator (opts.rng)");
-    mask = allocate(dtype, N * F);
-    feat = allocate(dtype, N * F);
-    const keep = 1 / (1 - c.dropout);
-    for (let i = 0; i < N * F; i++) {
-      mask[i] = rng.uniform() < c.dropout ? 0 : keep;
-      feat[i] = enc.y[i] * mask[i];
-    }
-  }
+  const K = c.numTags;
+  const enc = encodeSequence(backend, c, v, dtype, tokens, T, B, { training, rng, lengths });
+  const { mask, out: feat } = featureDropout(enc.y, c.dropout, training, rng, dtype);
   const logits = allocate(dtype, N * K);
-  linearForward(backend, v.W, v.b, feat, N, F, K, logits); // one row per (t, b)
+  linearForward(backend, v.W, v.b, feat, N, featureSize(c), K, logits); // one row per (t, b)
   return { enc, mask, feat, logits };
 }
 
@@ -236,15 +169,5 @@ export function taggerPredict(backend: Backend, model: TaggerModel, tokens: Int3
   const c = model.config;
   checkInput(c, tokens, T, B);
   const pass = forward(backend, model, bind(c, model.params), tokens, T, B, false, undefined, lengths);
-  const N = T * B;
-  const K = c.numTags;
-  const p = new Float64Array(N * K);
-  for (let n = 0; n < N; n++) {
-    let max = -Infinity;
-    for (let k = 0; k < K; k++) max = Math.max(max, pass.logits[n * K + k]);
-    let sum = 0;
-    for (let k = 0; k < K; k++) sum += p[n * K + k] = Math.exp(pass.logits[n * K + k] - max);
-    for (let k = 0; k < K; k++) p[n * K + k] /= sum;
-  }
-  return p;
+  return softmaxRowsF64(pass.logits, T * B, c.numTags);
 }
