@@ -39,3 +39,19 @@ export function formatDuration(ms: number): string {
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
+
+/**
+ * While a run trains: Ctrl-C aborts `controller` (the run saves a checkpoint and stops), a second
+ * Ctrl-C quits at once. `dispose()` removes the handler; `interrupted()` says whether it fired.
+ */
+export function stopOnInterrupt(controller: AbortController, quiet: boolean): { interrupted(): boolean; dispose(): void } {
+  let count = 0;
+  const onSigint = () => {
+    count++;
+    if (count > 1) process.exit(130);
+    controller.abort();
+    if (!quiet) process.stderr.write("\nstopping: saving a checkpoint (Ctrl-C again to quit at once)\n");
+  };
+  process.on("SIGINT", onSigint);
+  return { interrupted: () => count > 0, dispose: () => process.off("SIGINT", onSigint) };
+}

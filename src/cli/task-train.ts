@@ -14,7 +14,7 @@ import { decodeTaskCheckpoint, encodeTaskCheckpoint, type TaskCheckpoint, type T
 import { createTaskTraining, type TaskEvent, type TaskLoop, type TaskTrainingState } from "../tasks/trainer.js";
 import type { Arena } from "../tensor/arena.js";
 import type { FloatArray } from "../tensor/dtype.js";
-import { formatDuration } from "./options.js";
+import { formatDuration, stopOnInterrupt } from "./options.js";
 import { applyThreadsOption } from "../node/native-backend.js";
 import { setupTask } from "./task-setup.js";
 import type { TaskFlags } from "./task-util.js";
@@ -96,14 +96,7 @@ export async function runTaskTrain(given: TaskFlags, cmd: Command): Promise<void
     }
     return { task: setup.task, dtype: setup.model.params.dtype, config: setup.config, meta: { ...setup.meta, options: f }, tensors, training: state };
   };
-  let interrupted = 0;
-  const onSigint = () => {
-    interrupted++;
-    if (interrupted > 1) process.exit(130);
-    controller.abort();
-    if (!f.json) process.stderr.write("\nstopping: saving a checkpoint (Ctrl-C again to quit at once)\n");
-  };
-  process.on("SIGINT", onSigint);
+  const interrupt = stopOnInterrupt(controller, f.json ?? false);
   const show = progressPrinter(f);
   let bestWritten = resume !== undefined && existsSync(best);
   let done: Extract<TaskEvent, { event: "done" }> | null = null;
@@ -128,7 +121,7 @@ export async function runTaskTrain(given: TaskFlags, cmd: Command): Promise<void
     }
     show(e);
   }
-  process.off("SIGINT", onSigint);
+  interrupt.dispose();
   if (!done) return;
   // The report is of the best checkpoint (by validation loss).
   if (bestWritten) setup.model.params.data.set(readTaskCheckpoint(best).tensors.get("params")!);
@@ -142,7 +135,7 @@ export async function runTaskTrain(given: TaskFlags, cmd: Command): Promise<void
     for (const line of setup.describe(report)) console.log(line);
     console.log(`model: ${final.checkpoint}\nreport: ${join(out, "report.json")}`);
   }
-  if (interrupted > 0) process.exitCode = 130;
+  if (interrupt.interrupted()) process.exitCode = 130;
 }
 
 /** The metrics line of an event: the plot reads `event`, `step`, `loss` and `valLoss`. */

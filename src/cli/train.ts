@@ -6,7 +6,7 @@ import { builtinCorpus, CORPORA, readData } from "../node/corpus.js";
 import { readCheckpointFile, writeCheckpointFile } from "../node/checkpoint-file.js";
 import { plotRun } from "../node/plot-run.js";
 import { createTraining, DEFAULTS, type TrainEvent, type TrainOptions } from "../train/train.js";
-import { duration, formatDuration, int, num } from "./options.js";
+import { duration, formatDuration, int, num, stopOnInterrupt } from "./options.js";
 import { applyThreadsOption } from "../node/native-backend.js";
 import { runTaskTrain, type TaskFlags } from "./task-train.js";
 
@@ -211,14 +211,7 @@ async function runTrain(f: TrainFlags, cmd: Command): Promise<void> {
   if (!resume) writeFileSync(metrics, "");
   const latest = join(out, "latest.ckpt");
   const best = join(out, "best.ckpt");
-  let interrupted = 0;
-  const onSigint = () => {
-    interrupted++;
-    if (interrupted > 1) process.exit(130);
-    controller.abort();
-    if (!f.json) process.stderr.write("\nstopping: saving a checkpoint (Ctrl-C again to quit at once)\n");
-  };
-  process.on("SIGINT", onSigint);
+  const interrupt = stopOnInterrupt(controller, f.json ?? false);
   const view = createProgress(f, out);
   let bestWritten = resume !== undefined && existsSync(best);
   for await (const e of training.run()) {
@@ -238,7 +231,8 @@ async function runTrain(f: TrainFlags, cmd: Command): Promise<void> {
       view(final);
     } else view(e);
   }
-  if (interrupted > 0) process.exitCode = 130;
+  interrupt.dispose();
+  if (interrupt.interrupted()) process.exitCode = 130;
 }
 
 function tryPlot(out: string): void {
