@@ -153,3 +153,4 @@ export type { TaggedExample } from "./tasks/tagged.js";
 export { parseCmudict, type Pronunciation } from "./tasks/cmudict.js";
 export { stressTagging, ARPABET_VOWELS, STRESS_TAGS } from "./tasks/stress.js";
 export { attentionHeatmapSvg, confusionMatrixSvg } from "./plot/heatmap.js";
+export { VERSION } from "./version.js";

@@ -10,6 +10,7 @@
  * step with hn/cn fed back as h0/c0, against unroll's T = 1 forward with the state carried.
  * The largest error seen, relative to the allowance, is printed at the end.
  */
+import { readFileSync } from "node:fs";
 import * as ort from "onnxruntime-node";
 import onnxProto from "onnx-proto";
 import { afterAll, describe, expect, it } from "vitest";
@@ -254,6 +255,8 @@ describe("describeOnnx and metadata", () => {
     expect(JSON.parse(meta["unroll.config"]!)).toEqual(lm.model.config);
     expect(meta["unroll.cell"]).toBe("gru-cho");
     expect(m.producerName).toBe("unroll");
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+    expect(m.producerVersion).toBe(pkg.version); // the package's version, not a constant of its own
   });
 
   it("describes a bidirectional recurrent layer", () => {

@@ -37,6 +37,7 @@ import { bindRecurrent, directions, type Recurrent } from "../sequence/recurrent
 import type { FloatArray } from "../tensor/dtype.js";
 import type { RecurrentLayer } from "../api/recurrent-layer.js";
 import { decodeUtf8, encodeUtf8 } from "../text/utf8.js";
+import { VERSION } from "../version.js";
 
 const { onnx } = onnxProto;
 
@@ -395,7 +396,7 @@ class GraphBuilder {
       irVersion: irVersionFor(this.opset),
       opsetImport: [{ domain: "", version: this.opset }],
       producerName: "unroll",
-      producerVersion: PRODUCER_VERSION,
+      producerVersion: VERSION,
       docString: doc,
       graph: { name: graphName, node: this.nodes, initializer: this.inits, input: inputs, output: outputs, docString: doc },
       metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
@@ -405,8 +406,6 @@ class GraphBuilder {
   }
 }
 
-/** unroll's version, written as the ONNX producer_version. */
-const PRODUCER_VERSION = "0.1.0";
 
 function attributeProto(name: string, v: AttrValue) {
   const T = onnx.AttributeProto.AttributeType;

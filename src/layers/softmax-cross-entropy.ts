@@ -5,6 +5,11 @@
  *   dz_n = (softmax(z_n) − onehot(target_n)) / M,   0 for ignored rows
  *
  * with M the number of counted rows (PyTorch `F.cross_entropy(reduction="mean", ignore_index)`).
+ *
+ * When every row is ignored (M = 0) the loss is 0 and dL/dlogits is 0, where PyTorch returns NaN
+ * (0/0): a batch with nothing to predict (all padding) then adds nothing to training instead of
+ * poisoning the weights with NaN. Every backend's fused kernel does the same
+ * (test/cross-entropy.test.ts).
  */
 import type { FloatArray } from "../tensor/dtype.js";
 
