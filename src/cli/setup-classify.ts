@@ -5,7 +5,6 @@
  * split beside the majority baseline.
  */
 import type { Backend } from "../backend/backend.js";
-import { parseCell } from "../cells/cell.js";
 import { balancedClassWeights } from "../layers/weighted-cross-entropy.js";
 import { readLabelledFile } from "../node/records.js";
 import { spamAssassin } from "../node/task-corpora.js";
@@ -18,7 +17,7 @@ import type { TaskCheckpoint } from "../tasks/task-checkpoint.js";
 import { buildTokenVocab, encodeTokens, padTimeMajor, paddedBatches, tokenizeText } from "../tasks/tokens.js";
 import type { TaskLoop } from "../tasks/trainer.js";
 import { Rng } from "../tensor/random.js";
-import { checkData, checkFingerprint, embedOf, fingerprint, pct, writePlot, type TaskFlags, type TaskSetup } from "./task-util.js";
+import { checkData, checkFingerprint, encoderOptions, fingerprint, loadCheckpointParams, pct, writePlot, type TaskFlags, type TaskSetup } from "./task-util.js";
 
 /** What a classifier checkpoint keeps besides its config. */
 export interface ClassifierMeta {
@@ -43,9 +42,7 @@ export function classifierFromCheckpoint(ck: TaskCheckpoint): { model: Classifie
     throw new Error("the checkpoint's vocabulary or labels do not fit its model; it is damaged");
   }
   const model = createClassifier(config, ck.dtype);
-  const p = ck.tensors.get("params")!;
-  if (p.length !== model.params.data.length) throw new Error(`the checkpoint holds ${p.length} parameters but its model needs ${model.params.data.length}; it is damaged`);
-  model.params.data.set(p);
+  loadCheckpointParams(ck, model.params);
   return { model, meta };
 }
 
@@ -101,12 +98,7 @@ export function classifySetup(f: TaskFlags, backend: Backend, resume?: TaskCheck
     meta = { vocab, labels, level, lowercase, maxLen: f.maxLen };
     const config: ClassifierConfig = {
       vocabSize: vocab.length,
-      embedSize: embedOf(f),
-      cell: parseCell(f.cell),
-      hiddenSize: f.hidden,
-      numLayers: f.layers,
-      bidirectional: f.bidirectional,
-      dropout: f.dropout,
+      ...encoderOptions(f),
       pooling: f.pooling,
       numClasses: labels.length,
     };

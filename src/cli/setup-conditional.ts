@@ -17,7 +17,7 @@ import type { TaskCheckpoint } from "../tasks/task-checkpoint.js";
 import { lengthBatches } from "../tasks/tokens.js";
 import type { TaskLoop } from "../tasks/trainer.js";
 import { Rng } from "../tensor/random.js";
-import { checkData, checkFingerprint, embedOf, fingerprint, pct, type TaskFlags, type TaskSetup } from "./task-util.js";
+import { checkData, checkFingerprint, embedOf, fingerprint, loadCheckpointParams, pct, type TaskFlags, type TaskSetup } from "./task-util.js";
 
 /** The sequence boundary: the token that starts and ends every text. */
 export const BOUNDARY = "\n";
@@ -34,9 +34,7 @@ export function conditionalFromCheckpoint(ck: TaskCheckpoint): { model: Conditio
     throw new Error("the checkpoint's vocabulary or labels do not fit its model; it is damaged");
   }
   const model = createConditional(config, ck.dtype);
-  const p = ck.tensors.get("params")!;
-  if (p.length !== model.params.data.length) throw new Error(`the checkpoint holds ${p.length} parameters but its model needs ${model.params.data.length}; it is damaged`);
-  model.params.data.set(p);
+  loadCheckpointParams(ck, model.params);
   return { model, meta };
 }
 

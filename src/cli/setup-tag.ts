@@ -5,7 +5,6 @@
  * accuracy, and the tag confusion matrix.
  */
 import type { Backend } from "../backend/backend.js";
-import { parseCell } from "../cells/cell.js";
 import { cmudictText } from "../node/corpus.js";
 import { readTaggedFile } from "../node/records.js";
 import { confusionMatrixSvg } from "../plot/heatmap.js";
@@ -19,7 +18,7 @@ import type { TaskCheckpoint } from "../tasks/task-checkpoint.js";
 import { buildTokenVocab, encodeTokens, padTimeMajor, paddedBatches } from "../tasks/tokens.js";
 import type { TaskLoop } from "../tasks/trainer.js";
 import { Rng } from "../tensor/random.js";
-import { checkData, checkFingerprint, embedOf, fingerprint, pct, writePlot, type TaskFlags, type TaskSetup } from "./task-util.js";
+import { checkData, checkFingerprint, encoderOptions, fingerprint, loadCheckpointParams, pct, writePlot, type TaskFlags, type TaskSetup } from "./task-util.js";
 
 export interface TaggerMeta {
   readonly vocab: readonly string[];
@@ -34,9 +33,7 @@ export function taggerFromCheckpoint(ck: TaskCheckpoint): { model: TaggerModel; 
     throw new Error("the checkpoint's vocabulary or tags do not fit its model; it is damaged");
   }
   const model = createTagger(config, ck.dtype);
-  const p = ck.tensors.get("params")!;
-  if (p.length !== model.params.data.length) throw new Error(`the checkpoint holds ${p.length} parameters but its model needs ${model.params.data.length}; it is damaged`);
-  model.params.data.set(p);
+  loadCheckpointParams(ck, model.params);
   return { model, meta };
 }
 
@@ -88,7 +85,7 @@ export function tagSetup(f: TaskFlags, backend: Backend, resume?: TaskCheckpoint
     const tags = [...new Set(train.flatMap((e) => e.tags))].sort();
     if (tags.length < 2) throw new Error(`the training split holds only the tag "${tags[0]}"; tagging needs at least two tags`);
     meta = { vocab: buildTokenVocab(train.map((e) => e.tokens), { minCount: f.minCount, maxSize: f.maxVocab }), tags, maxLen: f.maxLen };
-    const config: TaggerConfig = { vocabSize: meta.vocab.length, embedSize: embedOf(f), cell: parseCell(f.cell), hiddenSize: f.hidden, numLayers: f.layers, bidirectional: f.bidirectional, dropout: f.dropout, numTags: tags.length };
+    const config: TaggerConfig = { vocabSize: meta.vocab.length, ...encoderOptions(f), numTags: tags.length };
     model = createTagger(config, f.dtype);
     initTagger(model, Rng.seeded(f.seed + 1), { forgetBias: f.forgetBias });
   }

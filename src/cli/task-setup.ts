@@ -5,7 +5,6 @@
  * rebuild a model from a checkpoint with `loadTaskModel`.
  */
 import type { Backend } from "../backend/backend.js";
-import { parseCell } from "../cells/cell.js";
 import { cmudictText } from "../node/corpus.js";
 import { readRecordFile } from "../node/records.js";
 import { parseCmudict } from "../tasks/cmudict.js";
@@ -17,11 +16,10 @@ import type { TaskCheckpoint } from "../tasks/task-checkpoint.js";
 import type { TaskLoop } from "../tasks/trainer.js";
 import { Rng } from "../tensor/random.js";
 import { attentionHeatmapSvg } from "../plot/heatmap.js";
-import { attentionRows } from "./task-util.js";
 import { classifySetup } from "./setup-classify.js";
 import { conditionalSetup } from "./setup-conditional.js";
 import { tagSetup } from "./setup-tag.js";
-import { checkData, checkFingerprint, embedOf, fingerprint, pct, tokenize, writePlot, type TaskFlags, type TaskSetup } from "./task-util.js";
+import { attentionRows, checkData, checkFingerprint, encoderOptions, fingerprint, loadCheckpointParams, pct, tokenize, writePlot, type TaskFlags, type TaskSetup } from "./task-util.js";
 
 // ---------------------------------------------------------------------------------------------
 // seq2seq
@@ -57,9 +55,7 @@ export function seq2seqFromCheckpoint(ck: TaskCheckpoint): { model: Seq2SeqModel
   if (!vocab || !Array.isArray(vocab.source) || !Array.isArray(vocab.target)) throw new Error(`the checkpoint has no seq2seq vocabulary; it is damaged`);
   if (vocab.source.length !== config.srcVocabSize || vocab.target.length !== config.tgtVocabSize) throw new Error(`the checkpoint's vocabularies do not fit its model; it is damaged`);
   const model = createSeq2Seq(config, ck.dtype);
-  const p = ck.tensors.get("params")!;
-  if (p.length !== model.params.data.length) throw new Error(`the checkpoint holds ${p.length} parameters but its model needs ${model.params.data.length}; it is damaged`);
-  model.params.data.set(p);
+  loadCheckpointParams(ck, model.params);
   return { model, vocab };
 }
 
@@ -79,12 +75,7 @@ function seq2seqSetup(f: TaskFlags, backend: Backend, resume?: TaskCheckpoint): 
     const config: Seq2SeqConfig = {
       srcVocabSize: vocab.source.length,
       tgtVocabSize: vocab.target.length,
-      embedSize: embedOf(f),
-      cell: parseCell(f.cell),
-      hiddenSize: f.hidden,
-      numLayers: f.layers,
-      bidirectional: f.bidirectional,
-      dropout: f.dropout,
+      ...encoderOptions(f),
       attention: f.attention,
       attentionSize: f.attentionSize,
     };

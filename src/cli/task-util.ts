@@ -8,6 +8,7 @@ import { canRenderText, svgToPng } from "../node/png.js";
 import type { TaskCheckpoint, TaskName } from "../tasks/task-checkpoint.js";
 import type { TaskLoop } from "../tasks/trainer.js";
 import type { Arena } from "../tensor/arena.js";
+import { parseCell, type CellConfig } from "../cells/cell.js";
 
 /** The options of a task run (the train command's flags that tasks read). */
 export interface TaskFlags {
@@ -136,4 +137,16 @@ export function writePlot(dir: string, name: string, svg: string): string[] {
 export function attentionRows(tokens: readonly string[], attention: ArrayLike<number>, srcLen: number): string[] {
   const rows = attention.length / srcLen;
   return rows > tokens.length ? [...tokens, "</s>"] : [...tokens];
+}
+
+/** Copies a task checkpoint's parameters into a freshly built model's arena, checking their count. */
+export function loadCheckpointParams(ck: TaskCheckpoint, params: Arena): void {
+  const p = ck.tensors.get("params")!;
+  if (p.length !== params.data.length) throw new Error(`the checkpoint holds ${p.length} parameters but its model needs ${params.data.length}; it is damaged`);
+  params.data.set(p);
+}
+
+/** The encoder's part of a task model's config, from the flags shared by classify, tag and seq2seq. */
+export function encoderOptions(f: TaskFlags): { embedSize: number; cell: CellConfig; hiddenSize: number; numLayers: number; bidirectional: boolean; dropout: number } {
+  return { embedSize: embedOf(f), cell: parseCell(f.cell), hiddenSize: f.hidden, numLayers: f.layers, bidirectional: f.bidirectional, dropout: f.dropout };
 }

@@ -89,23 +89,23 @@ export function escapeXml(s: string): string {
 }
 
 /** A pixel coordinate as short text. */
-function px(v: number): string {
+export function px(v: number): string {
   const r = Math.round(v * 100) / 100;
   return Object.is(r, -0) ? "0" : String(r);
 }
 
 /** A 1-pixel line's coordinate, on a half pixel so it renders crisp. */
-function crisp(v: number): number {
+export function crisp(v: number): number {
   return Math.round(v - 0.5) + 0.5;
 }
 
 /** Estimated width of text in a sans-serif font (DejaVu Sans is among the widest: ~0.6 em per digit). */
-function textWidth(s: string, size: number): number {
+export function textWidth(s: string, size: number): number {
   let em = 0;
   for (const ch of s) {
     if (/[0-9]/.test(ch)) em += 0.64;
     else if (/[ .,:;'|!il()[\]⁰¹²³⁴⁵⁶⁷⁸⁹⁻]/.test(ch)) em += 0.34;
-    else if (/[A-Z—×mwMW]/.test(ch)) em += 0.78;
+    else if (/[A-Z—×mwMW%]/.test(ch)) em += 0.78;
     else em += 0.6;
   }
   return em * size;

@@ -18,7 +18,7 @@
  * the matrix size; long labels are tilted, and cut at 24 characters (the whole label stays in each
  * cell's tooltip).
  */
-import { escapeXml, linearTicks } from "./chart.js";
+import { crisp, escapeXml, linearTicks, px, textWidth } from "./chart.js";
 
 /** Options of `attentionHeatmapSvg`. */
 export interface AttentionHeatmapOptions {
@@ -97,29 +97,6 @@ const GRID = "#e4e4e4";
 const FAINT = "#a8a8a8";
 const MARGIN = 16;
 const MAX_LABEL = 24;
-
-/** A pixel coordinate as short text. */
-function px(v: number): string {
-  const r = Math.round(v * 100) / 100;
-  return Object.is(r, -0) ? "0" : String(r);
-}
-
-/** A 1-pixel line's coordinate, on a half pixel so it renders crisp. */
-function crisp(v: number): number {
-  return Math.round(v - 0.5) + 0.5;
-}
-
-/** Estimated width of text in a sans-serif font (as chart.ts estimates it: DejaVu Sans is among the widest). */
-function textWidth(s: string, size: number): number {
-  let em = 0;
-  for (const ch of s) {
-    if (/[0-9]/.test(ch)) em += 0.64;
-    else if (/[ .,:;'|!il()[\]]/.test(ch)) em += 0.34;
-    else if (/[A-Z—×mwMW%]/.test(ch)) em += 0.78;
-    else em += 0.6;
-  }
-  return em * size;
-}
 
 /** A label cut to MAX_LABEL characters, with an ellipsis. */
 function shorten(s: string): string {
