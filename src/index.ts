@@ -128,6 +128,8 @@ export {
   initWasmBackend,
   wasmUsable,
   wasmThreads,
+  wasmInfo,
+  type WasmInfo,
   enableWasmThreads,
   type WasmWorkerJob,
   type WasmWorkerHost,

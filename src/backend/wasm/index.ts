@@ -24,7 +24,7 @@
  */
 import type { Backend } from "../backend.js";
 import { createWasmBackend } from "./backend.js";
-import { Kernels, moduleBase64, wasmBytes, webAssemblyApi } from "./kernels.js";
+import { Kernels, moduleBase64, relaxedSimdSupported, wasmBytes, webAssemblyApi } from "./kernels.js";
 
 let kernels: Kernels | null = null;
 let syncFailure: string | null = null;
@@ -109,6 +109,26 @@ let threads = 1;
 /** Whether the wasm backend's module uses relaxed SIMD (fused multiply-add); compiles it if need be. */
 export function wasmRelaxedSimd(): boolean {
   return instance().relaxed;
+}
+
+/** Which wasm module runs: what decides bit-for-bit equality between two machines or engines. */
+export interface WasmInfo {
+  /** Whether a module is compiled and instantiated yet (false: the figures below are what would run). */
+  readonly instantiated: boolean;
+  /** "relaxed-simd" (one fused multiply-add per GEMM lane) or "simd" (multiply, then add). */
+  readonly module: "relaxed-simd" | "simd";
+  /** 1, or 2 after `enableWasmThreads`. */
+  readonly threads: number;
+}
+
+/**
+ * Describes the wasm backend as it runs here (module kind and threads), as `unroll info` does in
+ * Node. Results are bit for bit equal between runs with the same module kind, whatever the threads.
+ */
+export function wasmInfo(): WasmInfo {
+  if (kernels) return { instantiated: true, module: kernels.relaxed ? "relaxed-simd" : "simd", threads };
+  const relaxed = webAssemblyApi() !== null && relaxedSimdSupported();
+  return { instantiated: false, module: relaxed ? "relaxed-simd" : "simd", threads };
 }
 
 /** Threads the wasm backend runs on: 1, or 2 after `enableWasmThreads`. */
