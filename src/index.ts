@@ -77,7 +77,7 @@ export { initLanguageModel, type InitOptions } from "./train/init-model.js";
 export { trainStep, evaluateChunks, createStepContext, type StepContext, type StepResult } from "./train/step.js";
 export { sampleTokens, pickToken, argmaxOf, type SampleOptions } from "./generate/sample.js";
 export { train, createTraining, DEFAULTS as TRAIN_DEFAULTS, type TrainOptions, type TrainEvent, type Training, type ResolvedTrainOptions } from "./train/train.js";
-export { sample, evaluate, evaluateSplit, type TextSampleOptions, type Evaluation } from "./generate/text.js";
+export { sample, sampleStream, evaluate, evaluateSplit, type TextSampleOptions, type Evaluation } from "./generate/text.js";
 export { modelFromCheckpoint, type TrainedModel } from "./model/trained.js";
 export { CHECKPOINT_VERSION, type Checkpoint, type TrainingSnapshot, type TrainingProgress } from "./model/checkpoint.js";
 export { encodeCheckpoint, decodeCheckpoint } from "./model/checkpoint-codec.js";

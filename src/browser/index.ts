@@ -5,3 +5,16 @@
  */
 export { enableBrowserThreads, browserThreadsUnavailable, type BrowserThreads } from "./threads.js";
 export { wasmInfo, type WasmInfo } from "../backend/wasm/index.js";
+export {
+  serveTraining,
+  connectTrainingWorker,
+  type TrainingWorker,
+  type WorkerTrainOptions,
+  type WorkerBackendInfo,
+  type WorkerModelSummary,
+  type WorkerContext,
+  type WorkerHandler,
+  type WorkerLike,
+  type ToWorker,
+  type FromWorker,
+} from "./train-worker.js";

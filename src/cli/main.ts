@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { conformanceCommand } from "./conformance.js";
 import { infoCommand } from "./info.js";
+import { serveCommand } from "./serve.js";
 import { trainCommand } from "./train.js";
 import { sampleCommand } from "./sample.js";
 import { translateCommand } from "./translate.js";
@@ -36,6 +37,7 @@ const program = new Command("unroll")
   .addCommand(taskCommand())
   .addCommand(gradientsCommand())
   .addCommand(labCommand())
+  .addCommand(serveCommand())
   .addCommand(benchCommand())
   .addCommand(conformanceCommand())
   .addCommand(infoCommand());

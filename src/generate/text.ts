@@ -10,6 +10,7 @@ import { encodeText, tokenText } from "../text/vocab.js";
 import { Rng } from "../tensor/random.js";
 import { evaluateChunks } from "../train/step.js";
 import { sampleTokens } from "./sample.js";
+import { yieldToEventLoop } from "../util/yield.js";
 
 /** Options of `sample`. */
 export interface TextSampleOptions {
@@ -53,6 +54,27 @@ export function* sample(lm: TrainedModel, o: TextSampleOptions = {}): Generator<
       text += piece;
       if (text.includes(o.stop)) return;
       if (text.length > 4 * o.stop.length) text = text.slice(-2 * o.stop.length);
+    }
+  }
+}
+
+/**
+ * `sample` as an async generator that yields to the event loop at least every `yieldEveryMs`
+ * (default 16, a frame), so a page or worker stays responsive while it streams characters. Same
+ * tokens as `sample` with the same options.
+ */
+export async function* sampleStream(
+  lm: TrainedModel,
+  o: TextSampleOptions & { readonly yieldEveryMs?: number; readonly signal?: { readonly aborted: boolean } } = {},
+): AsyncGenerator<string, void, undefined> {
+  const every = o.yieldEveryMs ?? 16;
+  let last = Date.now();
+  for (const piece of sample(lm, o)) {
+    if (o.signal?.aborted) return;
+    yield piece;
+    if (Date.now() - last >= every) {
+      await yieldToEventLoop();
+      last = Date.now();
     }
   }
 }

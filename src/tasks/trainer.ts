@@ -15,6 +15,7 @@ import { allocate, type DType, type FloatArray } from "../tensor/dtype.js";
 import { Rng } from "../tensor/random.js";
 import { clipGradNorm } from "../train/clip.js";
 import { createOptimizer, type OptimizerConfig } from "../train/optimizers.js";
+import { yieldToEventLoop } from "../util/yield.js";
 
 /** What the loop needs of a task. */
 export interface TaskLoop<Batch> {
@@ -44,7 +45,7 @@ export interface TaskTrainOptions {
   readonly lrDecay: number;
   readonly seed: number;
   readonly now?: () => number;
-  readonly signal?: AbortSignal;
+  readonly signal?: { readonly aborted: boolean };
 }
 
 export type TaskStopReason = "max-epochs" | "max-time" | "max-steps" | "aborted";
@@ -187,7 +188,7 @@ export function createTaskTraining<Batch>(
         yield evaluate();
         lastEval = progress.step;
       }
-      await new Promise<void>((done) => setTimeout(done, 0)); // let signals and I/O in
+      await yieldToEventLoop(); // let signals, messages and I/O in
     }
     if (lastEval !== progress.step) {
       yield evaluate();

@@ -23,6 +23,7 @@ import { initLanguageModel } from "./init-model.js";
 import { createOptimizer, type OptimizerConfig } from "./optimizers.js";
 import { createPlateau, scheduledLr, type LrScheduleConfig, type Plateau } from "./schedules.js";
 import { createStepContext, evaluateChunks, trainStep, type StepContext } from "./step.js";
+import { yieldToEventLoop } from "../util/yield.js";
 
 /** Everything a training run can be told; omitted options take the defaults in `DEFAULTS`. */
 export interface TrainOptions {
@@ -404,7 +405,7 @@ export function createTraining(o: TrainOptions): Training {
         lastEvalStep = progress.step;
       }
       if (r.sampleEvery > 0 && progress.step % r.sampleEvery === 0) yield { event: "sample", step: progress.step, text: sampleText(progress.step) };
-      await new Promise<void>((done) => setTimeout(done, 0)); // let signals and I/O in
+      await yieldToEventLoop(); // let signals, messages and I/O in
     }
     if (lastEvalStep !== progress.step) yield* evaluate();
     yield { event: "done", reason, step: progress.step, epoch: progress.epoch, trainLoss, valLoss, bestValLoss: progress.bestValLoss, elapsedMs: progress.elapsedMs };

@@ -1,0 +1,6 @@
+import type { Lab } from "./context.js";
+import { h } from "./dom.js";
+
+export function mountGradients(root: HTMLElement, _lab: Lab): void {
+  root.append(h("p", {}, "coming"));
+}
