@@ -7,7 +7,7 @@
 import { build } from "esbuild";
 import { copyFileSync, mkdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { launchChromium } from "../../scripts/chromium.mjs";
@@ -46,13 +46,20 @@ if (only) {
 }
 const selected = CONFIGS.filter((c) => !only || only.includes(c.name));
 
-// ≥ 2 warm-up steps, then ≥ 5 timed steps and ≥ 8 s; configs over 3 s/step stop after 3 timed steps
+// ≥ 2 warm-up steps, then ≥ 5 timed steps and ≥ 8 s; configs over 3 s/step stop after 3 timed steps.
+// --quick is a smoke run: 1 warm-up step, ≥ 3 timed steps and ≥ 3 s, 1 timed step over 3 s/step.
 const PROTOCOL = quick
-  ? { warmup: 2, minSteps: 3, minSeconds: 3, slowSteps: 2, slowS: 3, maxSeconds: 12, maxSteps: 100 }
+  ? { warmup: 1, minSteps: 3, minSeconds: 3, slowSteps: 1, slowS: 3, maxSeconds: 12, maxSteps: 100 }
   : { warmup: 2, minSteps: 5, minSeconds: 8, slowSteps: 3, slowS: 3, maxSeconds: 30, maxSteps: 200 };
 PROTOCOL.maxStepsUnroll = PROTOCOL.warmup + PROTOCOL.maxSteps;
 // a configuration still running after this long is stopped and reported as not finished
-const timeoutS = (c) => (c.backend === "webgl" ? (quick ? 25 : 75) : quick ? 45 : 100);
+const timeoutS = (c) => {
+  if (c.backend === "webgl") return quick ? 40 : 100;
+  if (c.impl === "layers-fit") return quick ? 60 : 150;
+  return quick ? 45 : 100;
+};
+// --webgl-args a,b,c replaces WEBGL_ARGS (--webgl-args "" launches with the default flags only)
+const webglArgs = opt("--webgl-args") !== undefined ? opt("--webgl-args").split(",").filter(Boolean) : WEBGL_ARGS;
 
 const log = (m) => process.stderr.write(m + "\n");
 
@@ -90,7 +97,10 @@ const server = await serveStatic({ root: siteDir, port: 0, mounts: { "/tfjs-wasm
 // 3. run, one browser for the CPU configs (default flags) and one with WebGL flags
 const cpuModel = cpus()[0]?.model ?? "unknown";
 const results = [];
-const env = { chromium: null, chromiumWebgl: null, cpuModel, cpuCount: cpus().length, node: process.version, page: null, quick, protocol: PROTOCOL };
+const env = {
+  chromium: null, chromiumWebgl: null, webglArgs, cpuModel, cpuCount: cpus().length, node: process.version, page: null, quick, protocol: PROTOCOL,
+  loadavgStart: loadavg(), loadavgEnd: null,
+};
 async function runGroup(configs, extraArgs, key) {
   if (configs.length === 0) return;
   const browser = await launchChromium(extraArgs);
@@ -105,8 +115,9 @@ async function runGroup(configs, extraArgs, key) {
     if (key === "chromiumWebgl") env.pageWebgl = await page.evaluate(() => window.benchEnv());
     for (const c of configs) {
       log(`${c.name}: running (timeout ${timeoutS(c)} s)`);
+      const load0 = loadavg()[0];
       const r = await page.evaluate(([cfg, protocol, t]) => window.runConfig(cfg, protocol, t), [c, PROTOCOL, timeoutS(c)]);
-      results.push(summarise(c, r));
+      results.push({ ...summarise(c, r), loadavg1Before: load0, loadavg1After: loadavg()[0] });
       const s = results[results.length - 1];
       log(`${c.name}: ${s.ok ? `${s.charsPerSec.toFixed(0)} chars/s, ${s.msPerStep.toFixed(1)} ms/step` : s.error.split("\n")[0]}`);
     }
@@ -146,10 +157,11 @@ function summarise(c, r) {
 
 try {
   await runGroup(selected.filter((c) => c.backend !== "webgl"), [], "chromium");
-  await runGroup(selected.filter((c) => c.backend === "webgl"), WEBGL_ARGS, "chromiumWebgl");
+  await runGroup(selected.filter((c) => c.backend === "webgl"), webglArgs, "chromiumWebgl");
 } finally {
   await server.close();
 }
+env.loadavgEnd = loadavg();
 
 // 4. report
 const get = (n) => results.find((r) => r.config === n && r.ok);
@@ -162,7 +174,7 @@ const notes = (r) => {
     if (i.note) n.push(`note: ${i.note}`);
     if (i.warning) n.push(i.warning);
   } else if (r.backend === "wasm") {
-    n.push(`SIMD ${i.wasmSimd}`, `multithread ${i.wasmMultithread}`, `embed ${i.embed}`);
+    n.push(`SIMD ${i.wasmSimd}`, `multithread ${i.wasmMultithread}`, `binary ${i.wasmBinary}`, `embed ${i.embed}`);
   } else {
     n.push(`WebGL ${i.webglVersion}`, i.renderer ? `renderer ${i.renderer}` : "renderer ?", `embed ${i.embed}`);
   }
@@ -199,8 +211,10 @@ const ratios = [
 
 const out = [];
 out.push(`T1 training in headless Chromium (${env.chromium ?? env.chromiumWebgl}), CPU ${cpuModel} × ${env.cpuCount}, ` +
-  `page crossOriginIsolated=${env.page?.crossOriginIsolated}, hardwareConcurrency=${env.page?.hardwareConcurrency}${quick ? ", --quick" : ""}`);
-out.push(`chars/s = 32×64 / median step time after ${PROTOCOL.warmup} warm-up steps; loss = first warm-up step → last timed step`);
+  `page crossOriginIsolated=${env.page?.crossOriginIsolated}, hardwareConcurrency=${env.page?.hardwareConcurrency}${quick ? ", --quick (smoke run)" : ""}`);
+if (env.chromiumWebgl) out.push(`WebGL configs: a second Chromium launched with ${webglArgs.join(" ") || "(default flags)"}`);
+out.push(`load average (1 min) at start ${env.loadavgStart[0].toFixed(2)}, at end ${env.loadavgEnd[0].toFixed(2)} (other work on the machine is not locked out)`);
+out.push(`chars/s = 32×64 / median step time after ${PROTOCOL.warmup} warm-up step(s); loss = first warm-up step → last timed step`);
 out.push("");
 out.push(line(head));
 out.push(line(widths.map((w) => "-".repeat(w))));

@@ -23,7 +23,8 @@ export function mountTrain(root: HTMLElement, lab: Lab): void {
   let loaded: { name: string; bytes: Uint8Array; summary: WorkerModelSummary } | null = null;
   const { train, val } = lab.history;
   const smooth: [number, number][] = [];
-  let ema: number | null = null;
+  let ema = 0; // debiased exponential moving average of the step losses (as TensorBoard's smoothing)
+  let emaSteps = 0;
 
   const drop = h("div", { class: "drop", id: "drop" }, "Drop a text file here, or ", h("input", { type: "file", id: "text-file", accept: ".txt,text/*" }));
   const paste = h("textarea", { id: "text-paste", placeholder: "…or paste a text (at least a few thousand characters)", hidden: true });
@@ -157,7 +158,7 @@ export function mountTrain(root: HTMLElement, lab: Lab): void {
     try {
       const o = await options();
       train.length = smooth.length = val.length = 0;
-      ema = null;
+      ema = emaSteps = 0;
       redraw();
       setRunning(true);
       lab.say(from.resume ? `resuming ${loaded!.name}…` : from.initFrom ? `fine-tuning ${loaded!.name}…` : "training…");
@@ -188,8 +189,8 @@ export function mountTrain(root: HTMLElement, lab: Lab): void {
         break;
       case "step": {
         train.push([e.step, e.loss]);
-        const smoothed = ema === null ? e.loss : 0.95 * ema + 0.05 * e.loss;
-        ema = smoothed;
+        ema = 0.9 * ema + 0.1 * e.loss;
+        const smoothed = ema / (1 - 0.9 ** ++emaSteps);
         smooth.push([e.step, smoothed]);
         stat("step", fmt(e.step));
         stat("epoch", e.progress.toFixed(2));

@@ -1,0 +1,166 @@
+/// <reference lib="dom" />
+/**
+ * The web lab end to end, in Debian's Chromium driven by playwright-core (no browser download):
+ * the page loads cross-origin isolated and trains on two wasm threads in its worker, the loss
+ * falls, it samples, it loads a checkpoint made by `unroll train` and saves one `unroll sample`
+ * reads, the activation view renders, the gradient chart draws, and without isolation it says
+ * why it runs on one thread. Any console error or uncaught exception fails the test.
+ *
+ * Needs Chromium (`apt-get install -y chromium`; .ci/run installs it). Without one the suite is
+ * skipped locally and fails under CI. Screenshots go to runs/screenshots/ (UNROLL_SCREENSHOTS).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromiumPath, launchChromium } from "../scripts/chromium.mjs";
+import { serveStatic, type RunningServer } from "../src/node/serve.js";
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const web = join(repo, "dist", "web");
+const cli = join(repo, "dist", "cli", "main.js");
+const shots = process.env.UNROLL_SCREENSHOTS ?? join(repo, "runs", "screenshots");
+const haveChromium = chromiumPath() !== null;
+if (!haveChromium && process.env.CI) throw new Error("the browser tests need Chromium: apt-get install -y chromium");
+
+describe.skipIf(!haveChromium)("the web lab in Chromium", () => {
+  let server: RunningServer;
+  let plain: RunningServer;
+  let browser: Browser;
+  let page: Page;
+  const errors: string[] = [];
+  const tmp = mkdtempSync(join(tmpdir(), "unroll-web-"));
+
+  const watch = (p: Page) => {
+    p.on("console", (m) => m.type() === "error" && errors.push(`console: ${m.text()}`));
+    p.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
+    p.on("requestfailed", (r) => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ""}`));
+  };
+  const shot = (p: Page, name: string) => p.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  const message = () => page.textContent("#message");
+
+  beforeAll(async () => {
+    mkdirSync(shots, { recursive: true });
+    server = await serveStatic({ root: web, port: 0 });
+    plain = await serveStatic({ root: web, port: 0, isolate: false });
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1200, height: 1000 }, acceptDownloads: true });
+    watch(page);
+    await page.goto(server.url);
+    await page.waitForFunction(() => document.querySelector("#backend")?.textContent?.includes("thread"), null, { timeout: 30_000 });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await plain?.close();
+  });
+
+  it("runs the wasm backend on two threads in a cross-origin isolated page", async () => {
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    const backend = await page.textContent("#backend");
+    expect(backend).toMatch(/backend: wasm .*2 threads, cross-origin isolated/);
+    expect(errors).toEqual([]);
+  });
+
+  it("trains 100 steps in the worker and the loss falls", async () => {
+    await page.fill("#hidden", "64");
+    await page.fill("#batch", "16");
+    await page.fill("#seq-len", "32");
+    await page.fill("#steps", "100");
+    await page.fill("#eval-every", "50");
+    await page.click("#train-start");
+    // the page stays responsive while the worker trains: the tabs answer clicks
+    await page.waitForFunction(() => (window as unknown as { unrollLab: { history: { train: unknown[] } } }).unrollLab.history.train.length >= 5);
+    await page.click("#tab-generate");
+    await page.click("#tab-train");
+    await page.waitForFunction(() => document.querySelector("#message")?.textContent?.includes("training stopped"), null, { timeout: 90_000 });
+    const h = await page.evaluate(() => (window as unknown as { unrollLab: { history: { train: [number, number][]; val: [number, number][] } } }).unrollLab.history);
+    expect(h.train.length).toBe(100);
+    const mean = (xs: [number, number][]) => xs.reduce((s, [, y]) => s + y, 0) / xs.length;
+    expect(mean(h.train.slice(0, 5))).toBeGreaterThan(4); // ≈ ln(vocabulary) at the start
+    expect(mean(h.train.slice(-10))).toBeLessThan(mean(h.train.slice(0, 5)) - 1); // and well below it after 100 steps
+    expect(h.val.map(([s]) => s)).toEqual([0, 50, 100]);
+    expect(h.val[2][1]).toBeLessThan(h.val[0][1] - 1);
+    expect(await message()).toContain("max-steps");
+    await shot(page, "train");
+    expect(errors).toEqual([]);
+  });
+
+  it("generates text from the trained model, streamed, the same for the same seed", async () => {
+    await page.click("#tab-generate");
+    await page.fill("#length", "300");
+    const once = async () => {
+      await page.click("#generate");
+      await page.waitForFunction(() => document.querySelector("#sample-status")?.textContent?.includes("chars/s"), null, { timeout: 60_000 });
+      return (await page.textContent("#sample-out")) ?? "";
+    };
+    const a = await once();
+    expect(a.startsWith("Call me ")).toBe(true);
+    expect(a.length).toBeGreaterThan(300);
+    expect(await page.textContent("#sample-status")).toMatch(/^300 characters in/);
+    expect(await once()).toBe(a);
+    await shot(page, "generate");
+    expect(errors).toEqual([]);
+  });
+
+  it("saves a checkpoint that `unroll sample` reads", async () => {
+    await page.click("#tab-train");
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#ckpt-save")]);
+    const file = join(tmp, download.suggestedFilename());
+    await download.saveAs(file);
+    expect(download.suggestedFilename()).toMatch(/^unroll-lstm-2x64-step100\.ckpt$/);
+    const out = execFileSync(process.execPath, [cli, "sample", "--model", file, "--length", "40", "--prime", "The "], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    expect(out.startsWith("The ")).toBe(true);
+    expect(out.trim().length).toBeGreaterThan(30);
+    expect(errors).toEqual([]);
+  });
+
+  it("loads a checkpoint made by `unroll train` and generates from it", async () => {
+    const data = join(tmp, "abc.txt");
+    writeFileSync(data, "abcabcabd ".repeat(400));
+    const out = join(tmp, "cli-run");
+    execFileSync(process.execPath, [cli, "train", "--data", data, "--max-steps", "60", "--hidden", "24", "--layers", "1", "--seq-len", "16", "--batch", "8", "--eval-every", "30", "--out", out, "--seed", "3"], { stdio: "ignore" });
+    await page.setInputFiles("#ckpt-load", join(out, "latest.ckpt"));
+    await page.waitForFunction(() => document.querySelector("#message")?.textContent?.startsWith("loaded latest.ckpt"));
+    expect(await message()).toMatch(/loaded latest\.ckpt: lstm 1×24, 5 symbols, .* trained 60 steps/);
+    await page.click("#tab-generate");
+    await page.fill("#prime", "abc");
+    await page.fill("#temperature", "0.05");
+    await page.fill("#length", "30");
+    await page.click("#generate");
+    await page.waitForFunction(() => document.querySelector("#sample-status")?.textContent?.includes("chars/s"), null, { timeout: 30_000 });
+    const text = (await page.textContent("#sample-out")) ?? "";
+    expect(text).toMatch(/^abc[abcd ]{30}$/);
+    expect(text).toContain("abcab"); // it learned the pattern
+    // a file that is not a checkpoint: one clear message, nothing else changes
+    const junk = join(tmp, "junk.ckpt");
+    writeFileSync(junk, "not a checkpoint at all");
+    await page.click("#tab-train");
+    await page.setInputFiles("#ckpt-load", junk);
+    await page.waitForFunction(() => document.querySelector("#message")?.classList.contains("error"));
+    expect(await message()).toMatch(/^junk\.ckpt: /);
+    expect(errors).toEqual([]);
+  });
+
+  it("without cross-origin isolation, says which headers are missing and trains on one thread", async () => {
+    const p = await browser.newPage();
+    const own: string[] = [];
+    p.on("pageerror", (e) => own.push(e.message));
+    await p.goto(plain.url);
+    await p.waitForFunction(() => document.querySelector("#backend")?.textContent?.includes("thread"), null, { timeout: 30_000 });
+    expect(await p.textContent("#backend")).toMatch(/wasm .*1 thread, not cross-origin isolated/);
+    expect(await p.textContent("[data-testid=backend-note]")).toContain("Cross-Origin-Opener-Policy: same-origin");
+    expect(await p.textContent("[data-testid=backend-note]")).toContain("Cross-Origin-Embedder-Policy: require-corp");
+    await p.fill("#hidden", "16");
+    await p.fill("#steps", "5");
+    await p.click("#train-start");
+    await p.waitForFunction(() => document.querySelector("#message")?.textContent?.includes("training stopped"), null, { timeout: 60_000 });
+    await shot(p, "not-isolated");
+    await p.close();
+    expect(own).toEqual([]);
+  });
+});
