@@ -485,11 +485,6 @@ describe("unrolledSteps", () => {
                 fd[t * H + j] = ((last ? plus.lastLoss : plus.loss) - (last ? minus.lastLoss : minus.loss)) / (2 * eps);
               }
             }
-            for (let t = 0; t < T; t++) {
-              const A = analytic.subarray(t * H, (t + 1) * H), N = fd.subarray(t * H, (t + 1) * H);
-              const nn = Math.hypot(...N); const dd = Math.hypot(...Array.from(A, (x, i) => x - N[i]));
-              console.log(`${cell} l${l} ${q} last=${last} t=${t} |n|=${nn.toExponential(2)} rel=${(nn > 0 ? dd / nn : dd).toExponential(2)}`);
-            }
             let scale = 0;
             for (const x of fd) scale = Math.max(scale, Math.abs(x));
             expect(scale).toBeGreaterThan(1e-3);
