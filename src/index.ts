@@ -156,3 +156,28 @@ export { parseCmudict, type Pronunciation } from "./tasks/cmudict.js";
 export { stressTagging, ARPABET_VOWELS, STRESS_TAGS } from "./tasks/stress.js";
 export { attentionHeatmapSvg, confusionMatrixSvg } from "./plot/heatmap.js";
 export { VERSION } from "./version.js";
+
+// Looking inside a language model: states and gates per step, unit–pattern correlations, unrolled BPTT (src/inspect).
+export {
+  traceText,
+  traceQuantities,
+  traceValues,
+  traceUnit,
+  tracePredictions,
+  patternOf,
+  PATTERN_KINDS,
+  unitCorrelations,
+  unrolledSteps,
+  type TextTrace,
+  type TraceQuantity,
+  type TraceOptions,
+  type LayerTrace,
+  type TokenPrediction,
+  type PatternKind,
+  type UnitCorrelation,
+  type CorrelationOptions,
+  type UnrolledRun,
+  type UnrolledStep,
+  type UnrolledLayer,
+  type UnrolledGradients,
+} from "./inspect/index.js";
