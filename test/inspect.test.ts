@@ -351,6 +351,8 @@ describe("patternOf", () => {
   it("inside-quotes: the opening quote is inside, the closing one outside, across lines", () => {
     expect(vals('a"b\nc"d"e', "inside-quotes")).toEqual([0, 1, 1, 1, 1, 0, 0, 1, 1]);
     expect(vals("no quotes", "inside-quotes").every((x) => x === 0)).toBe(true);
+    // typographic quotes: “ opens, ” closes (Moby Dick's), whatever came before
+    expect(vals("a“b”c”d“e", "inside-quotes")).toEqual([0, 1, 1, 0, 0, 0, 0, 1, 1]);
   });
 
   it("inside-parens and paren-depth, nested and with an unmatched closer", () => {

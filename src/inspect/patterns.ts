@@ -23,7 +23,8 @@ export type PatternKind = (typeof PATTERN_KINDS)[number] | `regex:${string}`;
 /**
  * One target value per token of `source` (a trace's tokens, token strings, or a string read as its
  * code points):
- * - "inside-quotes": 1 between an opening and a closing `"` (across lines), else 0;
+ * - "inside-quotes": 1 between an opening and a closing `"` (across lines), else 0; typographic
+ *   quotes count too: “ opens and ” closes;
  * - "inside-parens": 1 inside at least one pair of parentheses, else 0; "paren-depth": how many
  *   are open (an unmatched ")" leaves the depth at 0);
  * - "line-position": characters since the last newline (the text starts as if after one);
@@ -77,7 +78,10 @@ function charPattern(chars: readonly string[], kind: PatternKind | RegExp): Floa
     case "inside-quotes": {
       let inside = 0;
       for (let i = 0; i < N; i++) {
-        if (chars[i] === '"') inside = 1 - inside;
+        const ch = chars[i];
+        if (ch === '"') inside = 1 - inside;
+        else if (ch === "\u201c") inside = 1; // “ opens
+        else if (ch === "\u201d") inside = 0; // ” closes
         v[i] = inside;
       }
       return v;
