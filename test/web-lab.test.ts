@@ -119,6 +119,57 @@ describe.skipIf(!haveChromium)("the web lab in Chromium", () => {
     expect(errors).toEqual([]);
   });
 
+  it("colours the text by a unit, shows the top-5 predictions, and ranks units by a pattern", async () => {
+    await page.click("#tab-inside");
+    await page.fill("#inspect-text", '“Call me Ishmael,” he said (twice).\nThen: “No.”');
+    await page.click("#inspect-run");
+    await page.waitForFunction(() => document.querySelector("#inspect-status")?.textContent?.includes("traced"), null, { timeout: 30_000 });
+    expect(await page.textContent("#inspect-status")).toMatch(/^lstm, layer 1, h: hidden state, unit 0 of 64 · 47 characters/);
+    const colours = await page.$$eval("#inspect-chars span", (els) => els.map((e) => (e as HTMLElement).style.background));
+    expect(colours.length).toBe(47);
+    expect(new Set(colours).size).toBeGreaterThan(5); // a real activation, not one flat colour
+    const before = colours.join();
+    await page.selectOption("#inspect-quantity", "f");
+    expect(await page.$$eval("#inspect-chars span", (els) => els.map((e) => (e as HTMLElement).style.background).join())).not.toBe(before);
+    await page.hover("#inspect-chars span[data-t='3']");
+    const preds = await page.$$eval("#inspect-preds .pred", (els) => els.map((e) => Number(e.getAttribute("title"))));
+    expect(preds.length).toBe(5);
+    expect(preds.every((p, i) => p > 0 && p < 1 && (i === 0 || p <= preds[i - 1]))).toBe(true);
+    await page.selectOption("#inspect-quantity", "h");
+    await page.click("#pattern-find");
+    await page.waitForSelector("#units-table tr[data-unit]");
+    const rs = await page.$$eval("#units-table tr[data-unit] td:nth-child(2)", (els) => els.map((e) => Math.abs(Number(e.textContent))));
+    expect(rs.length).toBe(12);
+    expect(rs.every((r, i) => r <= 1 && (i === 0 || r <= rs[i - 1]))).toBe(true);
+    expect(await page.textContent("#units-note")).toContain("non-zero at 21 of 47 characters");
+    const top = await page.getAttribute("#units-table tr[data-unit]", "data-unit");
+    expect(await page.inputValue("#inspect-unit")).toBe(top); // the best unit colours the text
+    await shot(page, "look-inside");
+    expect(errors).toEqual([]);
+  });
+
+  it("draws the network unrolled and steps BPTT back through it", async () => {
+    await page.click("#tab-unrolled");
+    await page.fill("#unrolled-text", "the whale");
+    await page.click("#unrolled-run");
+    await page.waitForSelector("#unrolled-svg svg");
+    expect(await page.$$eval("#unrolled-svg g[data-step]", (els) => els.length)).toBe(9);
+    await page.click("#unrolled-fwd");
+    await page.click("#unrolled-fwd");
+    expect(await page.textContent("#unrolled-detail")).toMatch(/^step 2: read “e”, next is “␣”/);
+    await page.selectOption("#unrolled-mode", "backward");
+    await page.selectOption("#unrolled-loss", "last");
+    const norms: number[] = [];
+    for (let k = 0; k < 8; k++) {
+      await page.click("#unrolled-back");
+      norms.push(Number((await page.textContent("[data-testid=dh-norm]"))!.match(/= ([0-9.e+-]+)/)![1]));
+    }
+    expect(norms.every((n) => n > 0 && Number.isFinite(n))).toBe(true); // the last step's loss reaches back to step 0
+    expect(await page.isDisabled("#unrolled-back")).toBe(true);
+    await shot(page, "unrolled");
+    expect(errors).toEqual([]);
+  });
+
   it("loads a checkpoint made by `unroll train` and generates from it", async () => {
     const data = join(tmp, "abc.txt");
     writeFileSync(data, "abcabcabd ".repeat(400));
