@@ -28,6 +28,8 @@ const result = await build({
   outdir: out,
   bundle: true,
   format: "esm",
+  splitting: true, // the page and the workers share chunks; the threaded wasm modules load on demand
+  chunkNames: "chunks/[name]-[hash]",
   platform: "browser",
   target: ["chrome114", "firefox120", "safari17"],
   minify: !flag("--no-minify"),
@@ -45,7 +47,9 @@ const cut = moby.lastIndexOf("\n\n", EXCERPT_CHARS);
 writeFileSync(join(out, "moby-dick.txt"), moby.slice(0, cut > 0 ? cut : EXCERPT_CHARS) + "\n");
 
 const sizes = Object.entries(result.metafile.outputs)
-  .filter(([f]) => f.endsWith(".js"))
+  .filter(([f]) => f.endsWith(".js") && !f.includes("/chunks/"))
   .map(([f, o]) => `${f.split("/").pop()} ${(o.bytes / 1024).toFixed(0)} KB`);
 if (flag("--metafile")) writeFileSync(join(out, "meta.json"), JSON.stringify(result.metafile));
-console.log(`web lab built in ${out} (${sizes.join(", ")})`);
+const chunks = Object.entries(result.metafile.outputs).filter(([f]) => f.endsWith(".js") && f.includes("/chunks/"));
+const chunkBytes = chunks.reduce((n, [, o]) => n + o.bytes, 0);
+console.log(`web lab built in ${out} (${sizes.join(", ")}; ${chunks.length} shared chunks, ${(chunkBytes / 1024).toFixed(0)} KB)`);

@@ -5,16 +5,15 @@
  */
 export { enableBrowserThreads, browserThreadsUnavailable, type BrowserThreads } from "./threads.js";
 export { wasmInfo, type WasmInfo } from "../backend/wasm/index.js";
+export { connectTrainingWorker, type TrainingWorker, type WorkerLike } from "./train-client.js";
 export {
   serveTraining,
-  connectTrainingWorker,
-  type TrainingWorker,
   type WorkerTrainOptions,
   type WorkerBackendInfo,
   type WorkerModelSummary,
   type WorkerContext,
   type WorkerHandler,
-  type WorkerLike,
+  type WorkerScope,
   type ToWorker,
   type FromWorker,
 } from "./train-worker.js";

@@ -91,7 +91,7 @@ export interface WorkerContext {
 export type WorkerHandler = (payload: unknown, ctx: WorkerContext) => unknown;
 
 /** The part of a worker's global scope used here. */
-interface Scope {
+export interface WorkerScope {
   postMessage(message: unknown, transfer?: unknown[]): void;
   addEventListener(type: "message", listener: (e: { data: ToWorker }) => void): void;
   readonly crossOriginIsolated?: boolean;
@@ -107,8 +107,8 @@ function summary(lm: TrainedModel, step: number | null): WorkerModelSummary {
  * "snapshot" → checkpoint bytes of the live run (or loaded model); "load" (checkpoint bytes) →
  * makes it the live model, a WorkerModelSummary; "info" → WorkerBackendInfo.
  */
-export function serveTraining(o: { readonly handlers?: Readonly<Record<string, WorkerHandler>>; readonly scope?: Scope } = {}): void {
-  const scope = o.scope ?? (globalThis as unknown as Scope);
+export function serveTraining(o: { readonly handlers?: Readonly<Record<string, WorkerHandler>>; readonly scope?: WorkerScope } = {}): void {
+  const scope = o.scope ?? (globalThis as unknown as WorkerScope);
   const post = (m: FromWorker, transfer?: unknown[]) => scope.postMessage(m, transfer);
   let info: WorkerBackendInfo | null = null;
   let backendPromise: Promise<Backend> | null = null;
@@ -245,88 +245,3 @@ export function serveTraining(o: { readonly handlers?: Readonly<Record<string, W
   });
 }
 
-/** The part of a Worker used by the page side. */
-export interface WorkerLike {
-  postMessage(message: unknown, transfer?: unknown[]): void;
-  addEventListener(type: "message", listener: (e: { data: unknown }) => void): void;
-  addEventListener(type: "error", listener: (e: { message?: string }) => void): void;
-  terminate(): void;
-}
-
-type Listener<T extends FromWorker["type"]> = (m: Extract<FromWorker, { type: T }>) => void;
-
-/** The page side of `serveTraining`. */
-export interface TrainingWorker {
-  start(options: WorkerTrainOptions, from?: { readonly resume?: Uint8Array; readonly initFrom?: Uint8Array }): void;
-  pause(): void;
-  continue(): void;
-  stop(): void;
-  /** Checkpoint bytes of the live run or loaded model (the CLI's format). */
-  snapshot(): Promise<Uint8Array>;
-  /** Makes a checkpoint the worker's model (for handlers, or to resume from). */
-  load(bytes: Uint8Array): Promise<WorkerModelSummary>;
-  info(): Promise<WorkerBackendInfo>;
-  /** Calls a handler given to `serveTraining`. */
-  call<T = unknown>(name: string, payload?: unknown): Promise<T>;
-  /** Listens to one kind of message; returns a function that removes the listener. */
-  on<T extends FromWorker["type"]>(type: T, listener: Listener<T>): () => void;
-  /** Resolves when the running training ends (null, or its error). */
-  ended(): Promise<string | null>;
-  terminate(): void;
-}
-
-/** Connects to a worker that runs `serveTraining()`. */
-export function connectTrainingWorker(worker: WorkerLike): TrainingWorker {
-  const listeners = new Map<string, Set<(m: FromWorker) => void>>();
-  const pending = new Map<number, { ok: (v: unknown) => void; fail: (e: Error) => void }>();
-  let nextId = 1;
-  const emit = (m: FromWorker) => listeners.get(m.type)?.forEach((l) => l(m));
-  worker.addEventListener("message", (e) => {
-    const m = e.data as FromWorker;
-    if (m.type === "reply") {
-      const p = pending.get(m.id);
-      pending.delete(m.id);
-      if (m.error !== undefined) p?.fail(new Error(m.error));
-      else p?.ok(m.value);
-    }
-    emit(m);
-  });
-  worker.addEventListener("error", (e) => {
-    const err = new Error(`the training worker failed: ${e.message ?? "unknown error"}`);
-    for (const p of pending.values()) p.fail(err);
-    pending.clear();
-    emit({ type: "ended", error: err.message });
-  });
-  const call = <T>(name: string, payload?: unknown): Promise<T> =>
-    new Promise<T>((ok, fail) => {
-      const id = nextId++;
-      pending.set(id, { ok: ok as (v: unknown) => void, fail });
-      worker.postMessage({ type: "call", id, name, payload } satisfies ToWorker);
-    });
-  const on = <T extends FromWorker["type"]>(type: T, listener: Listener<T>) => {
-    const set = listeners.get(type) ?? new Set();
-    listeners.set(type, set);
-    const l = listener as (m: FromWorker) => void;
-    set.add(l);
-    return () => void set.delete(l);
-  };
-  return {
-    start: (options, from = {}) => worker.postMessage({ type: "start", options, ...from } satisfies ToWorker),
-    pause: () => worker.postMessage({ type: "pause" } satisfies ToWorker),
-    continue: () => worker.postMessage({ type: "continue" } satisfies ToWorker),
-    stop: () => worker.postMessage({ type: "stop" } satisfies ToWorker),
-    snapshot: () => call<Uint8Array>("snapshot"),
-    load: (bytes) => call<WorkerModelSummary>("load", bytes),
-    info: () => call<WorkerBackendInfo>("info"),
-    call,
-    on,
-    ended: () =>
-      new Promise((done) => {
-        const off = on("ended", (m) => {
-          off();
-          done(m.error);
-        });
-      }),
-    terminate: () => worker.terminate(),
-  };
-}

@@ -2,7 +2,7 @@
  * The web lab's page: five panels over one training worker. The page only draws; the worker
  * (worker.ts) trains, samples and measures, so the page never freezes.
  */
-import { connectTrainingWorker } from "../../src/browser/index.js";
+import { connectTrainingWorker } from "../../src/browser/train-client.js";
 import type { Lab } from "./context.js";
 import { byId, h } from "./dom.js";
 import { mountTrain } from "./train-panel.js";

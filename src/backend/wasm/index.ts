@@ -7,24 +7,28 @@
  * - The core registers "wasm" in src/backend/select.ts from the start, ahead of nothing but "js"
  *   and "reference", so a native backend registered later still comes first: native > wasm > js.
  * - The module is compiled on first use, synchronously (`new WebAssembly.Module`). That works in
- *   Node, Deno, Bun and web workers. Chrome's main thread refuses synchronous compiles of more
- *   than 4 KB, so in a page call `await initWasmBackend()` once before training: it compiles
- *   asynchronously and instantiates. Until then `getBackend()` skips "wasm" where it cannot be
- *   compiled synchronously (see `wasmUsable`) and picks "js"; `getBackend("wasm")` works and the
- *   first kernel call throws with that advice.
+ *   Node, Deno, Bun, web workers and, since Chrome 114, on Chrome's main thread too. Engines that
+ *   still refuse large synchronous compiles on a page's main thread exist (older Chrome refused
+ *   more than 4 KB), so in a page call `await initWasmBackend()` once before training: it compiles
+ *   asynchronously and instantiates, everywhere. Where a synchronous compile fails, `getBackend()`
+ *   skips "wasm" (see `wasmUsable`) and picks "js"; `getBackend("wasm")` works and the first
+ *   kernel call throws with that advice.
  * - Where the engine has relaxed SIMD (Chrome 114+, Node 21+; Node 20 only with
  *   --experimental-wasm-relaxed-simd, which the unroll CLI sets), the modules built with it are
  *   used: one fused multiply-add per GEMM lane instead of a multiply and an add.
  * - Two threads are opt-in: `enableWasmThreads(host)` swaps in the threaded module on shared
  *   memory with one worker, which runs half of the batch rows of every fused recurrence and half
  *   of every large GEMM (spin-then-wait sync, see assembly/threads.ts); results are bit for bit
- *   those of one thread. Node: `enableWasmThreads()` from `unroll/node`. Browsers need
- *   cross-origin isolation (SharedArrayBuffer); the caller spins while the worker finishes its
- *   half, so run training in a worker rather than on the page's main thread.
+ *   those of one thread. Node: `enableWasmThreads()` from `unroll/node`; browsers:
+ *   `enableBrowserThreads()` from `unroll/browser`, which needs a cross-origin isolated page
+ *   (SharedArrayBuffer) and says so otherwise. The caller spins while the worker finishes its
+ *   half, so run training in a worker rather than on the page's main thread. The threaded
+ *   modules are imported on demand (module-threads.generated.ts), so apps that never start
+ *   threads do not carry them.
  */
 import type { Backend } from "../backend.js";
 import { createWasmBackend } from "./backend.js";
-import { Kernels, moduleBase64, relaxedSimdSupported, wasmBytes, webAssemblyApi } from "./kernels.js";
+import { Kernels, moduleBase64, relaxedSimdSupported, threadedModuleBase64, wasmBytes, webAssemblyApi } from "./kernels.js";
 
 let kernels: Kernels | null = null;
 let syncFailure: string | null = null;
@@ -35,7 +39,7 @@ function instance(): Kernels {
   const api = webAssemblyApi();
   if (!api) throw new Error("the wasm backend needs WebAssembly; choose the js backend instead");
   try {
-    kernels = new Kernels(new api.Module(wasmBytes(moduleBase64(false))));
+    kernels = new Kernels(new api.Module(wasmBytes(moduleBase64())));
   } catch (e) {
     throw new Error(
       `the wasm backend could not compile synchronously (${(e as Error).message}); ` +
@@ -57,7 +61,7 @@ export async function initWasmBackend(): Promise<Backend> {
   if (!kernels) {
     const api = webAssemblyApi();
     if (!api) throw new Error("this JavaScript engine has no WebAssembly; use the js backend");
-    const module = await api.compile(wasmBytes(moduleBase64(false)));
+    const module = await api.compile(wasmBytes(moduleBase64()));
     kernels ??= new Kernels(module);
   }
   return wasmBackend;
@@ -145,7 +149,7 @@ export async function enableWasmThreads(host: WasmWorkerHost): Promise<Backend> 
   const api = webAssemblyApi();
   if (!api) throw new Error("this JavaScript engine has no WebAssembly; use the js backend");
   // the same kind of module as the single-threaded instance, if there is one: 2 threads = 1, bit for bit
-  const module = await api.compile(wasmBytes(moduleBase64(true, kernels?.relaxed)));
+  const module = await api.compile(wasmBytes(await threadedModuleBase64(kernels?.relaxed)));
   const memory = new api.Memory({ initial: 16, maximum: 16384, shared: true });
   const k = new Kernels(module, memory);
   const ctrl = k.reserve(64);

@@ -6,7 +6,7 @@
  * coarse kernel and copies the results out. The memory only grows, to the largest call seen; no
  * call allocates per step. Browser-safe: no Node APIs, and no DOM or WebAssembly typings needed.
  */
-import { WASM_BASE64, WASM_RELAXED_BASE64, WASM_THREADS_BASE64, WASM_THREADS_RELAXED_BASE64 } from "./module.generated.js";
+import { WASM_BASE64, WASM_RELAXED_BASE64 } from "./module.generated.js";
 
 /** The exports of the module (bools are passed as 0/1; pointers are byte offsets). */
 export interface KernelExports {
@@ -74,12 +74,20 @@ export function relaxedSimdSupported(): boolean {
 }
 
 /**
- * The module to instantiate, base64: threaded or not, and with relaxed SIMD (a fused multiply-add
- * in the GEMM kernel: about 1.25× on T1 here) wherever the engine has it.
+ * The single-threaded module to instantiate, base64: with relaxed SIMD (a fused multiply-add in
+ * the GEMM kernel: about 1.25× on T1 here) wherever the engine has it.
  */
-export function moduleBase64(threaded: boolean, relaxed = relaxedSimdSupported()): string {
-  if (threaded) return relaxed ? WASM_THREADS_RELAXED_BASE64 : WASM_THREADS_BASE64;
+export function moduleBase64(relaxed = relaxedSimdSupported()): string {
   return relaxed ? WASM_RELAXED_BASE64 : WASM_BASE64;
+}
+
+/**
+ * The threaded module, base64, loaded on demand: its file is imported only here, so an app that
+ * never starts threads does not carry it (a bundler leaves it out or puts it in its own chunk).
+ */
+export async function threadedModuleBase64(relaxed = relaxedSimdSupported()): Promise<string> {
+  const m = await import("./module-threads.generated.js");
+  return relaxed ? m.WASM_THREADS_RELAXED_BASE64 : m.WASM_THREADS_BASE64;
 }
 
 const PAGE = 65536;
