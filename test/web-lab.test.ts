@@ -170,6 +170,37 @@ describe.skipIf(!haveChromium)("the web lab in Chromium", () => {
     expect(errors).toEqual([]);
   });
 
+  it("plots the vanishing gradient live: the RNN's falls by orders of magnitude, the LSTM's much less", async () => {
+    await page.click("#tab-gradients");
+    type Norms = { T: number; scale: number; cells: Record<string, { dh: number[] }> };
+    const norms = async (T: number): Promise<Norms> => {
+      await page.waitForFunction((T) => JSON.parse((document.querySelector("#grad-summary") as HTMLElement).dataset.json ?? "{}").T === T, T, { timeout: 30_000 });
+      return JSON.parse((await page.getAttribute("#grad-summary", "data-json"))!) as Norms;
+    };
+    const a = await norms(100);
+    expect(Object.keys(a.cells).sort()).toEqual(["gru", "lstm", "rnn"]);
+    for (const c of Object.values(a.cells)) expect(c.dh.length).toBe(101);
+    expect(a.cells.rnn.dh[100]).toBeLessThan(1e-10);
+    expect(a.cells.lstm.dh[100]).toBeGreaterThan(1e6 * a.cells.rnn.dh[100]);
+    // moving the T slider recomputes
+    await page.$eval("#grad-T", (el) => {
+      (el as HTMLInputElement).value = "40";
+      el.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    const b = await norms(40);
+    expect(b.cells.rnn.dh.length).toBe(41);
+    await shot(page, "gradients");
+    // the side-by-side training starts, draws, and stops on request
+    await page.fill("#adding-T", "20");
+    await page.click("#adding-start");
+    await page.waitForFunction(() => (document.querySelector("#adding-summary") as HTMLElement).dataset.json?.includes('"step"'), null, { timeout: 30_000 });
+    await page.waitForTimeout(1500);
+    await page.click("#adding-stop");
+    await page.waitForFunction(() => /stopped|solved/.test(document.querySelector("#adding-summary")?.textContent ?? ""), null, { timeout: 30_000 });
+    expect(await page.textContent("#adding-summary")).toMatch(/rnn: .*\n?.*lstm: /s);
+    expect(errors).toEqual([]);
+  });
+
   it("loads a checkpoint made by `unroll train` and generates from it", async () => {
     const data = join(tmp, "abc.txt");
     writeFileSync(data, "abcabcabd ".repeat(400));

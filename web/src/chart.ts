@@ -91,10 +91,15 @@ export class LiveChart {
     g.lineTo(W - R, H - B);
     g.stroke();
     g.textAlign = "right";
-    for (let i = 0; i <= 4; i++) {
-      const v = y0 + ((y1 - y0) * i) / 4;
-      const y = T + (1 - i / 4) * (H - T - B);
-      g.fillText(this.o.logY ? `1e${v.toFixed(v > -10 && v < 10 ? 1 : 0)}` : v.toFixed(Math.abs(y1 - y0) < 1 ? 3 : 2), L - 4, y + 4);
+    // y ticks: whole powers of ten on a log axis (1e-3, 1e-6, …), else five even steps
+    const ticks: number[] = [];
+    if (this.o.logY) {
+      const span = Math.max(1, Math.ceil((y1 - y0) / 5));
+      for (let e = Math.ceil(y0 / span) * span; e <= y1; e += span) ticks.push(e);
+    } else for (let i = 0; i <= 4; i++) ticks.push(y0 + ((y1 - y0) * i) / 4);
+    for (const v of ticks) {
+      const y = T + (1 - (v - y0) / (y1 - y0)) * (H - T - B);
+      g.fillText(this.o.logY ? (v === 0 ? "1" : `1e${v}`) : v.toFixed(Math.abs(y1 - y0) < 1 ? 3 : 2), L - 4, y + 4);
       g.strokeStyle = "#eee";
       g.beginPath();
       g.moveTo(L + 1, y);
