@@ -103,7 +103,11 @@ export function serveStatic(o: ServeOptions): Promise<RunningServer> {
       done({
         server,
         url: `http://${host.includes(":") ? `[${host}]` : host}:${port}/`,
-        close: () => new Promise<void>((ok) => server.close(() => ok())),
+        close: () =>
+          new Promise<void>((ok) => {
+            server.close(() => ok());
+            server.closeAllConnections(); // keep-alive connections would hold the close for seconds
+          }),
       });
     });
   });
