@@ -74,7 +74,7 @@ export * from "./train/clip.js";
 export * from "./train/schedules.js";
 export * as init from "./train/init.js";
 export { initLanguageModel, type InitOptions } from "./train/init-model.js";
-export { trainStep, evaluateChunks, createStepContext, type StepContext, type StepResult } from "./train/step.js";
+export { trainStep, evaluateChunks, createStepContext, DivergedError, type StepContext, type StepResult } from "./train/step.js";
 export { sampleTokens, pickToken, argmaxOf, type SampleOptions } from "./generate/sample.js";
 export { train, createTraining, DEFAULTS as TRAIN_DEFAULTS, type TrainOptions, type TrainEvent, type Training, type ResolvedTrainOptions } from "./train/train.js";
 export { sample, sampleStream, evaluate, evaluateSplit, type TextSampleOptions, type Evaluation } from "./generate/text.js";

@@ -5,7 +5,7 @@
 //
 //   npm run build && flock /tmp/bench.lock npm run bench:browser [-- --quick] [--json] [--only unroll-1t,tfjs-wasm-ops]
 import { build } from "esbuild";
-import { copyFileSync, mkdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { cpus, loadavg } from "node:os";
 import { dirname, join, relative } from "node:path";
@@ -63,6 +63,42 @@ const webglArgs = opt("--webgl-args") !== undefined ? opt("--webgl-args").split(
 
 const log = (m) => process.stderr.write(m + "\n");
 
+/**
+ * CPU time (in cores) the rest of the machine used meanwhile: all CPUs' busy time from /proc/stat
+ * minus this process and its descendants (Chromium). Only benchmarks take /tmp/bench.lock, so
+ * builds and tests beside a run show up here; null where /proc is not Linux's.
+ */
+function cpuSample() {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    const busy = f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0); // user nice system irq softirq steal
+    const parent = new Map();
+    const ticks = new Map();
+    for (const d of readdirSync("/proc")) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const st = readFileSync(`/proc/${d}/stat`, "utf8");
+        const rest = st.slice(st.lastIndexOf(")") + 2).split(" ");
+        parent.set(Number(d), Number(rest[1]));
+        ticks.set(Number(d), Number(rest[11]) + Number(rest[12]) + (Number(d) === process.pid ? Number(rest[13]) + Number(rest[14]) : 0));
+      } catch {}
+    }
+    let mine = 0;
+    for (const [pid, t] of ticks) {
+      for (let p = pid, hops = 0; p > 1 && hops < 64; p = parent.get(p) ?? 0, hops++) {
+        if (p === process.pid) {
+          mine += t;
+          break;
+        }
+      }
+    }
+    return { busy, mine, t: performance.now() };
+  } catch {
+    return null;
+  }
+}
+const otherCores = (a, b) => (a && b ? Math.max(0, (b.busy - a.busy - (b.mine - a.mine)) / 100 / ((b.t - a.t) / 1000)) : null);
+
 // 1. bundle
 let serveStatic;
 try {
@@ -116,8 +152,10 @@ async function runGroup(configs, extraArgs, key) {
     for (const c of configs) {
       log(`${c.name}: running (timeout ${timeoutS(c)} s)`);
       const load0 = loadavg()[0];
+      const cpu0 = cpuSample();
       const r = await page.evaluate(([cfg, protocol, t]) => window.runConfig(cfg, protocol, t), [c, PROTOCOL, timeoutS(c)]);
-      results.push({ ...summarise(c, r), loadavg1Before: load0, loadavg1After: loadavg()[0] });
+      const other = otherCores(cpu0, cpuSample());
+      results.push({ ...summarise(c, r), otherCores: other, loadavg1Before: load0, loadavg1After: loadavg()[0] });
       const s = results[results.length - 1];
       log(`${c.name}: ${s.ok ? `${s.charsPerSec.toFixed(0)} chars/s, ${s.msPerStep.toFixed(1)} ms/step` : s.error.split("\n")[0]}`);
     }
@@ -179,6 +217,7 @@ const notes = (r) => {
     n.push(`WebGL ${i.webglVersion}`, i.renderer ? `renderer ${i.renderer}` : "renderer ?", `embed ${i.embed}`);
   }
   if (!(r.lossLast < r.lossFirst)) n.push("LOSS DID NOT FALL");
+  if (r.otherCores !== null && r.otherCores >= 0.15) n.push(`OTHER LOAD ${r.otherCores.toFixed(2)} cores`);
   return n.join("; ");
 };
 const rows = results.map((r) => [
@@ -187,12 +226,13 @@ const rows = results.map((r) => [
   r.ok ? r.msPerStep.toFixed(1) : "-",
   r.ok ? `${r.warmupSteps}+${r.timedSteps}` : "-",
   r.ok ? String(r.threads ?? "-") : "-",
+  r.otherCores === null ? "?" : r.otherCores.toFixed(2),
   r.ok ? `${r.lossFirst.toFixed(3)} → ${r.lossLast.toFixed(3)}` : "-",
   notes(r),
 ]);
-const head = ["config", "chars/s", "ms/step", "warm+timed", "threads", "loss first → last", "notes"];
+const head = ["config", "chars/s", "ms/step", "warm+timed", "threads", "other load", "loss first → last", "notes"];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-const line = (cells) => cells.map((c, i) => (i >= 1 && i <= 4 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
+const line = (cells) => cells.map((c, i) => (i >= 1 && i <= 5 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
 
 const ratio = (a, b) => (a && b ? a.charsPerSec / b.charsPerSec : null);
 const best = (names) => names.map(get).filter(Boolean).sort((a, b) => b.charsPerSec - a.charsPerSec)[0];
@@ -213,7 +253,7 @@ const out = [];
 out.push(`T1 training in headless Chromium (${env.chromium ?? env.chromiumWebgl}), CPU ${cpuModel} × ${env.cpuCount}, ` +
   `page crossOriginIsolated=${env.page?.crossOriginIsolated}, hardwareConcurrency=${env.page?.hardwareConcurrency}${quick ? ", --quick (smoke run)" : ""}`);
 if (env.chromiumWebgl) out.push(`WebGL configs: a second Chromium launched with ${webglArgs.join(" ") || "(default flags)"}`);
-out.push(`load average (1 min) at start ${env.loadavgStart[0].toFixed(2)}, at end ${env.loadavgEnd[0].toFixed(2)} (other work on the machine is not locked out)`);
+out.push(`other load = cores busy outside this run while a config ran (/proc/stat minus Chromium and this process); only benchmarks take /tmp/bench.lock`);
 out.push(`chars/s = 32×64 / median step time after ${PROTOCOL.warmup} warm-up step(s); loss = first warm-up step → last timed step`);
 out.push("");
 out.push(line(head));

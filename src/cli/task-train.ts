@@ -5,6 +5,7 @@
  * report of the best checkpoint (report.json, printed; `--json` prints it as the last line).
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { lockRunFolder } from "../node/run-lock.js";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { getBackend } from "../backend/select.js";
@@ -25,102 +26,107 @@ export type { TaskFlags, TaskSetup } from "./task-util.js";
 export function readTaskCheckpoint(path: string): TaskCheckpoint {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new Error(`no such checkpoint: ${path}; "unroll train --task …" writes best.ckpt and latest.ckpt in its run folder`);
-    throw new Error(`${path}: cannot read the checkpoint: ${(e as Error).message}`);
-  }
-  return decodeTaskCheckpoint(bytes, path);
-}
-
-export function writeTaskCheckpoint(path: string, ck: TaskCheckpoint): void {
-  let bytes: Uint8Array;
-  try {
-    bytes = encodeTaskCheckpoint(ck);
-  } catch (e) {
-    throw new Error(`${path}: cannot save the checkpoint: ${(e as Error).message}`);
-  }
-  writeBytesAtomic(path, bytes);
-}
-
-/** Which flags a resumed run keeps from the checkpoint (all but the stopping limits and the output). */
-const RUN_LIMITS = ["maxSteps", "maxEpochs", "maxTime", "out", "resume", "quiet", "json", "threads", "backend"] as const;
-
-export async function runTaskTrain(given: TaskFlags, cmd: Command): Promise<void> {
-  applyThreadsOption(given.threads);
-  const resume = given.resume ? readTaskCheckpoint(given.resume) : undefined;
-  if (resume && !resume.training) throw new Error(`${given.resume}: holds a finished model without training state, so it cannot be resumed`);
-  let f: TaskFlags = given;
-  if (resume) {
-    const saved = resume.meta.options as TaskFlags;
-    if (saved.task !== given.task && cmd.getOptionValueSource("task") === "cli") throw new Error(`${given.resume} is a ${saved.task} run; resume it with --task ${saved.task}`);
-    f = { ...saved };
-    for (const k of RUN_LIMITS) if (given[k] !== undefined && cmd.getOptionValueSource(k) === "cli") (f as unknown as Record<string, unknown>)[k] = given[k];
-  }
-  if (f.maxEpochs === undefined && f.maxSteps === undefined && f.maxTime === undefined) f = { ...f, maxEpochs: 20 };
-  const backend = getBackend(f.backend === "auto" ? undefined : f.backend);
-  const setup = setupTask(f, backend, resume);
-  const controller = new AbortController();
-  const training = createTaskTraining(
-    setup.loop,
-    {
-      optimizer: optimizerConfig(f),
-      clipNorm: f.clipNorm,
-      maxEpochs: f.maxEpochs ?? null,
-      maxSteps: f.maxSteps ?? null,
-      maxTime: f.maxTime ?? null,
-      evalEvery: f.evalEvery,
-      lrDecay: f.lrDecay,
-      seed: f.seed,
-      signal: controller.signal,
-    },
-    resume ? { training: resume.training as unknown as TaskTrainingState, tensors: resume.tensors } : undefined,
-  );
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
-  const name = (f.corpus && !f.data ? f.corpus : f.task).replace(/[^\w.-]+/g, "_");
-  const out = f.out ?? (given.resume ? resolve(given.resume, "..") : join("runs", `${f.task}-${name}-${stamp}`));
-  mkdirSync(out, { recursive: true });
-  const metrics = join(out, "metrics.jsonl");
-  if (!resume) writeFileSync(metrics, "");
-  const latest = join(out, "latest.ckpt");
-  const best = join(out, "best.ckpt");
-  const checkpoint = (withTraining: boolean): TaskCheckpoint => {
-    const tensors = new Map<string, FloatArray>([["params", setup.model.params.data.slice()]]);
-    let state: Record<string, unknown> | null = null;
-    if (withTraining) {
-      const s = training.snapshot();
-      for (const [k, v] of s.tensors) tensors.set(k, v);
-      state = s.training as unknown as Record<string, unknown>;
+      bytes = readFileSync(path);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") throw new Error(`no such checkpoint: ${path}; "unroll train --task …" writes best.ckpt and latest.ckpt in its run folder`);
+      throw new Error(`${path}: cannot read the checkpoint: ${(e as Error).message}`);
     }
-    return { task: setup.task, dtype: setup.model.params.dtype, config: setup.config, meta: { ...setup.meta, options: f }, tensors, training: state };
-  };
-  const interrupt = stopOnInterrupt(controller, f.json ?? false);
-  const show = progressPrinter(f);
-  let bestWritten = resume !== undefined && existsSync(best);
-  let done: Extract<TaskEvent, { event: "done" }> | null = null;
-  for await (const e of training.run()) {
-    appendFileSync(metrics, JSON.stringify(toMetricsLine(e)) + "\n");
-    if (e.event === "start") {
-      show({ ...e, summary: setup.summary, out });
-      continue;
+    return decodeTaskCheckpoint(bytes, path);
+  }
+
+  export function writeTaskCheckpoint(path: string, ck: TaskCheckpoint): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeTaskCheckpoint(ck);
+    } catch (e) {
+      throw new Error(`${path}: cannot save the checkpoint: ${(e as Error).message}`);
     }
-    if (e.event === "eval") {
-      if (e.improved) {
-        writeTaskCheckpoint(best, checkpoint(true));
-        bestWritten = true;
+    writeBytesAtomic(path, bytes);
+  }
+
+  /** Which flags a resumed run keeps from the checkpoint (all but the stopping limits and the output). */
+  const RUN_LIMITS = ["maxSteps", "maxEpochs", "maxTime", "out", "resume", "quiet", "json", "threads", "backend"] as const;
+
+  export async function runTaskTrain(given: TaskFlags, cmd: Command): Promise<void> {
+    applyThreadsOption(given.threads);
+    const resume = given.resume ? readTaskCheckpoint(given.resume) : undefined;
+    if (resume && !resume.training) throw new Error(`${given.resume}: holds a finished model without training state, so it cannot be resumed`);
+    let f: TaskFlags = given;
+    if (resume) {
+      const saved = resume.meta.options as TaskFlags;
+      if (saved.task !== given.task && cmd.getOptionValueSource("task") === "cli") throw new Error(`${given.resume} is a ${saved.task} run; resume it with --task ${saved.task}`);
+      f = { ...saved };
+      for (const k of RUN_LIMITS) if (given[k] !== undefined && cmd.getOptionValueSource(k) === "cli") (f as unknown as Record<string, unknown>)[k] = given[k];
+    }
+    if (f.maxEpochs === undefined && f.maxSteps === undefined && f.maxTime === undefined) f = { ...f, maxEpochs: 20 };
+    const backend = getBackend(f.backend === "auto" ? undefined : f.backend);
+    const setup = setupTask(f, backend, resume);
+    const controller = new AbortController();
+    const training = createTaskTraining(
+      setup.loop,
+      {
+        optimizer: optimizerConfig(f),
+        clipNorm: f.clipNorm,
+        maxEpochs: f.maxEpochs ?? null,
+        maxSteps: f.maxSteps ?? null,
+        maxTime: f.maxTime ?? null,
+        evalEvery: f.evalEvery,
+        lrDecay: f.lrDecay,
+        seed: f.seed,
+        signal: controller.signal,
+      },
+      resume ? { training: resume.training as unknown as TaskTrainingState, tensors: resume.tensors } : undefined,
+    );
+    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+    const name = (f.corpus && !f.data ? f.corpus : f.task).replace(/[^\w.-]+/g, "_");
+    const out = f.out ?? (given.resume ? resolve(given.resume, "..") : join("runs", `${f.task}-${name}-${stamp}`));
+    mkdirSync(out, { recursive: true });
+    const lock = lockRunFolder(out);
+    const metrics = join(out, "metrics.jsonl");
+    if (!resume) writeFileSync(metrics, "");
+    const latest = join(out, "latest.ckpt");
+    const best = join(out, "best.ckpt");
+    const checkpoint = (withTraining: boolean): TaskCheckpoint => {
+      const tensors = new Map<string, FloatArray>([["params", setup.model.params.data.slice()]]);
+      let state: Record<string, unknown> | null = null;
+      if (withTraining) {
+        const s = training.snapshot();
+        for (const [k, v] of s.tensors) tensors.set(k, v);
+        state = s.training as unknown as Record<string, unknown>;
       }
-      writeTaskCheckpoint(latest, checkpoint(true));
-      tryPlot(out);
+      return { task: setup.task, dtype: setup.model.params.dtype, config: setup.config, meta: { ...setup.meta, options: f }, tensors, training: state };
+    };
+    const interrupt = stopOnInterrupt(controller, f.json ?? false);
+    const show = progressPrinter(f);
+    let bestWritten = resume !== undefined && existsSync(best);
+    let done: Extract<TaskEvent, { event: "done" }> | null = null;
+    try {
+    for await (const e of training.run()) {
+      appendFileSync(metrics, JSON.stringify(toMetricsLine(e)) + "\n");
+      if (e.event === "start") {
+        show({ ...e, summary: setup.summary, out });
+        continue;
+      }
+      if (e.event === "eval") {
+        if (e.improved) {
+          writeTaskCheckpoint(best, checkpoint(true));
+          bestWritten = true;
+        }
+        writeTaskCheckpoint(latest, checkpoint(true));
+        tryPlot(out);
+      }
+      if (e.event === "done") {
+        writeTaskCheckpoint(latest, checkpoint(true));
+        done = e;
+        continue;
+      }
+      show(e);
     }
-    if (e.event === "done") {
-      writeTaskCheckpoint(latest, checkpoint(true));
-      done = e;
-      continue;
-    }
-    show(e);
+  } finally {
+    lock.release();
+    interrupt.dispose();
   }
-  interrupt.dispose();
   if (!done) return;
   // The report is of the best checkpoint (by validation loss).
   if (bestWritten) setup.model.params.data.set(readTaskCheckpoint(best).tensors.get("params")!);

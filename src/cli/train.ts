@@ -6,6 +6,8 @@ import { builtinCorpus, CORPORA, readData } from "../node/corpus.js";
 import { readCheckpointFile, writeCheckpointFile } from "../node/checkpoint-file.js";
 import { plotRun } from "../node/plot-run.js";
 import { createTraining, DEFAULTS, type TrainEvent, type TrainOptions } from "../train/train.js";
+import { DivergedError } from "../train/step.js";
+import { lockRunFolder } from "../node/run-lock.js";
 import { duration, formatDuration, int, num, stopOnInterrupt } from "./options.js";
 import { applyThreadsOption } from "../node/native-backend.js";
 import { runTaskTrain, type TaskFlags } from "./task-train.js";
@@ -207,6 +209,7 @@ async function runTrain(f: TrainFlags, cmd: Command): Promise<void> {
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
   const out = f.out ?? (f.resume ? resolve(f.resume, "..") : join("runs", `${corpus.name.replace(/[^\w.-]+/g, "_").slice(-40)}-${stamp}`));
   mkdirSync(out, { recursive: true });
+  const lock = lockRunFolder(out);
   const metrics = join(out, "metrics.jsonl");
   if (!resume) writeFileSync(metrics, "");
   const latest = join(out, "latest.ckpt");
@@ -214,24 +217,39 @@ async function runTrain(f: TrainFlags, cmd: Command): Promise<void> {
   const interrupt = stopOnInterrupt(controller, f.json ?? false);
   const view = createProgress(f, out);
   let bestWritten = resume !== undefined && existsSync(best);
-  for await (const e of training.run()) {
-    appendFileSync(metrics, JSON.stringify(e) + "\n");
-    if (e.event === "eval") {
-      if (e.improved) {
-        writeCheckpointFile(best, training.snapshot());
-        bestWritten = true;
+  let savedStep: number | null = resume ? (resume.training?.progress.step ?? null) : null;
+  try {
+    for await (const e of training.run()) {
+      try {
+        appendFileSync(metrics, JSON.stringify(e) + "\n");
+      } catch (err) {
+        throw new Error(`${metrics}: cannot append to the metrics (${(err as Error).message}); the checkpoints in ${out} are intact`);
       }
-      writeCheckpointFile(latest, training.snapshot());
-      tryPlot(out);
+      if (e.event === "eval") {
+        if (e.improved) {
+          writeCheckpointFile(best, training.snapshot());
+          bestWritten = true;
+        }
+        writeCheckpointFile(latest, training.snapshot());
+        savedStep = e.step;
+        tryPlot(out);
+      }
+      if (e.event === "done") {
+        writeCheckpointFile(latest, training.snapshot());
+        savedStep = e.step;
+        tryPlot(out);
+        const final = { ...e, checkpoint: bestWritten ? best : latest, latest, runDir: out, bits: e.valLoss === null ? null : e.valLoss / Math.LN2 };
+        view(final);
+      } else view(e);
     }
-    if (e.event === "done") {
-      writeCheckpointFile(latest, training.snapshot());
-      tryPlot(out);
-      const final = { ...e, checkpoint: bestWritten ? best : latest, latest, runDir: out, bits: e.valLoss === null ? null : e.valLoss / Math.LN2 };
-      view(final);
-    } else view(e);
+  } catch (e) {
+    if (!(e instanceof DivergedError)) throw e;
+    const kept = savedStep !== null ? `the last good checkpoint is ${latest} (step ${savedStep}); continue from it with --init-from and a lower --lr (now ${f.lr})` : `no checkpoint was written before it; start again with a lower --lr (now ${f.lr})`;
+    throw new Error(`${e.message}. Nothing was saved from the diverged run: ${kept}`);
+  } finally {
+    lock.release();
+    interrupt.dispose();
   }
-  interrupt.dispose();
   if (interrupt.interrupted()) process.exitCode = 130;
 }
 

@@ -14,7 +14,7 @@ import {
 } from "../model/language-model.js";
 import type { Chunk } from "../text/batches.js";
 import type { Arena } from "../tensor/arena.js";
-import { allocate } from "../tensor/dtype.js";
+import { allocate, type FloatArray } from "../tensor/dtype.js";
 import type { Rng } from "../tensor/random.js";
 import { Workspace } from "../tensor/workspace.js";
 import { clipGradNorm, clipGradValue, globalNorm } from "./clip.js";
@@ -35,6 +35,24 @@ export interface StepContext {
   readonly rng: Rng;
   /** The step's large buffers, reused from step to step. */
   readonly workspace: Workspace;
+  /** The parameters before the last update, to restore them when the update overflows. */
+  backup?: FloatArray;
+}
+
+/**
+ * A training step that produced a non-finite loss, gradient or parameter: the run has diverged.
+ * The parameters are those before the step (never NaN): the update is skipped, or undone.
+ */
+export class DivergedError extends Error {
+  constructor(
+    message: string,
+    /** What became non-finite. */
+    readonly quantity: "loss" | "gradient" | "parameters",
+    readonly value: number,
+  ) {
+    super(message);
+    this.name = "DivergedError";
+  }
 }
 
 /** The context for training `model` with `optimizer`. */
@@ -66,14 +84,25 @@ export function trainStep(ctx: StepContext, chunk: Chunk, state: RecurrentState 
   const dlogits = ctx.workspace.take(model.params.dtype, pass.logits.length, true); // the loss writes every row
   const loss = languageModelLoss(model, pass, chunk.y, dlogits);
   if (!Number.isFinite(loss)) {
-    throw new Error(`the training loss became ${loss}; lower the learning rate or clip gradients (--clip-norm)`);
+    throw new DivergedError(`the training loss became ${loss}; lower the learning rate or clip gradients (--clip-norm)`, "loss", loss);
   }
   fillRows(backend, grads.data, null);
   languageModelBackward(backend, model, grads, pass, dlogits);
   const kernels = backend.optimizerKernels;
   const gradNorm = ctx.clipNorm !== undefined ? clipGradNorm(grads.data, ctx.clipNorm, kernels) : globalNorm(grads.data, kernels);
+  if (!Number.isFinite(gradNorm)) {
+    throw new DivergedError(`the gradient norm became ${gradNorm}; lower the learning rate or clip gradients (--clip-norm)`, "gradient", gradNorm);
+  }
   if (ctx.clipValue !== undefined) clipGradValue(grads.data, ctx.clipValue);
-  ctx.optimizer.step(model.params.data, grads.data, lr, kernels);
+  const params = model.params.data;
+  const backup = (ctx.backup ??= allocate(model.params.dtype, params.length));
+  backup.set(params);
+  ctx.optimizer.step(params, grads.data, lr, kernels);
+  const size = globalNorm(params, kernels);
+  if (!Number.isFinite(size)) {
+    params.set(backup);
+    throw new DivergedError(`the parameters became ${size} after the update (they are restored to their values before it); lower the learning rate`, "parameters", size);
+  }
   return { loss, gradNorm, state: pass.state };
 }
 

@@ -22,7 +22,7 @@ import { Rng } from "../tensor/random.js";
 import { initLanguageModel } from "./init-model.js";
 import { createOptimizer, type OptimizerConfig } from "./optimizers.js";
 import { createPlateau, scheduledLr, type LrScheduleConfig, type Plateau } from "./schedules.js";
-import { createStepContext, evaluateChunks, trainStep, type StepContext } from "./step.js";
+import { createStepContext, DivergedError, evaluateChunks, trainStep, type StepContext } from "./step.js";
 import { yieldToEventLoop } from "../util/yield.js";
 
 /** Everything a training run can be told; omitted options take the defaults in `DEFAULTS`. */
@@ -313,7 +313,12 @@ export function createTraining(o: TrainOptions): Training {
     return scheduledLr(s, progress.epoch);
   };
 
+  let diverged: number | null = null;
   const snapshot = (): Checkpoint => {
+    if (diverged !== null) {
+      // the parameters are the last good ones, but the optimizer's state may not be: never save it
+      throw new Error(`the run diverged at step ${diverged}, so it cannot be saved; resume from the last checkpoint written before it, with a lower learning rate`);
+    }
     const tensors = new Map<string, FloatArray>([["params", model.params.data.slice()]]);
     const os = optimizer.exportState();
     for (const [name, values] of Object.entries(os.buffers)) tensors.set(`optimizer.${name}`, fromValues(r.dtype, values));
@@ -371,7 +376,16 @@ export function createTraining(o: TrainOptions): Training {
       if (progress.position === 0) carry = null; // a new epoch starts from the zero state
       const lr = lrAt();
       const t0 = now();
-      const res = trainStep(ctx, batches.train[progress.position], carry, lr);
+      let res;
+      try {
+        res = trainStep(ctx, batches.train[progress.position], carry, lr);
+      } catch (e) {
+        if (e instanceof DivergedError) {
+          diverged = progress.step + 1;
+          throw new DivergedError(`the run diverged at step ${diverged}: ${e.message}`, e.quantity, e.value);
+        }
+        throw e;
+      }
       const dt = Math.max(now() - t0, 1e-3);
       carry = res.state;
       trainLoss = res.loss;
