@@ -13,7 +13,7 @@
  * Pointers are byte offsets into linear memory; sizes count floats.
  */
 
-import { gemmShared } from "./threads";
+import { hasWorker, joinJob, MIN_WORK, OP_GEMM, OP_PACK, postJob, setArg } from "./threads";
 
 // @ts-ignore: decorator
 @inline const KC: i32 = 256;
@@ -48,9 +48,13 @@ export function packedBSize(K: i32, N: i32): i32 {
 
 /** Packs op(A) (M×K; A stored M×K, or K×M when `trans`) into 4-row blocks. */
 export function packA(trans: bool, M: i32, K: i32, a: usize, ap: usize): void {
-  const MB = (M + 3) >> 2;
+  packARange(trans, M, K, a, ap, 0, (M + 3) >> 2);
+}
+
+/** `packA` of the 4-row blocks [blk0, blk1) only (one thread's share; a copy, so any split gives the same Ap). */
+function packARange(trans: bool, M: i32, K: i32, a: usize, ap: usize, blk0: i32, blk1: i32): void {
   if (!trans) {
-    for (let blk = 0; blk < MB; blk++) {
+    for (let blk = blk0; blk < blk1; blk++) {
       const base = ap + ((<usize>blk * <usize>K * 4) << 2);
       for (let i = 0; i < 4; i++) {
         const m = blk * 4 + i;
@@ -67,7 +71,7 @@ export function packA(trans: bool, M: i32, K: i32, a: usize, ap: usize): void {
     // A stored K×M: walk each row of A contiguously.
     for (let k = 0; k < K; k++) {
       const src = a + ((<usize>k * <usize>M) << 2);
-      for (let blk = 0; blk < MB; blk++) {
+      for (let blk = blk0; blk < blk1; blk++) {
         const dst = ap + ((<usize>(blk * K + k) * 4) << 2);
         const m0 = blk * 4;
         if (m0 + 4 <= M) {
@@ -82,9 +86,13 @@ export function packA(trans: bool, M: i32, K: i32, a: usize, ap: usize): void {
 
 /** Packs op(B) (K×N; B stored K×N, or N×K when `trans`) into 8-column panels. */
 export function packB(trans: bool, K: i32, N: i32, b: usize, bp: usize): void {
-  const NP = (N + 7) >> 3;
+  packBRange(trans, K, N, b, bp, 0, (N + 7) >> 3);
+}
+
+/** `packB` of the panels [p0, p1) only. */
+function packBRange(trans: bool, K: i32, N: i32, b: usize, bp: usize, p0: i32, p1: i32): void {
   if (!trans) {
-    for (let pnl = 0; pnl < NP; pnl++) {
+    for (let pnl = p0; pnl < p1; pnl++) {
       const n0 = pnl * 8;
       const base = bp + ((<usize>pnl * <usize>K * 8) << 2);
       for (let k = 0; k < K; k++) {
@@ -100,7 +108,7 @@ export function packB(trans: bool, K: i32, N: i32, b: usize, bp: usize): void {
     }
   } else {
     // B stored N×K: row n of B is column n of op(B).
-    for (let pnl = 0; pnl < NP; pnl++) {
+    for (let pnl = p0; pnl < p1; pnl++) {
       const base = bp + ((<usize>pnl * <usize>K * 8) << 2);
       for (let j = 0; j < 8; j++) {
         const n = pnl * 8 + j;
@@ -186,6 +194,66 @@ export function gemmPart(M: i32, N: i32, K: i32, ap: usize, bp: usize, c: usize,
 /** C (M×N, row stride ldc) += op(A)·op(B) from packed operands, on this thread alone. */
 export function gemmPacked(M: i32, N: i32, K: i32, ap: usize, bp: usize, c: usize, ldc: i32): void {
   gemmPart(M, N, K, ap, bp, c, ldc, 0, (N + 7) >> 3, 0, (M + 3) >> 2);
+}
+
+/** C (M×N, row stride ldc) += op(A)·op(B) from packed operands, shared with the worker if any. */
+export function gemmShared(M: i32, N: i32, K: i32, ap: usize, bp: usize, c: usize, ldc: i32): void {
+  const NP = (N + 7) >> 3;
+  const MB = (M + 3) >> 2;
+  if (!hasWorker() || <i64>M * <i64>N * <i64>K < MIN_WORK || (NP < 2 && MB < 2)) {
+    gemmPart(M, N, K, ap, bp, c, ldc, 0, NP, 0, MB);
+    return;
+  }
+  // the worker takes the second half of the panels (of the row blocks, when there is one panel)
+  const byPanels = NP >= 2;
+  const p1 = byPanels ? NP >> 1 : NP;
+  const b1 = byPanels ? MB : MB >> 1;
+  setArg(0, M); setArg(1, N); setArg(2, K); setArg(3, ap); setArg(4, bp); setArg(5, c); setArg(6, ldc);
+  setArg(7, byPanels ? p1 : 0); setArg(8, NP); setArg(9, byPanels ? 0 : b1); setArg(10, MB);
+  const seq = postJob(OP_GEMM, 0, 0);
+  gemmPart(M, N, K, ap, bp, c, ldc, 0, p1, 0, b1);
+  joinJob(seq);
+}
+
+/**
+ * Packs both operands of a GEMM, shared with the worker when it is large: the worker packs the
+ * second half of A's row blocks and of B's panels. Packing is a copy, so Ap and Bp are the same
+ * whoever wrote which part; a transposed operand is read with a stride, which made packing a
+ * seventh of a two-thread training step while the worker waited.
+ */
+function packShared(transA: bool, transB: bool, M: i32, N: i32, K: i32, a: usize, b: usize, ap: usize, bp: usize): void {
+  const MB = (M + 3) >> 2;
+  const NP = (N + 7) >> 3;
+  if (!hasWorker() || <i64>M * <i64>N * <i64>K < MIN_WORK || (MB < 2 && NP < 2)) {
+    packARange(transA, M, K, a, ap, 0, MB);
+    packBRange(transB, K, N, b, bp, 0, NP);
+    return;
+  }
+  const mb = MB >> 1, np = NP >> 1;
+  setArg(0, transA ? 1 : 0); setArg(1, transB ? 1 : 0); setArg(2, M); setArg(3, N); setArg(4, K);
+  setArg(5, a); setArg(6, b); setArg(7, ap); setArg(8, bp); setArg(9, mb); setArg(10, np);
+  const seq = postJob(OP_PACK, 0, 0);
+  packARange(transA, M, K, a, ap, 0, mb);
+  packBRange(transB, K, N, b, bp, 0, np);
+  joinJob(seq);
+}
+
+/** Argument i of the job whose arguments start at `a`. */
+// @ts-ignore: decorator
+@inline function arg(a: usize, i: i32): i32 {
+  return load<i32>(a + (<usize>i << 2));
+}
+
+/** The worker's share of a `gemmShared` job (worker.ts). */
+export function gemmJob(a: usize): void {
+  gemmPart(arg(a, 0), arg(a, 1), arg(a, 2), <usize>arg(a, 3), <usize>arg(a, 4), <usize>arg(a, 5), arg(a, 6), arg(a, 7), arg(a, 8), arg(a, 9), arg(a, 10));
+}
+
+/** The worker's share of a `packShared` job (worker.ts). */
+export function packJob(a: usize): void {
+  const M = arg(a, 2), N = arg(a, 3), K = arg(a, 4);
+  packARange(arg(a, 0) != 0, M, K, <usize>arg(a, 5), <usize>arg(a, 7), arg(a, 9), (M + 3) >> 2);
+  packBRange(arg(a, 1) != 0, K, N, <usize>arg(a, 6), <usize>arg(a, 8), arg(a, 10), (N + 7) >> 3);
 }
 
 /**
@@ -288,8 +356,7 @@ export function sgemm(
     gemmSmallNT(M, N, K, a, b, c, N);
     return;
   }
-  packA(transA, M, K, a, ap);
-  packB(transB, K, N, b, bp);
+  packShared(transA, transB, M, N, K, a, b, ap, bp);
   gemmShared(M, N, K, ap, bp, c, N);
 }
 

@@ -7,7 +7,8 @@
  */
 export { packedASize, packedBSize, packA, packB, gemmPacked, sgemm, addColumnSums, setTile } from "./gemm";
 export { lstmForward, lstmBackward, gruForward, gruBackward, rnnForward, rnnBackward } from "./cells";
-export { setWorker, workerPoll, workerRun } from "./threads";
+export { setWorker, workerPoll } from "./threads";
+export { workerRun } from "./worker";
 export { adam, sgd, scale, sumSquares } from "./optim";
 
 /** First free byte of linear memory: the caller lays out its buffers from here. */

@@ -1,8 +1,9 @@
 /**
  * Two threads — the caller and one worker on the same shared memory. Built only into the threaded
  * module (asconfig.json target "threads": shared memory, atomics); in the single-threaded module
- * `hasWorker()` is false and `gemmShared` is `gemmPacked`. Two kinds of job:
- * - a large GEMM split by column panels (rows, when there is a single panel): `gemmShared`;
+ * `hasWorker()` is false and every job runs on the caller. Three kinds of job:
+ * - a large GEMM split by column panels (rows, when there is a single panel): gemm.ts `gemmShared`;
+ * - the packing of a large GEMM's operands, split by row blocks and panels: gemm.ts `packShared`;
  * - a whole recurrence on a range of batch rows (cells.ts `runRowsJob`): each thread runs all T
  *   steps on its own rows, with no synchronisation per step.
  *
@@ -14,20 +15,19 @@
  * the worker rarely sleeps, and between steps it soon stops burning its core. The caller spins
  * until its job is done.
  */
-import { gemmPart, setTile as setTileOf } from "./gemm";
-import { runRowsJob } from "./cells";
+// The bottom of the kernels' layering: this file imports nothing. gemm.ts and cells.ts post jobs
+// through it; worker.ts, above them all, runs the worker's side of each job.
 
 // @ts-ignore: decorator
 @inline const SPIN: i32 = 100_000;
 /** Below this many multiply-adds one thread is faster than a round trip. */
-// @ts-ignore: decorator
-@inline const MIN_WORK: i64 = 65_536;
-// @ts-ignore: decorator
-@inline const OP_QUIT: i32 = 0;
-// @ts-ignore: decorator
-@inline const OP_GEMM: i32 = 1;
-// @ts-ignore: decorator
-@inline const ARGS: usize = 64;
+export const MIN_WORK: i64 = 65_536;
+/** Job codes: 0 quit, 1 a GEMM share, 2–7 recurrences (cells.ts), 8 packing. */
+export const OP_QUIT: i32 = 0;
+export const OP_GEMM: i32 = 1;
+export const OP_PACK: i32 = 8;
+/** Byte offset of the job's arguments in the control block. */
+export const ARGS: usize = 64;
 
 /** The control block, or 0: no worker (set on the caller's instance by `setWorker`). */
 let ctrl: usize = 0;
@@ -68,25 +68,6 @@ export function joinJob(seq: i32): void {
   while (atomic.load<i32>(ctrl, 4) != seq) {}
 }
 
-/** C (M×N, row stride ldc) += op(A)·op(B) from packed operands, shared with the worker if any. */
-export function gemmShared(M: i32, N: i32, K: i32, ap: usize, bp: usize, c: usize, ldc: i32): void {
-  const NP = (N + 7) >> 3;
-  const MB = (M + 3) >> 2;
-  if (!hasWorker() || <i64>M * <i64>N * <i64>K < MIN_WORK || (NP < 2 && MB < 2)) {
-    gemmPart(M, N, K, ap, bp, c, ldc, 0, NP, 0, MB);
-    return;
-  }
-  // the worker takes the second half of the panels (of the row blocks, when there is one panel)
-  const byPanels = NP >= 2;
-  const p1 = byPanels ? NP >> 1 : NP;
-  const b1 = byPanels ? MB : MB >> 1;
-  setArg(0, M); setArg(1, N); setArg(2, K); setArg(3, ap); setArg(4, bp); setArg(5, c); setArg(6, ldc);
-  setArg(7, byPanels ? p1 : 0); setArg(8, NP); setArg(9, byPanels ? 0 : b1); setArg(10, MB);
-  const seq = postJob(OP_GEMM, 0, 0);
-  gemmPart(M, N, K, ap, bp, c, ldc, 0, p1, 0, b1);
-  joinJob(seq);
-}
-
 /**
  * The worker's side, part 1: spins until the job number at `c` differs from `seen` or SPIN loads
  * have passed; returns the job number then (`seen` when nothing came: the caller sleeps in JS
@@ -101,24 +82,9 @@ export function workerPoll(c: usize, seen: i32): i32 {
   return s;
 }
 
-/**
- * The worker's side, part 2: runs job `seq` described at `c` with this thread's edge tile, then
- * reports it done; returns the op (0: quit).
- */
-export function workerRun(c: usize, tile: usize, seq: i32): i32 {
-  if (!ASC_FEATURE_THREADS) return 0;
-  setTileOf(tile);
-  const op = load<i32>(c, 8);
-  const a = c + ARGS;
-  if (op == OP_GEMM) {
-    gemmPart(
-      load<i32>(a), load<i32>(a, 4), load<i32>(a, 8), <usize>load<u32>(a, 12), <usize>load<u32>(a, 16), <usize>load<u32>(a, 20),
-      load<i32>(a, 24), load<i32>(a, 28), load<i32>(a, 32), load<i32>(a, 36), load<i32>(a, 40),
-    );
-  } else if (op != OP_QUIT) {
-    runRowsJob(op, a, load<i32>(c, 12), load<i32>(c, 16));
-  }
+/** The worker's side, part 2 (after worker.ts ran job `seq` described at `c`): reports it done. */
+export function finishJob(c: usize, seq: i32): void {
+  if (!ASC_FEATURE_THREADS) return;
   atomic.store<i32>(c, seq, 4);
   atomic.notify(c + 4, 1);
-  return op;
 }

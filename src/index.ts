@@ -63,7 +63,7 @@ export {
   type RecurrentState,
 } from "./model/language-model.js";
 
-export { loadStateDict, inferRecurrentConfig, recurrentFromStateDict, type StateDict, type NamedTensor } from "./io/state-dict.js";
+export { loadStateDict, inferRecurrentConfig, recurrentFromStateDict, type StateDict, type NamedTensor } from "./api/state-dict.js";
 export { parseReference, runReference, TOLERANCE, type ReferenceCase, type ConformanceReport } from "./conformance/reference.js";
 
 export { buildCharVocabulary, encode, decode, codePoints, type Vocabulary } from "./text/vocab.js";

@@ -3,7 +3,7 @@ import { backward, forward, loadLayerWeights, recurrentLayer } from "../src/api/
 import { tensor } from "../src/api/tensor.js";
 import { checkTokenIds } from "../src/layers/embedding.js";
 import { softmaxCrossEntropy } from "../src/layers/softmax-cross-entropy.js";
-import { inferRecurrentConfig, loadStateDict, recurrentFromStateDict, type StateDict } from "../src/io/state-dict.js";
+import { inferRecurrentConfig, loadStateDict, recurrentFromStateDict, type StateDict } from "../src/api/state-dict.js";
 import { parseCell } from "../src/cells/cell.js";
 import { parseReference } from "../src/conformance/reference.js";
 import { createArena } from "../src/tensor/arena.js";

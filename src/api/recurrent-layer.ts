@@ -7,7 +7,7 @@ import type { Backend } from "../backend/backend.js";
 import { getBackend } from "../backend/select.js";
 import { parseCell, type CellConfig } from "../cells/cell.js";
 import { pytorchRnnUniform } from "../train/init.js";
-import { loadStateDict, type StateDict } from "../io/state-dict.js";
+import { loadStateDict, type StateDict } from "./state-dict.js";
 import {
   bindRecurrent,
   directions,

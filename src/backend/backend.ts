@@ -1,4 +1,4 @@
-import type { CellConfig, CellParams, Dims } from "../cells/types.js";
+import type { CellConfig, CellParams, Dims } from "./cell-types.js";
 import type { DType, FloatArray } from "../tensor/dtype.js";
 
 /**

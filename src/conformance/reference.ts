@@ -8,7 +8,7 @@
 import type { Backend } from "../backend/backend.js";
 import type { CellConfig } from "../cells/cell.js";
 import { checkTokenIds } from "../layers/embedding.js";
-import { loadStateDict, recurrentFromStateDict, type NamedTensor, type StateDict } from "../io/state-dict.js";
+import { loadStateDict, recurrentFromStateDict, type NamedTensor, type StateDict } from "../api/state-dict.js";
 import {
   createGradients,
   createLanguageModel,

@@ -8,7 +8,7 @@ import type { TrainedModel } from "../model/trained.js";
 import { makeBatches, type Chunk } from "../text/batches.js";
 import { encodeText, tokenText } from "../text/vocab.js";
 import { Rng } from "../tensor/random.js";
-import { evaluateChunks } from "../train/step.js";
+import { evaluateChunks } from "../model/evaluate.js";
 import { sampleTokens } from "./sample.js";
 import { yieldToEventLoop } from "../util/yield.js";
 

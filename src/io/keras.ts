@@ -44,7 +44,7 @@ import { createArena, view, type Arena } from "../tensor/arena.js";
 import { allocate, formatShape, fromValues, sizeOf, type DType, type FloatArray } from "../tensor/dtype.js";
 import { recurrentLayer, type RecurrentLayer } from "../api/recurrent-layer.js";
 import { checkFinite } from "../api/tensor.js";
-import { loadStateDict, type NamedTensor } from "./state-dict.js";
+import { loadStateDict, type NamedTensor } from "../api/state-dict.js";
 
 // Dimensions: B batch, T steps, I input features, H units, G gate blocks, D directions,
 // V vocabulary, E embedding size, O dense units, N rows.

@@ -32,7 +32,7 @@ import { createArena, view, type Arena } from "../tensor/arena.js";
 import { formatShape, type DType } from "../tensor/dtype.js";
 import { checkVocabulary, type Vocabulary } from "../text/vocab.js";
 import { readSafetensors, writeSafetensors, type Safetensors, type WritableTensor } from "./safetensors.js";
-import { inferRecurrentConfig, loadStateDict, type NamedTensor, type StateDict } from "./state-dict.js";
+import { inferRecurrentConfig, loadStateDict, type NamedTensor, type StateDict } from "../api/state-dict.js";
 
 /** `__metadata__.format` of a language model file. */
 export const LM_FORMAT = "unroll-lm";

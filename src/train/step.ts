@@ -106,23 +106,4 @@ export function trainStep(ctx: StepContext, chunk: Chunk, state: RecurrentState 
   return { loss, gradNorm, state: pass.state };
 }
 
-/**
- * Mean cross-entropy (nats per token) over `chunks` in order, the state starting at zero and
- * carried from chunk to chunk (the model is not changed).
- */
-export function evaluateChunks(backend: Backend, model: LanguageModel, chunks: readonly Chunk[]): number {
-  let state: RecurrentState | null = null;
-  let total = 0;
-  let count = 0;
-  const workspace = new Workspace();
-  for (const chunk of chunks) {
-    workspace.reset();
-    const pass = languageModelForward(backend, model, chunk.x, chunk.S, chunk.B, state, { workspace });
-    const n = chunk.S * chunk.B;
-    total += languageModelLoss(model, pass, chunk.y, null) * n;
-    count += n;
-    state = pass.state;
-  }
-  if (count === 0) throw new Error("nothing to evaluate: there are no chunks (the split left none; use more text or a smaller batch)");
-  return total / count;
-}
+export { evaluateChunks } from "../model/evaluate.js";

@@ -11,7 +11,7 @@
  * one column sum for db_hh.
  */
 import type { Backend, FusedBackward, FusedForward, FusedRecurrence, OptimizerKernels } from "../backend.js";
-import type { CellConfig } from "../../cells/cell.js";
+import type { CellConfig } from "../cell-types.js";
 import type { DType, FloatArray } from "../../tensor/dtype.js";
 import { gemmBlocked } from "../js/gemm-blocked.js";
 import type { Kernels } from "./kernels.js";
