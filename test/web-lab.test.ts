@@ -228,7 +228,7 @@ describe.skipIf(!haveChromium)("the web lab in Chromium", () => {
     expect(errors).toEqual([]);
   });
 
-  it("without cross-origin isolation, says which headers are missing and trains on one thread", async () => {
+  it("without cross-origin isolation, says which headers are missing and trains on one thread; pause, continue, stop", async () => {
     const p = await browser.newPage();
     const own: string[] = [];
     p.on("pageerror", (e) => own.push(e.message));
@@ -237,10 +237,23 @@ describe.skipIf(!haveChromium)("the web lab in Chromium", () => {
     expect(await p.textContent("#backend")).toMatch(/wasm .*1 thread, not cross-origin isolated/);
     expect(await p.textContent("[data-testid=backend-note]")).toContain("Cross-Origin-Opener-Policy: same-origin");
     expect(await p.textContent("[data-testid=backend-note]")).toContain("Cross-Origin-Embedder-Policy: require-corp");
+    // pause holds the run, continue goes on, stop ends it
     await p.fill("#hidden", "16");
-    await p.fill("#steps", "5");
+    await p.fill("#steps", "100000");
     await p.click("#train-start");
-    await p.waitForFunction(() => document.querySelector("#message")?.textContent?.includes("training stopped"), null, { timeout: 60_000 });
+    const steps = () => p.evaluate(() => (window as unknown as { unrollLab: { history: { train: unknown[] } } }).unrollLab.history.train.length);
+    await p.waitForFunction(() => (window as unknown as { unrollLab: { history: { train: unknown[] } } }).unrollLab.history.train.length >= 3);
+    await p.click("#train-pause");
+    await p.waitForFunction(() => document.querySelector("#message")?.textContent === "paused");
+    const held = await steps();
+    await p.waitForTimeout(500);
+    expect(await steps()).toBeLessThanOrEqual(held + 1); // at most the step in flight
+    expect(await p.textContent("#train-pause")).toBe("Continue");
+    await p.click("#train-pause");
+    await p.waitForFunction((n) => (window as unknown as { unrollLab: { history: { train: unknown[] } } }).unrollLab.history.train.length > n + 2, held);
+    await p.click("#train-stop");
+    await p.waitForFunction(() => document.querySelector("#message")?.textContent?.includes("training stopped (aborted)"), null, { timeout: 60_000 });
+    expect(await p.isDisabled("#train-start")).toBe(false);
     await shot(p, "not-isolated");
     await p.close();
     expect(own).toEqual([]);
