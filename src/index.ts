@@ -21,6 +21,7 @@ export {
   type Cell,
   type CellConfig,
   type CellParams,
+  type Gate,
   type Nonlinearity,
 } from "./cells/index.js";
 

@@ -217,6 +217,25 @@ describe("checkpoint codec", () => {
     expectSameCheckpoint(decodeCheckpoint(encodeCheckpoint(ck), "mem"), ck);
   });
 
+  it("round-trips hard-sigmoid cells (gate: \"hard-sigmoid\"); files without a gate, or gate \"sigmoid\", read as sigmoid", () => {
+    for (const cell of [{ kind: "lstm", peephole: true, coupled: false, gate: "hard-sigmoid" }, { kind: "gru", resetAfter: false, gate: "hard-sigmoid" }] as const) {
+      const ck = makeCheckpoint("float32");
+      const model = createLanguageModel({ ...ck.model, cell }, "float32");
+      initLanguageModel(model, Rng.seeded(4));
+      const hard: Checkpoint = { ...ck, model: { ...ck.model, cell }, tensors: new Map([["params", model.params.data]]) };
+      const bytes = encodeCheckpoint(hard);
+      expect(headerOf(bytes).model.cell.gate).toBe("hard-sigmoid");
+      expect(decodeCheckpoint(bytes, "mem").model.cell).toStrictEqual(cell);
+    }
+    // A checkpoint written before the field existed has no "gate": the logistic sigmoid.
+    const old = encodeCheckpoint(makeCheckpoint("float32"));
+    expect("gate" in headerOf(old).model.cell).toBe(false);
+    expect(decodeCheckpoint(old, "mem").model.cell).toStrictEqual({ kind: "lstm", peephole: false, coupled: false });
+    const explicit = withHeader(old, (h) => (h.model.cell.gate = "sigmoid"));
+    expect(decodeCheckpoint(explicit, "mem").model.cell).toStrictEqual({ kind: "lstm", peephole: false, coupled: false });
+    expect(decodeError(withHeader(old, (h) => (h.model.cell.gate = "relu6")))).toMatch(/model.cell.gate must be one of sigmoid, hard-sigmoid \(or absent: sigmoid\), got "relu6"/);
+  });
+
   it("refuses to encode a checkpoint it could not read back", () => {
     const ck = makeCheckpoint("float32");
     const withParams = (p: FloatArray) => ({ ...ck, tensors: new Map([...ck.tensors, ["params", p]]) });

@@ -13,7 +13,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { jsBackend } from "../src/backend/js/index.js";
-import { parseCell, type CellParams } from "../src/cells/index.js";
+import { parseCell, type CellConfig, type CellParams } from "../src/cells/index.js";
 import { embeddingBackward, embeddingForward } from "../src/layers/embedding.js";
 import { linearBackward, linearForward } from "../src/layers/linear.js";
 import { softmaxCrossEntropy } from "../src/layers/softmax-cross-entropy.js";
@@ -29,6 +29,7 @@ import {
 import { bindRecurrent, recurrentBackward, recurrentForward, recurrentSpecs, type RecurrentConfig } from "../src/sequence/recurrent.js";
 import { finalC, finalH, isTokenInput, outputAt, timeOf, unrollBackward, unrollForward, type UnrollCache } from "../src/sequence/unroll.js";
 import { createArena, mirrorArena, view, type Arena } from "../src/tensor/arena.js";
+import type { FloatArray } from "../src/tensor/dtype.js";
 import { Rng } from "../src/tensor/random.js";
 import { dot, failures, fillUniform, gradcheck, randomF64, type Checked } from "./helpers/gradcheck.js";
 
@@ -225,6 +226,129 @@ describe("gradcheck: stacked and bidirectional stacks (recurrentForward / recurr
         expect(failures(gradcheck(loss, tensors))).toEqual([]);
       });
     }
+  }
+});
+
+/**
+ * Gate pre-activations of a run of a hard-sigmoid LSTM or GRU, recomputed independently: per gate
+ * element (i, f, o of an LSTM with their peepholes; r, z of a GRU), a = W_ih x + b_ih + W_hh h + b_hh
+ * [+ p ⊙ c]. Returns how far the closest one is from the kinks ±2.5 and the fraction beyond them.
+ */
+function hardGateStats(run: UnrollCache, p: CellParams, I: number, cell: CellConfig): { kink: number; clipped: number } {
+  const { T, B, H } = run.dims;
+  const x = run.x;
+  if (isTokenInput(x)) throw new Error("hardGateStats needs a dense input");
+  const lstm = cell.kind === "lstm" ? cell : null;
+  // [row block, peephole vector, whether it reads c_t (else c_{t−1})] per sigmoid gate
+  const blocks: [number, FloatArray | undefined, boolean][] = lstm
+    ? lstm.coupled
+      ? [[0, p.extra.pf, false], [2, p.extra.po, true]]
+      : [[0, p.extra.pi, false], [1, p.extra.pf, false], [3, p.extra.po, true]]
+    : [[0, undefined, false], [1, undefined, false]];
+  let kink = Infinity;
+  let clipped = 0;
+  let count = 0;
+  for (let k = 0; k < T; k++) {
+    const t = timeOf(k, T, run.reverse);
+    for (let b = 0; b < B; b++) {
+      for (const [g, peep, reads] of blocks) {
+        for (let j = 0; j < H; j++) {
+          const row = g * H + j;
+          let a = p.bih[row] + p.bhh[row];
+          for (let i = 0; i < I; i++) a += p.Wih[row * I + i] * x[(t * B + b) * I + i];
+          for (let i = 0; i < H; i++) a += p.Whh[row * H + i] * run.hs[(k * B + b) * H + i];
+          if (peep) a += peep[j] * run.cs[((reads ? k + 1 : k) * B + b) * H + j];
+          kink = Math.min(kink, Math.abs(Math.abs(a) - 2.5));
+          if (Math.abs(a) > 2.5) clipped++;
+          count++;
+        }
+      }
+    }
+  }
+  return { kink, clipped: clipped / count };
+}
+
+describe("gradcheck: hard-sigmoid gates (the -hard cells), clipped and linear parts both exercised", () => {
+  // The hard sigmoid has kinks at ±2.5, where finite differences are not valid. Each case draws
+  // parameters (U(−1.5, 1.5): larger than the other cases', so that gates reach the flat parts,
+  // slope 0) and inputs from successive seeds until no gate pre-activation comes within 1e-3 of a
+  // kink (the differences step by 2ε = 2e-4) and 15–85% of them lie beyond ±2.5; then checks.
+  const HARD = ["lstm-hard", "lstm-peephole-hard", "lstm-coupled-hard", "lstm-peephole-coupled-hard", "gru-hard", "gru-cho-hard"] as const;
+  let seed = 700;
+  for (const name of HARD) {
+    for (const reverse of [false, true]) {
+      for (const shape of SHAPES) {
+        const cellConfig = parseCell(name);
+        if (shape === "final c only" && cellConfig.kind !== "lstm") continue;
+        const caseSeed = 100 * seed++;
+        it(`${name}${reverse ? " (reverse direction)" : ""}: ${shape}`, () => {
+          const config: RecurrentConfig = { cell: cellConfig, inputSize: I, hiddenSize: H, numLayers: 1, bidirectional: false, dropout: 0 };
+          const params = createArena("float64", recurrentSpecs(config));
+          const grads = mirrorArena(params);
+          const { cell, dirs } = bindRecurrent(config, params);
+          const dp = bindRecurrent(config, grads).dirs[0];
+          const p = dirs[0];
+          const x = new Float64Array(T * B * I);
+          const h0 = new Float64Array(B * H);
+          const c0 = cell.hasC ? new Float64Array(B * H) : null;
+          const forward = () => unrollForward(jsBackend, cell, p, "float64", { T, B, H }, I, x, h0, c0, reverse);
+          let draw = 0;
+          for (; ; draw++) {
+            expect(draw, "no draw in 100 keeps away from the kinks").toBeLessThan(100);
+            const rng = Rng.seeded(caseSeed + draw);
+            fillUniform(params.data, rng, 1.5);
+            fillUniform(x, rng, 1);
+            fillUniform(h0, rng);
+            if (c0) fillUniform(c0, rng);
+            const stats = hardGateStats(forward(), p, I, cellConfig);
+            if (stats.kink > 1e-3 && stats.clipped > 0.15 && stats.clipped < 0.85) break;
+          }
+          const { wy, wh, wc } = lossWeights(shape, Rng.seeded(caseSeed + draw + 50), H, B * H, cell.hasC);
+          const loss = () => {
+            const run = forward();
+            let L = 0;
+            if (wy) for (let t = 0; t < T; t++) L += dot(outputAt(run, t), wy.subarray(t * B * H, (t + 1) * B * H));
+            if (wh) L += dot(finalH(run), wh);
+            if (wc) L += dot(finalC(run), wc);
+            return L;
+          };
+          const run = forward();
+          const dx = new Float64Array(T * B * I);
+          const { dh0, dc0 } = unrollBackward(jsBackend, cell, p, dp, "float64", run, wy, wh, wc, dx);
+          const tensors: Checked[] = [...arenaTensors(params, grads), { name: "x", x, analytic: dx }, { name: "h0", x: h0, analytic: dh0 }];
+          if (c0) tensors.push({ name: "c0", x: c0, analytic: dc0 });
+          expect(failures(gradcheck(loss, tensors))).toEqual([]);
+        });
+      }
+    }
+  }
+
+  for (const name of ["lstm-peephole-coupled-hard", "gru-cho-hard"]) {
+    it(`2-layer bidirectional ${name}: all outputs and final states`, () => {
+      const rng = Rng.seeded(name.length + 790);
+      const L = 2;
+      const config: RecurrentConfig = { cell: parseCell(name), inputSize: I, hiddenSize: H, numLayers: L, bidirectional: true, dropout: 0 };
+      const params = createArena("float64", recurrentSpecs(config));
+      fillUniform(params.data, rng, 1.5);
+      const grads = mirrorArena(params);
+      const r = bindRecurrent(config, params);
+      const g = bindRecurrent(config, grads);
+      const x = randomF64(T * B * I, rng, 1);
+      const h0 = randomF64(L * 2 * B * H, rng);
+      const c0 = r.cell.hasC ? randomF64(L * 2 * B * H, rng) : null;
+      const { wy, wh, wc } = lossWeights("all outputs and final states", rng, 2 * H, L * 2 * B * H, r.cell.hasC);
+      const loss = () => {
+        const pass = recurrentForward(jsBackend, r, "float64", x, T, B, h0, c0);
+        return (wy ? dot(pass.y, wy) : 0) + (wh ? dot(pass.hN, wh) : 0) + (wc ? dot(pass.cN, wc) : 0);
+      };
+      const pass = recurrentForward(jsBackend, r, "float64", x, T, B, h0, c0);
+      // Every layer and direction (runs[l·2 + d]; layer 1 reads layer 0's (T, B, 2H) outputs).
+      pass.runs.forEach((run, n) => expect(hardGateStats(run, r.dirs[n], n < 2 ? I : 2 * H, config.cell).kink).toBeGreaterThan(1e-3));
+      const { dx, dh0, dc0 } = recurrentBackward(jsBackend, r, g, "float64", pass, wy, wh, wc);
+      const tensors: Checked[] = [...arenaTensors(params, grads), { name: "x", x, analytic: dx }, { name: "h0", x: h0, analytic: dh0 }];
+      if (c0) tensors.push({ name: "c0", x: c0, analytic: dc0 });
+      expect(failures(gradcheck(loss, tensors))).toEqual([]);
+    });
   }
 });
 

@@ -1,12 +1,17 @@
 // TF.js / Keras layers models: every fixture of test/fixtures/tfjs (written by TF.js 4.22 itself,
-// see generate.mjs there) loads and reproduces TF.js's predict() outputs; broken models fail with
-// errors that name the layer.
+// see generate.mjs there) loads and reproduces TF.js's predict() outputs — hard_sigmoid, TF.js's
+// default gates, on every backend; broken models fail with errors that name the layer.
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { jsBackend, referenceBackend } from "../src/backend/js/index.js";
+import { backendNames, getBackend } from "../src/backend/select.js";
+import { cellName, hardSigmoid, type LstmCache } from "../src/cells/index.js";
+import { bindRecurrent, transposeTB } from "../src/sequence/recurrent.js";
+import { unrollForward } from "../src/sequence/unroll.js";
+import "../src/node/native-backend.js"; // registers "native" when the addon is built, so the hard_sigmoid fixture runs on it too
 import { forward } from "../src/api/recurrent-layer.js";
 import { tensor } from "../src/api/tensor.js";
 import { kerasToRecurrentLayers, parseTfjsModel, readTfjsManifest, runKerasModel, type KerasModel } from "../src/io/keras.js";
@@ -48,8 +53,8 @@ function raw(name: string): { json: any; data: Uint8Array } {
 }
 
 describe("TF.js layers models (fixtures from @tensorflow/tfjs 4.22)", () => {
-  it("ships the seven fixtures", () => {
-    expect(fixtures).toEqual(["bidirectional", "bidirectional_merge", "functional", "gru_reset_after", "gru_reset_before", "lstm_stack", "simple_rnn_relu"]);
+  it("ships the eight fixtures", () => {
+    expect(fixtures).toEqual(["bidirectional", "bidirectional_merge", "functional", "gru_reset_after", "gru_reset_before", "hard_sigmoid", "lstm_stack", "simple_rnn_relu"]);
   });
 
   for (const name of fixtures) {
@@ -78,6 +83,10 @@ describe("TF.js layers models (fixtures from @tensorflow/tfjs 4.22)", () => {
     const before = loadTfjsModel(join(dir, "gru_reset_before", "model.json")).layers[0];
     expect(after.kind === "recurrent" && after.config.cell).toEqual({ kind: "gru", resetAfter: true });
     expect(before.kind === "recurrent" && before.config.cell).toEqual({ kind: "gru", resetAfter: false });
+    const [lstm, gru] = loadTfjsModel(join(dir, "hard_sigmoid", "model.json")).layers;
+    expect(lstm.kind === "recurrent" && lstm.config.cell).toStrictEqual({ kind: "lstm", peephole: false, coupled: false, gate: "hard-sigmoid" });
+    expect(gru.kind === "recurrent" && gru.config.cell).toStrictEqual({ kind: "gru", resetAfter: false, gate: "hard-sigmoid" });
+    expect(before.kind === "recurrent" && "gate" in before.config.cell).toBe(false); // sigmoid: no gate field
   });
 
   it("a batch of B gives the same rows as B batches of 1", () => {
@@ -109,6 +118,78 @@ describe("TF.js layers models (fixtures from @tensorflow/tfjs 4.22)", () => {
     expect(m.groups[0].paths).toEqual(["./group1-shard1of2.bin", "./group1-shard2of2.bin"]);
     expect(m.byteLength).toBe(1676);
     expect(m.weights[0]).toMatchObject({ name: expect.stringMatching(/\/embeddings$/), shape: [11, 4], offset: 0, byteLength: 176 });
+  });
+});
+
+describe("hard_sigmoid gates (TF.js's default recurrentActivation), fixture hard_sigmoid", () => {
+  const e = expectedOf("hard_sigmoid");
+  const x = inputOf(e) as Float32Array;
+  const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    let m = 0;
+    for (let i = 0; i < b.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+    return m;
+  };
+
+  it("is clip(0.2·x + 0.5, 0, 1) as tfjs-layers' K.hardSigmoid, ends included", () => {
+    expect([-3, -2.5, -1, 0, 1, 2.5, 3].map(hardSigmoid)).toEqual([0, 0, 0.2 * -1 + 0.5, 0.5, 0.2 + 0.5, 1, 1]);
+  });
+
+  for (const name of backendNames()) {
+    it(`parseTfjsModel + runKerasModel match TF.js's predict() within 1e-5 (float32, backend ${name})`, () => {
+      const { json, data } = raw("hard_sigmoid");
+      const model = parseTfjsModel(json, data, "hard_sigmoid/model.json");
+      const out = runKerasModel(model, x, e.input.shape, getBackend(name));
+      expect(out.shape).toEqual(e.output.shape);
+      const err = maxAbs(out.data, e.output.data);
+      console.log(`hard_sigmoid fixture, backend ${name}, float32: max |unroll − TF.js| = ${err.toExponential(2)}`);
+      expect(err).toBeLessThanOrEqual(1e-5);
+    });
+  }
+
+  it("the fixture exercises both the clipped and the linear part of the gates", () => {
+    const model = loadTfjsModel(join(dir, "hard_sigmoid", "model.json"));
+    const l = model.layers[0];
+    if (l.kind !== "recurrent") throw new Error("layer 0 is the LSTM");
+    const [B, T, I] = e.input.shape;
+    const r = bindRecurrent(l.config, l.params);
+    const H = l.config.hiddenSize;
+    const run = unrollForward(referenceBackend, r.cell, r.dirs[0], "float32", { T, B, H }, I, transposeTB(x, B, T, I), new Float32Array(B * H), new Float32Array(B * H), false);
+    const gates = (run.cell as LstmCache).gates;
+    let clipped = 0;
+    let inside = 0;
+    for (let n = 0; n < gates.length; n++) {
+      if (n % (4 * H) >= 2 * H && n % (4 * H) < 3 * H) continue; // the g block is tanh
+      if (gates[n] === 0 || gates[n] === 1) clipped++;
+      else inside++;
+    }
+    expect(clipped / (clipped + inside)).toBeGreaterThan(0.1);
+    expect(inside / (clipped + inside)).toBeGreaterThan(0.1);
+    // The logistic sigmoid in its place is far from TF.js: the gate function matters here.
+    const asSigmoid: KerasModel = {
+      ...model,
+      layers: model.layers.map((k) => (k.kind === "recurrent" ? { ...k, config: { ...k.config, cell: { ...k.config.cell, gate: "sigmoid" } } } : k)) as KerasModel["layers"],
+    };
+    expect(maxAbs(runKerasModel(asSigmoid, x, e.input.shape).data, e.output.data)).toBeGreaterThan(1e-2);
+  });
+
+  it("recurrent_activation absent (TF.js's default), 'hardSigmoid' and { class_name: 'HardSigmoid' } read the same", () => {
+    const want = Array.from(runKerasModel(loadTfjsModel(join(dir, "hard_sigmoid", "model.json")), x, e.input.shape).data);
+    for (const v of [undefined, "hardSigmoid", { class_name: "HardSigmoid", config: {} }]) {
+      const { json, data } = raw("hard_sigmoid");
+      for (const layer of json.modelTopology.config.layers.slice(0, 2)) {
+        if (v === undefined) delete layer.config.recurrent_activation;
+        else layer.config.recurrent_activation = v;
+      }
+      expect(Array.from(runKerasModel(parseTfjsModel(json, data), x, e.input.shape).data)).toEqual(want);
+    }
+  });
+
+  it("kerasToRecurrentLayers keeps the gate: -hard RecurrentLayers that compute the same sequence", () => {
+    const model = loadTfjsModel(join(dir, "hard_sigmoid", "model.json"));
+    const layers = kerasToRecurrentLayers(model, "reference");
+    expect(layers.map((l) => cellName(l.layer.config.cell))).toEqual(["lstm-hard", "gru-cho-hard"]);
+    const y = forward(layers[0].layer, tensor(x, e.input.shape), { batchFirst: true }).y;
+    expect(Array.from(y.data)).toEqual(Array.from(runKerasModel({ ...model, layers: model.layers.slice(0, 1) }, x, e.input.shape, referenceBackend).data));
   });
 });
 
@@ -155,12 +236,21 @@ describe("TF.js model errors", () => {
     expect(() => parseTfjsModel(json, data)).toThrow(/layer "conv2d_1" \(Conv2D\) is not supported; unroll imports InputLayer, Embedding, SimpleRNN, LSTM, GRU/);
   });
 
-  it("hard_sigmoid recurrent activation (TF.js's default) is refused with the fix", () => {
+  it("recurrent activations other than sigmoid and hard_sigmoid are refused with the fix; Keras 3's hard_sigmoid too", () => {
     const { json, data } = raw("gru_reset_before");
-    json.modelTopology.config.layers[0].config.recurrent_activation = "hard_sigmoid";
-    expect(() => parseTfjsModel(json, data)).toThrow(/\(GRU\) uses recurrent_activation "hard_sigmoid".*recurrentActivation: 'sigmoid'/);
-    delete json.modelTopology.config.layers[0].config.recurrent_activation;
-    expect(() => parseTfjsModel(json, data)).toThrow(/hard_sigmoid \(TF.js default\)/);
+    json.modelTopology.config.layers[0].config.recurrent_activation = "tanh";
+    expect(() => parseTfjsModel(json, data)).toThrow(/\(GRU\) uses recurrent_activation "tanh".*recurrentActivation: 'sigmoid'/);
+    // Keras 3's hard_sigmoid is relu6(x + 3) / 6, another function under the same name.
+    const keras3 = raw("hard_sigmoid");
+    keras3.json.modelTopology.keras_version = "3.6.0";
+    expect(() => parseTfjsModel(keras3.json, keras3.data)).toThrow(/\(LSTM\) uses recurrent_activation "hard_sigmoid" from Keras 3, whose hard_sigmoid is relu6\(x \+ 3\) \/ 6.*recurrent_activation='sigmoid'/);
+    const policy = raw("hard_sigmoid");
+    policy.json.modelTopology.config.layers[1].config.dtype = { module: "keras", class_name: "DTypePolicy", config: { name: "float32" }, registered_name: null };
+    expect(() => parseTfjsModel(policy.json, policy.data)).toThrow(/\(GRU\) uses recurrent_activation "hard_sigmoid" from Keras 3/);
+    // … but Keras 3's sigmoid is everyone's sigmoid.
+    const sigmoid3 = raw("gru_reset_before");
+    sigmoid3.json.modelTopology.keras_version = "3.6.0";
+    expect(() => parseTfjsModel(sigmoid3.json, sigmoid3.data)).not.toThrow();
   });
 
   it("refuses options it cannot reproduce", () => {

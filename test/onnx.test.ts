@@ -32,7 +32,8 @@ const B = 3;
 const I = 5;
 const H = 6;
 
-const CELLS = ["rnn-tanh", "rnn-sigmoid", "rnn-relu", "lstm", "lstm-peephole", "lstm-coupled", "lstm-peephole-coupled", "gru", "gru-cho"] as const;
+// The -hard cells (hard-sigmoid gates, as imported from Keras / TF.js) export with HardSigmoid activations.
+const CELLS = ["rnn-tanh", "rnn-sigmoid", "rnn-relu", "lstm", "lstm-peephole", "lstm-coupled", "lstm-peephole-coupled", "gru", "gru-cho", "lstm-hard", "lstm-peephole-coupled-hard", "gru-hard", "gru-cho-hard"] as const;
 
 const ABS = 1e-6;
 const REL = 1e-5;

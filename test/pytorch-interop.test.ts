@@ -329,6 +329,8 @@ describe("refusals and malformed models, each with a clear error", () => {
     ["lstm-peephole-coupled", /"lstm-peephole-coupled" cell/],
     ["gru-cho", /"gru-cho" cell \(nn.GRU applies the reset gate after the recurrent product/],
     ["rnn-sigmoid", /"rnn-sigmoid" cell \(nn.RNN's nonlinearity is tanh or relu\)/],
+    ["lstm-hard", /"lstm-hard" cell \(its gates are the hard sigmoid; nn.LSTM's are the logistic sigmoid\)/],
+    ["gru-hard", /"gru-hard" cell \(its gates are the hard sigmoid; nn.GRU's are the logistic sigmoid\)/],
   ])("exporting a %s refuses: PyTorch has no such module", (cell, msg) => {
     expect(() => exportLanguageModel(smallLm(cell, 2))).toThrow(msg);
     expect(() => exportRecurrentLayer(recurrentLayer({ cell, inputSize: 2, hiddenSize: 2 }))).toThrow(/^exportRecurrentLayer: PyTorch has no module/);

@@ -27,7 +27,8 @@ describe.skipIf(!relaxed)("wasm backend, relaxed-SIMD modules", () => {
     checkGemm(wasmBackend);
   });
 
-  for (const name of CELL_NAMES) {
+  // The -hard cells are declined (supports() false: their gates are not the kernels' sigmoid); test/backend.test.ts checks that.
+  for (const name of CELL_NAMES.filter((n) => !n.endsWith("-hard"))) {
     for (const reverse of [false, true]) {
       it(`${name}${reverse ? ", reverse" : ""}: the fused recurrence equals the cell's step code`, () => {
         checkRecurrence(wasmBackend, name, reverse);

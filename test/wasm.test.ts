@@ -52,7 +52,8 @@ describe("wasm backend", () => {
     });
   }
 
-  for (const name of CELL_NAMES) {
+  // The -hard cells are declined (supports() false: their gates are not the kernels' sigmoid); test/backend.test.ts checks that.
+  for (const name of CELL_NAMES.filter((n) => !n.endsWith("-hard"))) {
     for (const reverse of [false, true]) {
       it(`${name}${reverse ? ", reverse" : ""}: the fused recurrence equals the cell's step code`, () => {
         for (const [, backend] of variants) checkRecurrence(backend, name, reverse);

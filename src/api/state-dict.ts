@@ -6,7 +6,7 @@
 import type { CellConfig } from "../cells/cell.js";
 import { createCell } from "../cells/index.js";
 import { recurrentSpecs, type RecurrentConfig } from "../sequence/recurrent.js";
-import { createArena, type Arena } from "../tensor/arena.js";
+import { createArena, type Arena, type TensorSpec } from "../tensor/arena.js";
 import { formatShape, sizeOf, type DType } from "../tensor/dtype.js";
 
 /** A tensor as exported from another framework: row-major data and its shape. */
@@ -26,10 +26,28 @@ export interface LoadOptions {
 
 /** Copies every tensor of `arena` from `dict`, by name, after checking names, shapes and values. */
 export function loadStateDict(arena: Arena, dict: StateDict, opts: LoadOptions = {}): void {
+  checkStateDict(arena.specs, dict, opts);
+  for (const spec of arena.specs) {
+    const t = dict[spec.name];
+    for (let i = 0; i < t.data.length; i++) {
+      if (!Number.isFinite(t.data[i])) throw new Error(`tensor "${spec.name}" holds a non-finite value (${t.data[i]}) at flat index ${i}; the weights are unusable`);
+    }
+    const off = arena.offsets.get(spec.name)!;
+    arena.data.set(t.data, off);
+  }
+}
+
+/**
+ * Checks that `dict` holds a tensor of the right shape and size for every spec (and, when
+ * strict, nothing else), as `loadStateDict` does, without an arena: so that an importer can refuse
+ * a state dict before allocating the parameters its names and shapes claim.
+ */
+export function checkStateDict(specs: readonly TensorSpec[], dict: StateDict, opts: LoadOptions = {}): void {
   const strict = opts.strict ?? true;
   const names = Object.keys(dict);
-  const missing = arena.specs.filter((s) => !(s.name in dict)).map((s) => s.name);
-  const unexpected = names.filter((n) => !arena.offsets.has(n));
+  const expected = new Set(specs.map((s) => s.name));
+  const missing = specs.filter((s) => !(s.name in dict)).map((s) => s.name);
+  const unexpected = names.filter((n) => !expected.has(n));
   if (missing.length > 0 || (strict && unexpected.length > 0)) {
     const lines = [];
     if (missing.length > 0) lines.push(`missing tensors: ${missing.join(", ")}`);
@@ -44,7 +62,7 @@ export function loadStateDict(arena: Arena, dict: StateDict, opts: LoadOptions =
         " Check the module type, layer count, bidirectional flag and name prefix (PyTorch names them like lstm.weight_ih_l0).",
     );
   }
-  for (const spec of arena.specs) {
+  for (const spec of specs) {
     const t = dict[spec.name];
     const shape = t.shape;
     if (shape.length !== spec.shape.length || shape.some((d, i) => d !== spec.shape[i])) {
@@ -53,11 +71,6 @@ export function loadStateDict(arena: Arena, dict: StateDict, opts: LoadOptions =
     if (t.data.length !== sizeOf(shape)) {
       throw new Error(`tensor "${spec.name}" declares shape ${formatShape(shape)} (${sizeOf(shape)} values) but holds ${t.data.length} values; the file is corrupt or truncated`);
     }
-    for (let i = 0; i < t.data.length; i++) {
-      if (!Number.isFinite(t.data[i])) throw new Error(`tensor "${spec.name}" holds a non-finite value (${t.data[i]}) at flat index ${i}; the weights are unusable`);
-    }
-    const off = arena.offsets.get(spec.name)!;
-    arena.data.set(t.data, off);
   }
 }
 

@@ -1,9 +1,9 @@
 import type { Backend } from "../backend/backend.js";
 import { allocate, dtypeOf, type DType, type FloatArray } from "../tensor/dtype.js";
 import type { Allocator } from "../tensor/workspace.js";
-import type { CellConfig, CellParams, Dims } from "./types.js";
+import type { CellConfig, CellParams, Dims, Gate } from "./types.js";
 
-export type { CellConfig, CellParams, Dims, Nonlinearity } from "./types.js";
+export type { CellConfig, CellParams, Dims, Gate, Nonlinearity } from "./types.js";
 
 /** Every cell name the CLI and `parseCell` accept. */
 export const CELL_NAMES = [
@@ -13,15 +13,35 @@ export const CELL_NAMES = [
   "lstm-peephole-coupled",
   "gru",
   "gru-cho",
+  "lstm-hard",
+  "lstm-peephole-hard",
+  "lstm-coupled-hard",
+  "lstm-peephole-coupled-hard",
+  "gru-hard",
+  "gru-cho-hard",
   "rnn",
   "rnn-tanh",
   "rnn-sigmoid",
   "rnn-relu",
 ] as const;
 
-/** `"lstm-peephole"` → its config. Throws with the list of names on an unknown one. */
+/** Suffix of the LSTM and GRU names whose gates use the hard sigmoid. */
+const HARD = "-hard";
+
+/**
+ * `"lstm-peephole"` → its config. A `-hard` suffix on an LSTM or GRU name gives its hard-sigmoid
+ * variant (`gate: "hard-sigmoid"`). Throws with the list of names on an unknown one.
+ */
 export function parseCell(name: string): CellConfig {
-  switch (name) {
+  if (name.endsWith(HARD) && (name.startsWith("lstm") || name.startsWith("gru"))) {
+    const base = parseCellBase(name.slice(0, -HARD.length), name);
+    if (base.kind !== "rnn") return { ...base, gate: "hard-sigmoid" };
+  }
+  return parseCellBase(name, name);
+}
+
+function parseCellBase(base: string, name: string): CellConfig {
+  switch (base) {
     case "lstm":
       return { kind: "lstm", peephole: false, coupled: false };
     case "lstm-peephole":
@@ -46,15 +66,21 @@ export function parseCell(name: string): CellConfig {
   }
 }
 
+/** The gate function of a cell config: "sigmoid" unless an LSTM or GRU says "hard-sigmoid". */
+export function gateOf(c: CellConfig): Gate {
+  return c.kind !== "rnn" && c.gate === "hard-sigmoid" ? "hard-sigmoid" : "sigmoid";
+}
+
 /** The canonical name of a cell config (inverse of `parseCell`). */
 export function cellName(c: CellConfig): string {
+  const hard = gateOf(c) === "hard-sigmoid" ? HARD : "";
   switch (c.kind) {
     case "rnn":
       return c.nonlinearity === "tanh" ? "rnn" : `rnn-${c.nonlinearity}`;
     case "lstm":
-      return ["lstm", c.peephole ? "peephole" : "", c.coupled ? "coupled" : ""].filter(Boolean).join("-");
+      return ["lstm", c.peephole ? "peephole" : "", c.coupled ? "coupled" : ""].filter(Boolean).join("-") + hard;
     case "gru":
-      return c.resetAfter ? "gru" : "gru-cho";
+      return (c.resetAfter ? "gru" : "gru-cho") + hard;
   }
 }
 
@@ -121,6 +147,33 @@ export interface Cell<C = unknown> {
 /** σ(x) = 1 / (1 + e^{−x}). */
 export function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
+}
+
+/**
+ * Keras 2's and TF.js's hard sigmoid, clip(0.2·x + 0.5, 0, 1) (tfjs-layers `K.hardSigmoid`;
+ * keras 2 `backend.hard_sigmoid`): 0 for x ≤ −2.5, 1 for x ≥ 2.5.
+ */
+export function hardSigmoid(x: number): number {
+  const y = 0.2 * x + 0.5;
+  return y <= 0 ? 0 : y >= 1 ? 1 : y;
+}
+
+/** A gate function and its backward step, as the cells' step code uses them. */
+export interface GateFunctions {
+  /** y = gate(a) */
+  readonly f: (a: number) => number;
+  /** dL/da = d · gate'(a), from the output y alone: d·y(1 − y) for σ; d·0.2 where 0 < y < 1, else 0, for the hard sigmoid. */
+  readonly back: (d: number, y: number) => number;
+}
+
+const SIGMOID: GateFunctions = { f: sigmoid, back: (d, y) => d * y * (1 - y) };
+// At the kinks a = ±2.5 themselves (a set of measure zero) this takes the flat side's slope 0;
+// TF.js's clipByValue gradient passes 0.2 there.
+const HARD_SIGMOID: GateFunctions = { f: hardSigmoid, back: (d, y) => (y > 0 && y < 1 ? d * 0.2 : 0) };
+
+/** The functions of gate `gate`. */
+export function gateFunctions(gate: Gate): GateFunctions {
+  return gate === "hard-sigmoid" ? HARD_SIGMOID : SIGMOID;
 }
 
 /** Σ over rows of a (B, N) matrix added into `out` (N): the gradient of a bias broadcast over B. */

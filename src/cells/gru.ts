@@ -11,9 +11,13 @@
  * original GRU, reset applied to h before the product ("gru-cho"):
  *   n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)
  *
+ * `gate: "hard-sigmoid"` (names ending in `-hard`): σ above is Keras 2's / TF.js's hard sigmoid
+ * clip(0.2·a + 0.5, 0, 1); the backward pass uses its slope from the saved gate, 0.2 where
+ * 0 < gate < 1, else 0, in place of σ(1 − σ).
+ *
  * Backward: docs/derivations.md §GRU.
  */
-import { addColumnSums, sigmoid, type Cell, type CellConfig } from "./cell.js";
+import { addColumnSums, gateFunctions, gateOf, type Cell, type CellConfig } from "./cell.js";
 import { allocate, type DType, type FloatArray } from "../tensor/dtype.js";
 
 // Dimensions: T steps, B batch, H hidden.
@@ -31,6 +35,7 @@ export interface GruCache {
 
 export function gruCell(config: Extract<CellConfig, { kind: "gru" }>): Cell<GruCache> {
   const resetAfter = config.resetAfter;
+  const { f: squash, back: dgate } = gateFunctions(gateOf(config)); // the gates' σ (or hard sigmoid); dgate(d, y) = d·σ'(a) from y = σ(a)
   return {
     config,
     G: 3,
@@ -55,8 +60,8 @@ export function gruCell(config: Extract<CellConfig, { kind: "gru" }>): Cell<GruC
         for (let b = 0; b < B; b++) {
           const row = b * H3;
           for (let j = 0; j < H; j++) {
-            const r = sigmoid(xp[row + j] + rec[row + j]);
-            const z = sigmoid(xp[row + H + j] + rec[row + H + j]);
+            const r = squash(xp[row + j] + rec[row + j]);
+            const z = squash(xp[row + H + j] + rec[row + H + j]);
             const hnj = rec[row + 2 * H + j];
             const n = Math.tanh(xp[row + 2 * H + j] + r * hnj);
             gates[row + j] = r;
@@ -74,9 +79,9 @@ export function gruCell(config: Extract<CellConfig, { kind: "gru" }>): Cell<GruC
         backend.gemm(false, true, B, 2 * H, H, hPrev, p.Whh.subarray(0, 2 * H * H), rz, true);
         for (let b = 0; b < B; b++) {
           for (let j = 0; j < H; j++) {
-            const r = sigmoid(xp[b * H3 + j] + rz[b * 2 * H + j]);
+            const r = squash(xp[b * H3 + j] + rz[b * 2 * H + j]);
             gates[b * H3 + j] = r;
-            gates[b * H3 + H + j] = sigmoid(xp[b * H3 + H + j] + rz[b * 2 * H + H + j]);
+            gates[b * H3 + H + j] = squash(xp[b * H3 + H + j] + rz[b * 2 * H + H + j]);
             hn[b * H + j] = r * hPrev[b * H + j];
           }
         }
@@ -108,8 +113,8 @@ export function gruCell(config: Extract<CellConfig, { kind: "gru" }>): Cell<GruC
             const n = gates[row + 2 * H + j];
             const d = dh[b * H + j];
             const dan = d * (1 - z) * (1 - n * n); // through n = tanh(a_n)
-            const daz = d * (hPrev[b * H + j] - n) * z * (1 - z);
-            const dar = dan * hn[b * H + j] * r * (1 - r); // r multiplies (W_hn h + b_hn)
+            const daz = dgate(d * (hPrev[b * H + j] - n), z);
+            const dar = dgate(dan * hn[b * H + j], r); // r multiplies (W_hn h + b_hn)
             dxp[row + j] = dar;
             dxp[row + H + j] = daz;
             dxp[row + 2 * H + j] = dan;
@@ -134,7 +139,7 @@ export function gruCell(config: Extract<CellConfig, { kind: "gru" }>): Cell<GruC
             const da = d * (1 - z) * (1 - n * n);
             dan[b * H + j] = da;
             dxp[row + 2 * H + j] = da;
-            dxp[row + H + j] = d * (hPrev[b * H + j] - n) * z * (1 - z);
+            dxp[row + H + j] = dgate(d * (hPrev[b * H + j] - n), z);
             dhPrev[b * H + j] = d * z;
           }
         }
@@ -146,7 +151,7 @@ export function gruCell(config: Extract<CellConfig, { kind: "gru" }>): Cell<GruC
         for (let b = 0; b < B; b++) {
           for (let j = 0; j < H; j++) {
             const r = gates[b * H3 + j];
-            dxp[b * H3 + j] = drh[b * H + j] * hPrev[b * H + j] * r * (1 - r);
+            dxp[b * H3 + j] = dgate(drh[b * H + j] * hPrev[b * H + j], r);
             dhPrev[b * H + j] += drh[b * H + j] * r;
           }
         }

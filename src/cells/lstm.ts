@@ -12,10 +12,13 @@
  *   diagonal terms, parameters p_i, p_f, p_o of size H.
  * - coupled input-forget gate (Greff et al. 2017, "LSTM: A Search Space Odyssey", CIFG):
  *   i = 1 − f; the weights have three row blocks (f, g, o) and no p_i.
+ * - `gate: "hard-sigmoid"` (names ending in `-hard`): σ above is Keras 2's / TF.js's hard sigmoid
+ *   clip(0.2·a + 0.5, 0, 1) (TF.js's default recurrentActivation); the backward pass uses its
+ *   slope from the saved gate, 0.2 where 0 < gate < 1, else 0, in place of σ(1 − σ).
  *
  * Backward: docs/derivations.md §LSTM.
  */
-import { addColumnSums, sigmoid, type Cell, type CellConfig, type ExtraParam } from "./cell.js";
+import { addColumnSums, gateFunctions, gateOf, type Cell, type CellConfig, type ExtraParam } from "./cell.js";
 import type { DType, FloatArray } from "../tensor/dtype.js";
 import { allocate } from "../tensor/dtype.js";
 
@@ -30,6 +33,7 @@ export interface LstmCache {
 
 export function lstmCell(config: Extract<CellConfig, { kind: "lstm" }>): Cell<LstmCache> {
   const { peephole, coupled } = config;
+  const { f: squash, back: dgate } = gateFunctions(gateOf(config)); // the gates' σ (or hard sigmoid); dgate(d, y) = d·σ'(a) from y = σ(a)
   const G = coupled ? 3 : 4;
   // Row-block index of each gate in a (and in W_ih, W_hh, b_ih, b_hh); -1: no such block.
   const I = coupled ? -1 : 0;
@@ -65,11 +69,11 @@ export function lstmCell(config: Extract<CellConfig, { kind: "lstm" }>): Cell<Ls
         const r = b * GH;
         for (let j = 0; j < H; j++) {
           const cp = cPrev[b * H + j];
-          const f = sigmoid(a[r + F * H + j] + (peephole ? pf[j] * cp : 0));
-          const i = coupled ? 1 - f : sigmoid(a[r + I * H + j] + (peephole ? pi[j] * cp : 0));
+          const f = squash(a[r + F * H + j] + (peephole ? pf[j] * cp : 0));
+          const i = coupled ? 1 - f : squash(a[r + I * H + j] + (peephole ? pi[j] * cp : 0));
           const g = Math.tanh(a[r + Gg * H + j]);
           const ct = f * cp + i * g;
-          const o = sigmoid(a[r + O * H + j] + (peephole ? po[j] * ct : 0));
+          const o = squash(a[r + O * H + j] + (peephole ? po[j] * ct : 0));
           const t = Math.tanh(ct);
           if (!coupled) a[r + I * H + j] = i;
           a[r + F * H + j] = f;
@@ -99,7 +103,7 @@ export function lstmCell(config: Extract<CellConfig, { kind: "lstm" }>): Cell<Ls
           const t = tc[n];
           const cp = cPrev[n];
           // h = o·tanh(c): through o, and through tanh(c) into c
-          const dao = dh[n] * t * o * (1 - o);
+          const dao = dgate(dh[n] * t, o);
           let dct = dc[n] + dh[n] * o * (1 - t * t);
           if (peephole) {
             dct += dao * po[j]; // o also sees c_t through p_o
@@ -109,7 +113,7 @@ export function lstmCell(config: Extract<CellConfig, { kind: "lstm" }>): Cell<Ls
           const di = dct * g;
           let df = dct * cp;
           if (coupled) df -= di; // i = 1 − f
-          const daf = df * f * (1 - f);
+          const daf = dgate(df, f);
           const dag = dct * i * (1 - g * g);
           let dcp = dct * f;
           if (peephole) {
@@ -117,7 +121,7 @@ export function lstmCell(config: Extract<CellConfig, { kind: "lstm" }>): Cell<Ls
             dpf[j] += daf * cp;
           }
           if (!coupled) {
-            const dai = di * i * (1 - i);
+            const dai = dgate(di, i);
             dxp[r + I * H + j] = dai;
             if (peephole) {
               dcp += dai * pi[j];

@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { getBackend } from "../backend/select.js";
 import { BENCH_CONFIGS, benchTorch, benchUnroll, machinePeak, medianBy, torchAvailable, type BenchResult } from "../node/bench.js";
-import { int, num } from "./options.js";
+import { accepting, backendName, int, num } from "./options.js";
 import { applyThreadsOption, nativeThreads } from "../node/native-backend.js";
 
 interface BenchFlags {
@@ -15,6 +15,13 @@ interface BenchFlags {
   warmup: number;
   rounds: number;
 }
+
+/** Comma-separated configuration names, each checked (case does not matter). */
+const configList = accepting({ kind: "list", of: "configs" }, (v: string): string => {
+  const names = v.split(",").map((s) => s.trim().toUpperCase());
+  for (const n of names) if (!BENCH_CONFIGS.some((c) => c.name === n)) throw new Error(`unknown configuration "${n}"; choose from ${BENCH_CONFIGS.map((x) => x.name).join(", ")}`);
+  return v;
+});
 
 /** `unroll bench` */
 export function benchCommand(): Command {
@@ -30,8 +37,8 @@ export function benchCommand(): Command {
         "whose speed drifts (a shared VM), --rounds 3 alternates unroll and PyTorch three times per\n" +
         "configuration and reports the median of each side.",
     )
-    .option("--config <names>", `comma-separated configurations (${BENCH_CONFIGS.map((c) => c.name).join(", ")}); default all`)
-    .option("--backend <name>", "compute backend", "auto")
+    .option("--config <names>", `comma-separated configurations (${BENCH_CONFIGS.map((c) => c.name).join(", ")}); default all`, configList)
+    .option("--backend <name>", "compute backend", backendName, "auto")
     .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS); PyTorch gets the same (default 2)", int(1))
     .option("--no-torch", "do not run PyTorch for comparison")
     .option("--min-time <s>", "time each configuration at least this long", num(0), 5)

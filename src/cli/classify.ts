@@ -3,7 +3,7 @@ import { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { getBackend } from "../backend/select.js";
 import { applyThreadsOption } from "../node/native-backend.js";
-import { int } from "./options.js";
+import { backendName, int } from "./options.js";
 import { classifierFromCheckpoint, classifyTexts } from "./setup-classify.js";
 import { taggerFromCheckpoint, tagSequences } from "./setup-tag.js";
 import { readTaskCheckpoint } from "./task-train.js";
@@ -67,7 +67,7 @@ export function classifyCommand(): Command {
     .requiredOption("--model <ckpt>", "a classify or tag checkpoint (runs/…/best.ckpt)")
     .option("--top <k>", "show only the k most likely labels", int(1))
     .option("--json", "one JSON object per text")
-    .option("--backend <name>", "compute backend", "auto")
+    .option("--backend <name>", "compute backend", backendName, "auto")
     .option("--threads <n>", "native backend threads", int(1))
     .action(run);
 }

@@ -3,6 +3,7 @@ import { getBackend } from "../backend/select.js";
 import { runReference, type ConformanceReport } from "../conformance/reference.js";
 import { expandReferencePaths, readReference } from "../node/reference-files.js";
 import type { DType } from "../tensor/dtype.js";
+import { backendName } from "./options.js";
 
 /** `unroll conformance PATH...` */
 export function conformanceCommand(): Command {
@@ -16,7 +17,7 @@ export function conformanceCommand(): Command {
     )
     .argument("<path...>", "reference files, or folders of them")
     .addOption(new Option("--dtype <dtype>", "precision to run in").choices(["float64", "float32"]).default("float64"))
-    .option("--backend <name>", "compute backend", "auto")
+    .option("--backend <name>", "compute backend", backendName, "auto")
     .option("--json", "print one JSON object per file instead of a table")
     .option("--verbose", "print every tensor's error, not just the worst")
     .action((paths: string[], opts: { dtype: DType; backend: string; json?: boolean; verbose?: boolean }) => {

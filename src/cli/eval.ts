@@ -4,7 +4,7 @@ import { builtinCorpus, readData } from "../node/corpus.js";
 import { modelFromCheckpoint } from "../model/trained.js";
 import { evaluate, evaluateSplit, type Evaluation } from "../generate/text.js";
 import { applyThreadsOption } from "../node/native-backend.js";
-import { int } from "./options.js";
+import { backendName, int } from "./options.js";
 
 interface EvalFlags {
   model: string;
@@ -27,7 +27,7 @@ export function evalCommand(): Command {
     .option("--data <path>", "UTF-8 text file, folder or - for stdin")
     .addOption(new Option("--split <split>", "held-out split of the training text").choices(["val", "test"]).default("val"))
     .option("--json", "print one JSON object: loss (nats/token), bits, perplexity, tokens")
-    .option("--backend <name>", "compute backend", "auto")
+    .option("--backend <name>", "compute backend", backendName, "auto")
     .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS)", int(1))
     .action(async (f: EvalFlags) => {
       applyThreadsOption(f.threads);

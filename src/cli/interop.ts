@@ -40,9 +40,10 @@ export function exportCommand(): Command {
         "module with submodules embedding (nn.Embedding), lstm|gru|rnn (batch_first)\n" +
         "and linear (nn.Linear); the metadata holds the config and vocabulary. Cells\n" +
         "PyTorch has no module for (lstm-peephole, lstm-coupled, gru-cho,\n" +
-        "rnn-sigmoid) are refused. onnx: the ONNX operators LSTM/GRU/RNN with\n" +
-        "embedding (Gather), linear (MatMul+Add) and softmax, state inputs and outputs\n" +
-        "for step-by-step generation; runs in ONNX Runtime (all cells).",
+        "rnn-sigmoid, the hard-sigmoid -hard cells) are refused. onnx: the ONNX\n" +
+        "operators LSTM/GRU/RNN with embedding (Gather), linear (MatMul+Add) and\n" +
+        "softmax, state inputs and outputs for step-by-step generation; runs in ONNX\n" +
+        "Runtime (all cells).",
     )
     .argument("<checkpoint>", "checkpoint to export (e.g. runs/…/best.ckpt)")
     .argument("<out>", "file to write (e.g. model.safetensors, model.onnx)")

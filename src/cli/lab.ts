@@ -14,7 +14,7 @@ import { getTask, TASK_NAMES, type Task, type TaskName } from "../lab/tasks/inde
 import { TASK_DEFAULTS, trainOnTask, type TaskEvent, type TaskSummary } from "../lab/train.js";
 import "../node/native-backend.js"; // registers the native backend when its addon loads; harmless otherwise
 import { canRenderText, svgToPng } from "../node/png.js";
-import { duration, formatDuration, int, num } from "./options.js";
+import { accepting, backendName, duration, formatDuration, int, num } from "./options.js";
 import { applyThreadsOption } from "../node/native-backend.js";
 
 /** Default T of each task for `unroll task`. */
@@ -102,7 +102,7 @@ export function taskCommand(): Command {
     .option("--test-size <n>", "sequences in the fixed test set", int(1), TASK_DEFAULTS.testSize)
     .option("--no-stop-when-solved", "train for all --steps, even after an evaluation meets the task's success criterion (by default the run stops there)")
     .option("--max-time <duration>", "stop after this long, e.g. 600, 10m, 1h", duration)
-    .option("--backend <name>", "compute backend", "auto")
+    .option("--backend <name>", "compute backend", backendName, "auto")
     .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS)", int(1))
     .option("--out <dir>", "write curve.svg, curve.png, metrics.jsonl and summary.json here")
     .option("--quiet", "print only the final line")
@@ -179,24 +179,26 @@ export function summaryLine(task: Task, s: TaskSummary): string {
 const GRADIENT_CELLS = "rnn,rnn-sigmoid,rnn-relu,lstm,lstm-peephole,lstm-coupled,gru,gru-cho";
 
 /** A comma-separated list of cell names, each checked. */
-function cellList(v: string): string[] {
+const cellList = accepting({ kind: "list", of: "cells" }, (v: string): string[] => {
   const cells = v.split(",").map((s) => s.trim()).filter(Boolean);
-  if (cells.length === 0) throw new Error("give at least one cell");
+  if (cells.length === 0) throw new Error(`give at least one cell, e.g. lstm,gru (got "${v}")`);
   for (const c of cells) parseCell(c);
   return cells;
-}
+});
 
 /** A comma-separated list of task names, each checked. */
-function taskList(v: string): TaskName[] {
-  return v.split(",").map((s) => getTask(s.trim()).name);
-}
+const taskList = accepting({ kind: "list", of: "tasks" }, (v: string): TaskName[] => {
+  const names = v.split(",").map((s) => s.trim());
+  if (names.includes("")) throw new Error(`expected task names separated by commas (${TASK_NAMES.join(", ")}), got "${v}"`);
+  return names.map((s) => getTask(s).name);
+});
 
 /** A comma-separated list of positive integers. */
-function intList(v: string): number[] {
-  const xs = v.split(",").map((s) => Number(s.trim()));
-  if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < 1)) throw new Error(`expected positive integers separated by commas, got "${v}"`);
+const intList = accepting({ kind: "list", of: "ints" }, (v: string): number[] => {
+  const xs = v.split(",").map((s) => (/^\s*\d+\s*$/.test(s) ? Number(s) : NaN));
+  if (xs.some((x) => !Number.isSafeInteger(x) || x < 1)) throw new Error(`expected positive integers separated by commas, got "${v}"`);
   return xs;
-}
+});
 
 /** runs/NAME-YYYYMMDD-HHMMSS */
 function defaultOut(name: string): string {
@@ -251,7 +253,7 @@ export function gradientsCommand(): Command {
     .option("--train-steps <n>", "also train each cell this many steps on the task and measure again", int(0), 0)
     .option("--lr <rate>", "learning rate of that training (Adam)", num(0), 1e-3)
     .option("--bound", "also compute the Elman RNNs' Jacobian bound Π‖W_hhᵀ diag(f′)‖₂ (slower)")
-    .option("--backend <name>", "compute backend", "auto")
+    .option("--backend <name>", "compute backend", backendName, "auto")
     .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS)", int(1))
     .option("--out <dir>", "output folder (default runs/gradients-<time>)")
     .option("--json", "print gradients.json to stdout as well")
@@ -380,7 +382,7 @@ export function labCommand(): Command {
     .option("--test-size <n>", "sequences in each test set", int(1), 256)
     .option("--no-stop-when-solved", "train every run for all --steps, even once solved")
     .option("--gradient-cells <list>", "cells of the gradient plot at initialisation", cellList, cellList(GRADIENT_CELLS))
-    .option("--backend <name>", "compute backend", "auto")
+    .option("--backend <name>", "compute backend", backendName, "auto")
     .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS)", int(1))
     .option("--out <dir>", "output folder (default runs/lab-<time>)")
     .option("--title <text>", "report title")

@@ -14,6 +14,7 @@ import { plotCommand } from "./plot.js";
 import { benchCommand } from "./bench.js";
 import { exportCommand, importCommand, inspectCommand } from "./interop.js";
 import { gradientsCommand, labCommand, taskCommand } from "./lab.js";
+import { describeFailure, strictOptions } from "./options.js";
 import "../node/native-backend.js"; // registers the native backend when its addon is built
 import { enableRelaxedSimd } from "../node/relaxed-simd.js";
 
@@ -24,7 +25,6 @@ const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.ur
 const program = new Command("unroll")
   .description("Recurrent neural networks (RNN, LSTM, GRU) trained by backpropagation through time")
   .version(pkg.version)
-  .showHelpAfterError("(run with --help for usage)")
   .addCommand(trainCommand())
   .addCommand(sampleCommand())
   .addCommand(translateCommand())
@@ -45,10 +45,13 @@ const program = new Command("unroll")
 // Descriptions are laid out by hand in lines of up to ~115 columns; wrapping them at 80 again breaks them.
 const helpWidth = Math.max(process.stdout.columns ?? 0, 120);
 for (const c of [program, ...program.commands]) c.configureHelp({ helpWidth });
+// Every failure, a bad option value or a failed run, is one line "unroll: …" on stderr and exit code 2.
+strictOptions(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
-  console.error(`unroll: ${(e as Error).message}`);
-  process.exitCode = 2;
+  const { line, exitCode } = describeFailure(e);
+  if (line !== null) console.error(line);
+  process.exitCode = exitCode;
 }

@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { plotRun } from "../node/plot-run.js";
+import { int } from "./options.js";
 
 /** `unroll plot RUN_DIR` */
 export function plotCommand(): Command {
@@ -12,7 +13,7 @@ export function plotCommand(): Command {
     )
     .argument("<run-dir>", "a run folder (the --out of unroll train)")
     .option("--title <text>", "chart title (default: the run's cell and size)")
-    .option("--width <pixels>", "PNG width in pixels", (v) => Number(v), 1800)
+    .option("--width <pixels>", "PNG width in pixels", int(1, 16384), 1800)
     .action((runDir: string, opts: { title?: string; width: number }) => {
       const r = plotRun(runDir, { title: opts.title, pngWidth: opts.width });
       console.log(r.svgPath);

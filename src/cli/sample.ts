@@ -2,13 +2,14 @@ import { Command } from "commander";
 import { readCheckpointFile } from "../node/checkpoint-file.js";
 import { modelFromCheckpoint } from "../model/trained.js";
 import { sample } from "../generate/text.js";
-import { int, num } from "./options.js";
+import { backendName, int, num } from "./options.js";
 import { applyThreadsOption } from "../node/native-backend.js";
 import { readFileSync } from "node:fs";
 import { getBackend } from "../backend/select.js";
 import { isTaskCheckpoint, decodeTaskCheckpoint } from "../tasks/task-checkpoint.js";
 import { Rng } from "../tensor/random.js";
 import { conditionalFromCheckpoint, sampleCondition } from "./setup-conditional.js";
+import { codePoints, type Vocabulary } from "../text/vocab.js";
 
 interface SampleFlags {
   model: string;
@@ -36,19 +37,20 @@ export function sampleCommand(): Command {
     .option("--temperature <t>", "softmax temperature; lower is more conservative", num(0), 1)
     .option("--top-k <k>", "sample among the k most likely tokens only", int(1))
     .option("--top-p <p>", "nucleus sampling: the most likely tokens with total probability p", num(0, 1))
-    .option("--prime <text>", "text to start from (unknown characters are skipped)")
+    .option("--prime <text>", "text to start from: characters the model was trained on (a word model reads unknown words as <unk>)")
     .option("--seed <n>", "random seed", int(0), 1)
     .option("--argmax", "always take the most likely token (greedy)")
     .option("--stop <string>", "stop a sample once it contains this string")
     .option("--num <n>", "number of samples", int(1), 1)
     .option("--condition <label>", "a conditional model (--task conditional): the label to generate from")
-    .option("--backend <name>", "compute backend", "auto")
+    .option("--backend <name>", "compute backend", backendName, "auto")
     .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS)", int(1))
     .action((f: SampleFlags) => {
       applyThreadsOption(f.threads);
       if (sampleConditional(f)) return;
       if (f.condition !== undefined) throw new Error(`--condition needs a model trained with --task conditional; ${f.model} is a language model`);
       const lm = modelFromCheckpoint(readCheckpointFile(f.model));
+      if (f.prime) checkPrime(lm.vocab, f.prime);
       for (let i = 0; i < f.num; i++) {
         if (f.num > 1) process.stdout.write(`${i > 0 ? "\n" : ""}--- sample ${i + 1} ---\n`);
         if (f.prime) process.stdout.write(f.prime);
@@ -63,7 +65,7 @@ export function sampleCommand(): Command {
           seed: f.seed + i,
           backend: f.backend,
           onUnknown: (n) => {
-            if (i === 0) process.stderr.write(`unroll: ${n} character(s) of --prime are not in the model's vocabulary and were skipped\n`);
+            if (i === 0) process.stderr.write(`unroll: ${n} word(s) of --prime are not in the model's vocabulary and were read as <unk>\n`);
           },
         })) {
           process.stdout.write(piece);
@@ -71,6 +73,17 @@ export function sampleCommand(): Command {
         process.stdout.write("\n");
       }
     });
+}
+
+/** A character model cannot read a character it never saw: refuse such a --prime (a word model reads <unk>). */
+function checkPrime(vocab: Vocabulary, prime: string): void {
+  if (vocab.kind !== "char") return;
+  const known = new Set(vocab.tokens);
+  const missing = [...new Set(codePoints(prime).filter((ch) => !known.has(ch)))];
+  if (missing.length > 0) {
+    const shown = missing.slice(0, 10).map((ch) => JSON.stringify(ch)).join(", ") + (missing.length > 10 ? ` and ${missing.length - 10} more` : "");
+    throw new Error(`--prime holds ${shown}, not in the model's vocabulary of ${vocab.tokens.length} characters; use characters the model was trained on`);
+  }
 }
 
 /** Samples from a conditional checkpoint (one text per line); false when `f.model` is not a task checkpoint. */

@@ -2,15 +2,17 @@ import { Command, InvalidArgumentError } from "commander";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { serveStatic } from "../node/serve.js";
+import { accepting } from "./options.js";
 
 /** The built web lab beside the CLI (dist/web). */
 const WEB = fileURLToPath(new URL("../web/", import.meta.url));
 
-function port(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("must be a port number from 0 to 65535 (0: any free port)");
+/** A TCP port; 0 lets the system choose a free one. */
+const port = accepting({ kind: "int", min: 0, max: 65535 }, (v: string): number => {
+  const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port number from 0 to 65535 (0: any free port), got "${v}"`);
   return n;
-}
+});
 
 /** `unroll serve`: the web lab on localhost, cross-origin isolated so the wasm backend runs two threads. */
 export function serveCommand(): Command {

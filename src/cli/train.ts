@@ -8,7 +8,7 @@ import { plotRun } from "../node/plot-run.js";
 import { createTraining, DEFAULTS, type TrainEvent, type TrainOptions } from "../train/train.js";
 import { DivergedError } from "../train/step.js";
 import { lockRunFolder } from "../node/run-lock.js";
-import { duration, formatDuration, int, num, stopOnInterrupt } from "./options.js";
+import { backendName, duration, formatDuration, int, num, stopOnInterrupt } from "./options.js";
 import { applyThreadsOption } from "../node/native-backend.js";
 import { runTaskTrain, type TaskFlags } from "./task-train.js";
 
@@ -116,7 +116,7 @@ export function trainCommand(): Command {
     .option("--orthogonal", "orthogonal recurrent weights")
     .option("--forget-bias <b>", "added to the LSTM forget-gate bias at initialisation", num(), DEFAULTS.forgetBias)
     .addOption(new Option("--dtype <dtype>", "precision").choices(["float32", "float64"]).default(DEFAULTS.dtype))
-    .option("--backend <name>", "compute backend", "auto")
+    .option("--backend <name>", "compute backend", backendName, "auto")
     .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS)", int(1))
     .option("--out <dir>", "run folder for checkpoints, metrics and plots (default: runs/<corpus>-<time>)")
     .option("--resume <ckpt>", "continue the run saved in this checkpoint exactly (same data)")

@@ -7,7 +7,7 @@ import { canRenderText, svgToPng } from "../node/png.js";
 import { attentionHeatmapSvg } from "../plot/heatmap.js";
 import { attentionRows } from "./task-util.js";
 import { translate } from "../tasks/seq2seq-task.js";
-import { int, num } from "./options.js";
+import { backendName, int, num } from "./options.js";
 import { seq2seqFromCheckpoint } from "./task-setup.js";
 import { tokenize } from "./task-util.js";
 import { readTaskCheckpoint, type TaskFlags } from "./task-train.js";
@@ -45,7 +45,7 @@ export function translateCommand(): Command {
     .option("--max-length <n>", "longest output (default 2·source length + 10)", int(1))
     .option("--attention <file>", "write the attention weights of the first source as a heatmap (.svg; a .png beside it)")
     .option("--json", "one JSON object per source: {source, output, logProb}")
-    .option("--backend <name>", "compute backend", "auto")
+    .option("--backend <name>", "compute backend", backendName, "auto")
     .option("--threads <n>", "native backend threads", int(1))
     .action((args: string[], f: TranslateFlags) => {
       applyThreadsOption(f.threads);

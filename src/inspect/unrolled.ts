@@ -25,6 +25,7 @@
  * float64 forward pass.
  */
 import type { Backend } from "../backend/backend.js";
+import { gateFunctions, gateOf } from "../cells/cell.js";
 import { bindLanguageModel, createGradients, type LanguageModel, type LanguageModelPass } from "../model/language-model.js";
 import type { TrainedModel } from "../model/trained.js";
 import { allocate, type FloatArray } from "../tensor/dtype.js";
@@ -207,6 +208,7 @@ function carries(backend: Backend, model: LanguageModel, pass: LanguageModelPass
     const p = v.rnn.dirs[l];
     const gates = lstm ? (run.cell as { gates: FloatArray }).gates : null;
     const po = lstm?.peephole ? p.extra.po : null;
+    const dgate = gateFunctions(gateOf(c.cell)).back; // d·σ'(a) from σ(a), or the hard sigmoid's
     const dhAll = allocate(dtype, T * H);
     const dcAll = lstm ? allocate(dtype, T * H) : null;
     dh.fill(0);
@@ -221,7 +223,7 @@ function carries(backend: Backend, model: LanguageModel, pass: LanguageModelPass
           const o = gates[k * GH + O * H + j];
           const tc = Math.tanh(ct);
           let total = dc[j] + dh[j] * o * (1 - tc * tc);
-          if (po) total += dh[j] * tc * o * (1 - o) * po[j]; // o_t = σ(… + p_o ⊙ c_t) sees c_t too
+          if (po) total += dgate(dh[j] * tc, o) * po[j]; // o_t = σ(… + p_o ⊙ c_t) sees c_t too
           dcAll[t * H + j] = total;
         }
       }

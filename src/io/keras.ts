@@ -26,16 +26,23 @@
  *     processing order; reversing the input in time and running forward is exactly that.
  *   use_bias false → zero biases; unit_forget_bias, initializers, regularizers, constraints,
  *   dropout, recurrent_dropout, implementation and unroll do not change inference.
+ *   recurrent_activation (LSTM, GRU): sigmoid → the cells' logistic gates; hard_sigmoid /
+ *     hardSigmoid (TF.js's default when the key is absent, and Keras 2's before 2.3) → the
+ *     `-hard` cells, gate: "hard-sigmoid", clip(0.2·x + 0.5, 0, 1) as tfjs-layers'
+ *     `K.hardSigmoid` and Keras 2's `backend.hard_sigmoid` (these run the cells' step code, not the
+ *     wasm/native fused kernels).
  *
- * Refused, each with an error naming the layer: recurrent_activation other than sigmoid (TF.js's
- * default is hard_sigmoid), LSTM/GRU activation other than tanh, return_state, stateful,
+ * Refused, each with an error naming the layer: recurrent_activation other than sigmoid and
+ * hard_sigmoid, hard_sigmoid from Keras 3 (relu6(x + 3) / 6, another function under the same name:
+ * recognised by modelTopology.keras_version 3.x, generatedBy "keras v3.…" or a DTypePolicy layer
+ * dtype), LSTM/GRU activation other than tanh, return_state, stateful,
  * time_major, go_backwards inside Bidirectional, merge_mode null, masking (mask_zero with a 0 id
  * in the input), quantized or non-float32 weights, layers other than the ones listed in
  * `SUPPORTED_LAYERS`, and topologies that are not a single chain.
  */
 import type { Backend } from "../backend/backend.js";
 import { getBackend } from "../backend/select.js";
-import type { CellConfig, Nonlinearity } from "../cells/cell.js";
+import type { CellConfig, Gate, Nonlinearity } from "../cells/cell.js";
 import { checkTokenIds, embeddingForward } from "../layers/embedding.js";
 import { linearForward } from "../layers/linear.js";
 import { softmaxRows } from "../layers/softmax-cross-entropy.js";
@@ -205,12 +212,12 @@ export function readTfjsManifest(modelJson: unknown, source = "model.json"): Tfj
       const at = `${source}: weightsManifest[${gi}].weights[${wi}]`;
       if (!isObject(w) || typeof w.name !== "string" || !Array.isArray(w.shape)) throw new Error(`${at} must be { name, shape, dtype }`);
       const shape = w.shape as unknown[];
-      if (!shape.every((d) => Number.isInteger(d) && (d as number) >= 0)) throw new Error(`${at} ("${w.name}") has an invalid shape ${JSON.stringify(w.shape)}`);
+      if (!shape.every((d) => Number.isInteger(d) && (d as number) >= 0)) throw new Error(`${at} ("${w.name}") has an invalid shape ${show(w.shape)}`);
       if (w.quantization !== undefined) {
-        throw new Error(`${at} ("${w.name}") is quantized (${JSON.stringify(w.quantization)}); unroll reads float32 weights only — convert without --quantize_*`);
+        throw new Error(`${at} ("${w.name}") is quantized (${show(w.quantization)}); unroll reads float32 weights only — convert without --quantize_*`);
       }
       const dtype = typeof w.dtype === "string" ? w.dtype : "float32";
-      const per = BYTES[dtype];
+      const per = Object.prototype.hasOwnProperty.call(BYTES, dtype) ? BYTES[dtype] : undefined;
       if (per === undefined) throw new Error(`${at} ("${w.name}") has dtype "${dtype}", which unroll cannot read; re-save the model with float32 weights`);
       const byteLength = sizeOf(shape as number[]) * per;
       weights.push({ name: w.name, shape: shape as number[], dtype, offset, byteLength });
@@ -290,30 +297,48 @@ function flag(c: Json, key: string, def = false): boolean {
 
 function positiveInt(l: ParsedLayer, c: Json, key: string, source: string): number {
   const v = opt(c, key);
-  if (!Number.isInteger(v) || (v as number) < 1) throw new Error(`${source}: ${l.where}: "${key}" must be a positive integer, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(v) || (v as number) < 1) throw new Error(`${source}: ${l.where}: "${key}" must be a positive integer, got ${show(v)}`);
   return v as number;
+}
+
+/** `v` as JSON for a message; a value JSON.stringify cannot take (nested too deep) is described instead. */
+function show(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? text(v);
+  } catch {
+    return `a ${Array.isArray(v) ? "list" : typeof v} nested too deep to print`;
+  }
+}
+
+/** String(v), for a value from model.json: an object with a "toString" key, or nested too deep, has its `show` instead. */
+function text(v: unknown): string {
+  try {
+    return String(v);
+  } catch {
+    return show(v);
+  }
 }
 
 /** An activation name normalised: "hardSigmoid" / "hard_sigmoid" → "hardsigmoid", null → "linear". */
 function activationName(v: unknown): string {
   if (v === null || v === undefined) return "linear";
   if (isObject(v) && typeof v.class_name === "string") return activationName(v.class_name);
-  return String(v).replace(/_/g, "").toLowerCase();
+  return text(v).replace(/_/g, "").toLowerCase();
 }
 
 function denseActivation(l: ParsedLayer, v: unknown, source: string): KerasActivation {
   const a = activationName(v);
   if (a === "linear" || a === "relu" || a === "tanh" || a === "sigmoid" || a === "softmax") return a;
-  throw new Error(`${source}: ${l.where} uses activation "${String(v)}"; unroll supports linear, relu, tanh, sigmoid and softmax`);
+  throw new Error(`${source}: ${l.where} uses activation "${text(v)}"; unroll supports linear, relu, tanh, sigmoid and softmax`);
 }
 
 /** The layers of a Sequential or single-chain functional model, in order. */
 function chainOf(topology: Json, source: string): { name: string; layers: ParsedLayer[] } {
   const cls = topology.class_name;
   const config = topology.config;
-  const name = isObject(config) && typeof config.name === "string" ? config.name : String(cls);
+  const name = isObject(config) && typeof config.name === "string" ? config.name : text(cls);
   const entries: unknown[] | undefined = Array.isArray(config) ? config : isObject(config) && Array.isArray(config.layers) ? config.layers : undefined;
-  if (entries === undefined) throw new Error(`${source}: the topology (class_name ${JSON.stringify(cls)}) has no layer list in "config.layers"`);
+  if (entries === undefined) throw new Error(`${source}: the topology (class_name ${show(cls)}) has no layer list in "config.layers"`);
   const layers = entries.map((e, i): ParsedLayer & { inbound: unknown } => {
     if (!isObject(e) || typeof e.class_name !== "string" || !isObject(e.config)) {
       throw new Error(`${source}: layer ${i} of the topology must be { class_name, config }`);
@@ -323,7 +348,7 @@ function chainOf(topology: Json, source: string): { name: string; layers: Parsed
   });
   if (cls === "Sequential") return { name, layers };
   if (cls !== "Model" && cls !== "Functional") {
-    throw new Error(`${source}: the model class "${String(cls)}" is not supported; unroll imports Sequential models and functional models (Model/Functional) that are a single chain of layers`);
+    throw new Error(`${source}: the model class "${text(cls)}" is not supported; unroll imports Sequential models and functional models (Model/Functional) that are a single chain of layers`);
   }
   // A functional model must be one chain: one input, one output, each layer reading the one before.
   const notChain = (why: string) =>
@@ -331,6 +356,7 @@ function chainOf(topology: Json, source: string): { name: string; layers: Parsed
   const ends = (k: string) => (isObject(config) && Array.isArray(config[k]) ? (config[k] as unknown[]) : []);
   if (ends("input_layers").length !== 1) throw notChain(`it has ${ends("input_layers").length} inputs`);
   if (ends("output_layers").length !== 1) throw notChain(`it has ${ends("output_layers").length} outputs`);
+  if (layers.length === 0) throw notChain("it has no layers");
   layers.forEach((l, i) => {
     const nodes = Array.isArray(l.inbound) ? l.inbound : [];
     if (i === 0) {
@@ -343,20 +369,22 @@ function chainOf(topology: Json, source: string): { name: string; layers: Parsed
   });
   const out = ends("output_layers")[0];
   const outName = Array.isArray(out) ? out[0] : undefined;
-  if (outName !== layers[layers.length - 1].name) throw notChain(`the output is "${String(outName)}", not the last layer`);
+  if (outName !== layers[layers.length - 1].name) throw notChain(`the output is "${text(outName)}", not the last layer`);
   return { name, layers };
 }
 
 /** Names of the layers one inbound node reads: Keras 2 / TF.js `[[name, node, tensor, kwargs], …]` or Keras 3 `{args: [keras tensors]}`. */
 function inboundNames(node: unknown): string[] {
-  if (Array.isArray(node)) return node.map((t) => (Array.isArray(t) ? String(t[0]) : "?"));
+  if (Array.isArray(node)) return node.map((t) => (Array.isArray(t) ? text(t[0]) : "?"));
   if (isObject(node) && Array.isArray(node.args)) {
     const names: string[] = [];
-    const visit = (a: unknown): void => {
-      if (Array.isArray(a)) a.forEach(visit);
-      else if (isObject(a) && isObject(a.config) && Array.isArray(a.config.keras_history)) names.push(String(a.config.keras_history[0]));
-    };
-    visit(node.args);
+    // Depth first, in order, with a stack of its own: args nested deep would overflow the call stack.
+    const todo: unknown[] = [node.args];
+    while (todo.length > 0) {
+      const a = todo.pop();
+      if (Array.isArray(a)) for (let i = a.length - 1; i >= 0; i--) todo.push(a[i]);
+      else if (isObject(a) && isObject(a.config) && Array.isArray(a.config.keras_history)) names.push(text(a.config.keras_history[0]));
+    }
     return names;
   }
   return ["?"];
@@ -396,7 +424,7 @@ function biasToRows(bias: Float32Array, H: number, perm: readonly number[]): Flo
 }
 
 /** Cell config and checks of a SimpleRNN / LSTM / GRU layer config. */
-function recurrentCell(l: ParsedLayer, cls: KerasRecurrent["className"], c: Json, source: string): CellConfig {
+function recurrentCell(l: ParsedLayer, cls: KerasRecurrent["className"], c: Json, source: string, keras3: boolean): CellConfig {
   const act = activationName(opt(c, "activation") === undefined ? "tanh" : opt(c, "activation"));
   for (const [key, what] of [
     ["return_state", "return_state: true (the layer would have several outputs; unroll runs single-output chains) — set it to false"],
@@ -415,14 +443,39 @@ function recurrentCell(l: ParsedLayer, cls: KerasRecurrent["className"], c: Json
   const rawRec = opt(c, "recurrent_activation");
   // TF.js defaults to hard_sigmoid when the key is absent; Keras 2.3+ writes it always.
   const rec = activationName(rawRec === undefined ? "hard_sigmoid" : rawRec);
-  if (rec !== "sigmoid") {
+  const named = String(rawRec ?? "hard_sigmoid (TF.js default)");
+  let gate: Gate;
+  if (rec === "sigmoid") gate = "sigmoid";
+  else if (rec === "hardsigmoid" && (keras3 || isKeras3Layer(c))) {
+    // Keras 3 redefined hard_sigmoid as relu6(x + 3) / 6 = clip(x/6 + 0.5, 0, 1) under the same name.
     throw new Error(
-      `${source}: ${l.where} uses recurrent_activation "${String(rawRec ?? "hard_sigmoid (TF.js default)")}", but unroll's ${cls} gates use the logistic sigmoid;` +
+      `${source}: ${l.where} uses recurrent_activation "${named}" from Keras 3, whose hard_sigmoid is relu6(x + 3) / 6; unroll's hard-sigmoid gates are Keras 2's and TF.js's` +
+        ` clip(0.2·x + 0.5, 0, 1), so the outputs would differ (TF.js itself runs the Keras 2 function too). Re-create and retrain the layer with recurrent_activation='sigmoid'`,
+    );
+  } else if (rec === "hardsigmoid") gate = "hard-sigmoid";
+  else {
+    throw new Error(
+      `${source}: ${l.where} uses recurrent_activation "${named}", but unroll's ${cls} gates are the logistic sigmoid or Keras 2's / TF.js's hard_sigmoid;` +
         ` the outputs would differ. Re-create and retrain the layer with recurrentActivation: 'sigmoid' (Keras: recurrent_activation='sigmoid')`,
     );
   }
-  if (cls === "LSTM") return { kind: "lstm", peephole: false, coupled: false };
-  return { kind: "gru", resetAfter: flag(c, "reset_after") };
+  const g = gate === "hard-sigmoid" ? { gate } : {};
+  if (cls === "LSTM") return { kind: "lstm", peephole: false, coupled: false, ...g };
+  return { kind: "gru", resetAfter: flag(c, "reset_after"), ...g };
+}
+
+/** Whether model.json was written from Keras 3 (the converter copies `keras_version`; TF.js writes "tfjs-layers …"). */
+function isKeras3Model(modelJson: unknown): boolean {
+  if (!isObject(modelJson)) return false;
+  const t = modelJson.modelTopology;
+  const version = isObject(t) ? t.keras_version : undefined;
+  return (typeof version === "string" && /^3\./.test(version)) || (typeof modelJson.generatedBy === "string" && /^keras v3\./.test(modelJson.generatedBy));
+}
+
+/** Whether a layer config is Keras 3's own (its dtype is a serialised DTypePolicy, which Keras 2 and TF.js never write). */
+function isKeras3Layer(c: Json): boolean {
+  const d = opt(c, "dtype");
+  return isObject(d) && d.class_name === "DTypePolicy";
 }
 
 /** A recurrent layer (optionally inside Bidirectional) → unroll stack with PyTorch-named parameters. */
@@ -433,16 +486,25 @@ function parseRecurrent(
   I: number,
   store: WeightStore,
   dtype: DType,
+  keras3: boolean,
 ): KerasRecurrent {
   const source = store.source;
   const cls = inner.className as KerasRecurrent["className"];
   const c = inner.config;
-  const cell = recurrentCell(l, cls, c, source);
+  for (const key of ["activation", "recurrent_activation"]) {
+    // recurrentCell prints these with String(), which throws on an object with a "toString" key or nested too deep.
+    const v = opt(c, key);
+    try {
+      String(v);
+    } catch {
+      throw new Error(`${source}: ${l.where}: "${key}" is ${show(v)}, not an activation name`);
+    }
+  }
+  const cell = recurrentCell(l, cls, c, source, keras3);
   const H = positiveInt(l, c, "units", source);
   const goBackwards = flag(c, "go_backwards");
   if (bidi && goBackwards) throw new Error(`${source}: ${l.where} wraps a layer with go_backwards: true; unroll's bidirectional layers need go_backwards: false on the wrapped layer`);
   const config: RecurrentConfig = { cell, inputSize: I, hiddenSize: H, numLayers: 1, bidirectional: bidi !== null, dropout: 0 };
-  const params = createArena(dtype, recurrentSpecs(config));
   const perm = PERM[cls];
   const G = perm.length;
   const useBias = flag(c, "use_bias", true);
@@ -467,7 +529,10 @@ function parseRecurrent(
     dict[`bias_ih${s}`] = { shape: [G * H], data: bih };
     dict[`bias_hh${s}`] = { shape: [G * H], data: bhh };
   });
+  let params: Arena;
   try {
+    // Allocated once the weights are found: their bytes bound "units" and the input size.
+    params = createArena(dtype, recurrentSpecs(config));
     loadStateDict(params, dict);
   } catch (e) {
     throw new Error(`${source}: ${l.where}: ${(e as Error).message}`);
@@ -478,6 +543,8 @@ function parseRecurrent(
 function parseDense(l: ParsedLayer, c: Json, I: number, store: WeightStore, dtype: DType): KerasDense {
   const source = store.source;
   const O = positiveInt(l, c, "units", source);
+  // With no input features the kernel holds no bytes, and "units" alone would size the arena.
+  if (!Number.isInteger(I) || I < 1) throw new Error(`${source}: ${l.where} reads ${I} input features; declare at least 1 (batch_input_shape [null, T, features])`);
   const activation = denseActivation(l, opt(c, "activation"), source);
   const kernel = store.take(l, "kernel", [I, O], "", `${I} inputs × ${O} units`);
   const bias = flag(c, "use_bias", true) ? store.take(l, "bias", [O]) : new Float32Array(O);
@@ -578,7 +645,7 @@ export function parseTfjsModel(modelJson: unknown, weightData: ArrayBuffer | Uin
           }
           const mode = opt(c, "merge_mode") === undefined ? "concat" : opt(c, "merge_mode");
           if (mode !== "concat" && mode !== "sum" && mode !== "mul" && mode !== "ave") {
-            throw new Error(`${source}: ${l.where} uses merge_mode ${JSON.stringify(mode)}; unroll supports "concat", "sum", "mul" and "ave" (null would give two outputs)`);
+            throw new Error(`${source}: ${l.where} uses merge_mode ${show(mode)}; unroll supports "concat", "sum", "mul" and "ave" (null would give two outputs)`);
           }
           inner = { className: w.class_name, config: w.config };
           bidi = mode;
@@ -589,7 +656,7 @@ export function parseTfjsModel(modelJson: unknown, weightData: ArrayBuffer | Uin
           if (I === null) throw new Error(`${source}: ${l.where} is the first layer but declares no input shape; build it with inputShape: [T, features]`);
         }
         featuresInput(I);
-        const r = parseRecurrent(l, inner, bidi, I, store, dtype);
+        const r = parseRecurrent(l, inner, bidi, I, store, dtype, isKeras3Model(modelJson));
         layers.push(r);
         const H = r.config.hiddenSize;
         const F = bidi === "concat" ? 2 * H : H;
@@ -602,7 +669,7 @@ export function parseTfjsModel(modelJson: unknown, weightData: ArrayBuffer | Uin
         if (l.className === "TimeDistributed") {
           const w = opt(c, "layer");
           if (!isObject(w) || w.class_name !== "Dense" || !isObject(w.config)) {
-            throw new Error(`${source}: ${l.where} wraps ${isObject(w) ? String(w.class_name) : "nothing"}; unroll supports TimeDistributed(Dense) only`);
+            throw new Error(`${source}: ${l.where} wraps ${isObject(w) ? text(w.class_name) : "nothing"}; unroll supports TimeDistributed(Dense) only`);
           }
           needSequence(l, flow);
           dc = w.config;

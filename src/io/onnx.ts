@@ -24,12 +24,16 @@
  * - GRU: PyTorch rows (r, z, n) → ONNX (z, r, h); `linear_before_reset` 1 for PyTorch's GRU
  *   (reset after the recurrent product), 0 for Cho et al.'s (reset applied to h first).
  * - RNN: `activations` Tanh, Sigmoid or Relu, one per direction.
+ * - Hard-sigmoid LSTM/GRU gates (the `-hard` cells): `activations` (HardSigmoid, Tanh, Tanh) for the
+ *   LSTM, (HardSigmoid, Tanh) for the GRU, per direction, with HardSigmoid's default α = 0.2,
+ *   β = 0.5: max(0, min(1, 0.2·x + 0.5)), unroll's hard sigmoid. The coupled LSTM's negated i rows
+ *   still hold, since hardσ(−a) = 1 − hardσ(a) too.
  *
  * A bidirectional layer's Y (T, 2, B, H) is transposed and reshaped to (T, B, 2H) = [forward,
  * reverse] before the next layer. Initializers are float32, little-endian raw data.
  */
 import onnxProto from "onnx-proto";
-import { cellName, type CellConfig, type CellParams } from "../cells/cell.js";
+import { cellName, gateOf, type CellConfig, type CellParams } from "../cells/cell.js";
 import { createCell } from "../cells/index.js";
 import { bindLanguageModel, recurrentPrefix } from "../model/language-model.js";
 import type { TrainedModel } from "../model/trained.js";
@@ -151,7 +155,9 @@ export function describeOnnx(bytes: Uint8Array): string {
   try {
     m = onnx.ModelProto.decode(bytes);
   } catch (e) {
-    throw new Error(`not an ONNX model (${(e as Error).message}); give the .onnx file written by \`unroll export --format onnx\``);
+    // protobufjs decodes nested messages (subgraphs of If/Loop attributes) by recursion.
+    const why = e instanceof RangeError && /call stack/.test(e.message) ? "its subgraphs are nested too deep to read" : (e as Error).message;
+    throw new Error(`not an ONNX model (${why}); give the .onnx file written by \`unroll export --format onnx\``);
   }
   const g = m.graph;
   if (!g) throw new Error("the ONNX model has no graph; the file is truncated or not an ONNX model");
@@ -245,6 +251,11 @@ function addRecurrentStack(g: GraphBuilder, r: Recurrent, prefix: string, x: str
     const attrs: Record<string, AttrValue> = { hidden_size: H, direction: D === 2 ? "bidirectional" : "forward" };
     if (cell.kind === "gru") attrs.linear_before_reset = cell.resetAfter ? 1 : 0;
     if (cell.kind === "rnn") attrs.activations = Array<string>(D).fill(RNN_ACTIVATION[cell.nonlinearity]);
+    else if (gateOf(cell) === "hard-sigmoid") {
+      // (f, g[, h]) per direction; HardSigmoid's defaults α = 0.2, β = 0.5 are Keras 2's / TF.js's.
+      const one = cell.kind === "lstm" ? ["HardSigmoid", "Tanh", "Tanh"] : ["HardSigmoid", "Tanh"];
+      attrs.activations = Array.from({ length: D }, () => one).flat();
+    }
     const last = l === L - 1;
     const Yh = L === 1 ? "hn" : `${n}.Y_h`;
     const Yc = L === 1 ? "cn" : `${n}.Y_c`;

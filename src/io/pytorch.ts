@@ -19,20 +19,21 @@
  * layers (`nn.LSTM`, `nn.GRU`, `nn.RNN`, any depth, bidirectional or not), `nn.Embedding` and
  * `nn.Linear` travel the same way.
  *
- * Cell variants PyTorch has no module for (lstm-peephole, lstm-coupled, gru-cho, rnn-sigmoid) are
- * refused: under PyTorch's names their weights would load without complaint and compute
- * something else.
+ * Cell variants PyTorch has no module for (lstm-peephole, lstm-coupled, gru-cho, rnn-sigmoid, and
+ * the hard-sigmoid `-hard` cells) are refused: under PyTorch's names their weights would load
+ * without complaint and compute something else.
  */
 import { loadLayerWeights, recurrentLayer, type RecurrentLayer } from "../api/recurrent-layer.js";
 import { checkTensor, tensor, type Tensor } from "../api/tensor.js";
 import { cellName, parseCell, type CellConfig } from "../cells/cell.js";
-import { createLanguageModel, recurrentPrefix, type LanguageModelConfig } from "../model/language-model.js";
+import { createLanguageModel, languageModelSpecs, recurrentPrefix, type LanguageModelConfig } from "../model/language-model.js";
 import type { TrainedModel } from "../model/trained.js";
 import { createArena, view, type Arena } from "../tensor/arena.js";
 import { formatShape, type DType } from "../tensor/dtype.js";
 import { checkVocabulary, type Vocabulary } from "../text/vocab.js";
 import { readSafetensors, writeSafetensors, type Safetensors, type WritableTensor } from "./safetensors.js";
-import { inferRecurrentConfig, loadStateDict, type NamedTensor, type StateDict } from "../api/state-dict.js";
+import { checkStateDict, inferRecurrentConfig, loadStateDict, type NamedTensor, type StateDict } from "../api/state-dict.js";
+import { recurrentSpecs } from "../sequence/recurrent.js";
 
 /** `__metadata__.format` of a language model file. */
 export const LM_FORMAT = "unroll-lm";
@@ -53,6 +54,12 @@ const NO_MODULE: Readonly<Record<string, string>> = {
   "lstm-peephole-coupled": "nn.LSTM has neither peephole connections nor a coupled input gate",
   "gru-cho": "nn.GRU applies the reset gate after the recurrent product, Cho et al.'s GRU before it",
   "rnn-sigmoid": "nn.RNN's nonlinearity is tanh or relu",
+  ...Object.fromEntries(
+    ["lstm", "lstm-peephole", "lstm-coupled", "lstm-peephole-coupled", "gru", "gru-cho"].map((n) => [
+      `${n}-hard`,
+      `its gates are the hard sigmoid; nn.${n.startsWith("lstm") ? "LSTM" : "GRU"}'s are the logistic sigmoid`,
+    ]),
+  ),
 };
 
 /** The PyTorch module of a cell; throws for the variants PyTorch lacks. */
@@ -71,7 +78,7 @@ export function pytorchModule(cell: CellConfig, who = "export"): "LSTM" | "GRU" 
 function pytorchCell(name: unknown, where: string): CellConfig {
   if (typeof name !== "string" || !(PYTORCH_CELLS as readonly string[]).includes(name)) {
     const variant = typeof name === "string" && name in NO_MODULE ? ` (${NO_MODULE[name]})` : "";
-    throw new Error(`${where} names the cell ${JSON.stringify(name)}${variant}; PyTorch's modules are ${PYTORCH_CELLS.join(", ")}`);
+    throw new Error(`${where} names the cell ${show(name)}${variant}; PyTorch's modules are ${PYTORCH_CELLS.join(", ")}`);
   }
   return parseCell(name);
 }
@@ -137,7 +144,7 @@ export function importLanguageModel(bytes: Uint8Array, source = "safetensors", o
     if (found.length > 1) throw new Error(`the file holds ${found.length} recurrent modules (${found.map((p) => `${p}*`).join(", ")}); a language model has one`);
     const kind = found[0].slice(0, -1);
     if (opts.cell !== undefined && cfg?.cell !== undefined && opts.cell !== cfg.cell) {
-      throw new Error(`the cell "${opts.cell}" was asked for, but the file's metadata says "${String(cfg.cell)}"`);
+      throw new Error(`the cell "${opts.cell}" was asked for, but the file's metadata says ${show(cfg.cell)}`);
     }
     const named = opts.cell ?? cfg?.cell;
     if (named === undefined && kind === "rnn") {
@@ -176,10 +183,11 @@ export function importLanguageModel(bytes: Uint8Array, source = "safetensors", o
       const declared: [string, number][] = [["vocab_size", V], ["embedding_dim", E], ["hidden_size", rc.hiddenSize], ["num_layers", rc.numLayers]];
       for (const [key, actual] of declared) {
         if (cfg[key] !== undefined && cfg[key] !== actual) {
-          throw new Error(`the metadata "config" says ${key} ${JSON.stringify(cfg[key])} but the tensors and vocabulary give ${actual}; the file is inconsistent`);
+          throw new Error(`the metadata "config" says ${key} ${show(cfg[key])} but the tensors and vocabulary give ${actual}; the file is inconsistent`);
         }
       }
     }
+    checkStateDict(languageModelSpecs(config), dict); // before allocating what the names and shapes claim
     const model = createLanguageModel(config, opts.dtype ?? defaultDtype(file));
     loadStateDict(model.params, dict);
     checkFiniteArena(model.params);
@@ -244,9 +252,10 @@ export function importRecurrentLayer(bytes: Uint8Array, cell: PyTorchCellName, o
     }
     const meta = prefix === "" ? unrollMetadata(file, LAYER_FORMAT) : null;
     const declared = meta?.config?.cell;
-    if (declared !== undefined && declared !== cell) throw new Error(`the file's metadata says its cell is ${JSON.stringify(declared)}, but "${cell}" was asked for; pass ${JSON.stringify(declared)}`);
+    if (declared !== undefined && declared !== cell) throw new Error(`the file's metadata says its cell is ${show(declared)}, but "${cell}" was asked for; pass ${show(declared)}`);
     const dict = floatDict(file, prefix);
     const rc = inferRecurrentConfig(dict, config);
+    checkStateDict(recurrentSpecs(rc), dict); // before allocating what the names and shapes claim
     const layer = recurrentLayer({
       cell: config,
       inputSize: rc.inputSize,
@@ -303,6 +312,7 @@ function importModule(bytes: Uint8Array, opts: ModuleImportOptions, module: stri
     if (w.shape.length !== 2) throw new Error(`the ${module}'s weight has shape ${formatShape(w.shape)}; it must be a matrix`);
     const shapes: Record<string, number[]> = { weight: [...w.shape] };
     if (hasBias && dict.bias !== undefined) shapes.bias = [w.shape[0]];
+    checkStateDict(Object.entries(shapes).map(([name, shape]) => ({ name, shape })), dict); // before allocating: a (2^28, 0) weight holds no bytes
     const arena = createArena(opts.dtype ?? defaultDtype(file), Object.entries(shapes).map(([name, shape]) => ({ name, shape })));
     loadStateDict(arena, dict);
     checkFiniteArena(arena);
@@ -374,8 +384,17 @@ function unrollMetadata(file: Safetensors, format: string): { config: Record<str
 
 function dropoutOf(cfg: Record<string, unknown>): number {
   const p = cfg.dropout ?? 0;
-  if (typeof p !== "number" || !(p >= 0 && p < 1)) throw new Error(`metadata "config" has dropout ${JSON.stringify(p)}; it must be a number in [0, 1)`);
+  if (typeof p !== "number" || !(p >= 0 && p < 1)) throw new Error(`metadata "config" has dropout ${show(p)}; it must be a number in [0, 1)`);
   return p;
+}
+
+/** JSON.stringify(v) for a message; a metadata value nested too deep for it (JSON.parse takes any depth) is described instead. */
+function show(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return `a ${Array.isArray(v) ? "list" : typeof v} nested too deep to print`;
+  }
 }
 
 function parseJson(text: string, what: string): unknown {

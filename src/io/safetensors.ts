@@ -366,7 +366,7 @@ function show(v: unknown): string {
   try {
     s = JSON.stringify(v) ?? String(v);
   } catch {
-    s = String(v);
+    s = `a ${Array.isArray(v) ? "list" : typeof v} nested too deep to print`; // JSON.parse takes nesting JSON.stringify (and String) overflow the stack on
   }
   return s.length > 60 ? `${s.slice(0, 57)}…` : s;
 }

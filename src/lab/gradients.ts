@@ -27,7 +27,7 @@
  * `rnnRelation` reports these side by side, and the Jacobian bound when asked for.
  */
 import type { Backend } from "../backend/backend.js";
-import { cellName } from "../cells/cell.js";
+import { cellName, gateFunctions, gateOf } from "../cells/cell.js";
 import type { GruCache, LstmCache } from "../cells/index.js";
 import { bindRecurrent } from "../sequence/recurrent.js";
 import { mirrorArena } from "../tensor/arena.js";
@@ -265,13 +265,14 @@ export function gradientNorms(backend: Backend, model: SequenceModel, batch: Tas
     const O4 = G * H;
     const oBlock = G - 1; // o is the last gate block (i f g o, or f g o)
     const po = p.extra.po;
+    const dgate = gateFunctions(gateOf(c.cell)).back;
     const total = allocate("float64", BH);
     for (let b = 0; b < B; b++) {
       for (let u = 0; u < H; u++) {
         const o = cache.gates[(j - 1) * B * O4 + b * O4 + oBlock * H + u];
         const t = cache.tc[(j - 1) * BH + b * H + u];
         let d = dc[b * H + u] + dh[b * H + u] * o * (1 - t * t);
-        if (po) d += dh[b * H + u] * t * o * (1 - o) * po[u];
+        if (po) d += dgate(dh[b * H + u] * t, o) * po[u];
         total[b * H + u] = d;
       }
     }

@@ -21,7 +21,7 @@
  */
 import { CHECKPOINT_VERSION, type Checkpoint, type TrainingProgress, type TrainingSnapshot } from "./checkpoint.js";
 import { languageModelSpecs, type LanguageModelConfig } from "./language-model.js";
-import type { CellConfig, Nonlinearity } from "../cells/cell.js";
+import type { CellConfig, Gate, Nonlinearity } from "../cells/cell.js";
 import { dtypeOf, sizeOf, type DType, type FloatArray } from "../tensor/dtype.js";
 import { checkVocabulary, type Vocabulary } from "../text/vocab.js";
 import { decodeUtf8, encodeUtf8 } from "../text/utf8.js";
@@ -160,7 +160,7 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
   const h = record(doc, "the header", ctx);
   const dtype = h.dtype;
   if (dtype !== "float32" && dtype !== "float64") throw ctx.fail(`dtype must be "float32" or "float64", got ${show(dtype)}`);
-  const model = checkModel(h.model, ctx);
+  const model = checkModel(h.model, ctx, (n - TRAILER - P) / 4);
   const vocab = checkVocabulary(h.vocab, `${source}: in the checkpoint header`);
   checkVocabSize(model, vocab, ctx);
   if (h.training === undefined) throw ctx.fail("training is missing (null when the checkpoint holds no training state)");
@@ -270,6 +270,15 @@ function bool(v: unknown, what: string, ctx: Ctx): boolean {
 
 const NONLINEARITIES: readonly Nonlinearity[] = ["tanh", "sigmoid", "relu"];
 
+const GATES: readonly Gate[] = ["sigmoid", "hard-sigmoid"];
+
+/** An LSTM/GRU cell's `gate`: absent (checkpoints written before it existed) or "sigmoid" → nothing (the default), "hard-sigmoid" kept. */
+function gate(v: unknown, ctx: Ctx): { gate?: Gate } {
+  if (v === undefined || v === "sigmoid") return {};
+  if (!GATES.includes(v as Gate)) throw ctx.fail(`model.cell.gate must be one of ${GATES.join(", ")} (or absent: sigmoid), got ${show(v)}`);
+  return { gate: v as Gate };
+}
+
 function checkCell(v: unknown, ctx: Ctx): CellConfig {
   const c = record(v, "model.cell", ctx);
   switch (c.kind) {
@@ -279,16 +288,20 @@ function checkCell(v: unknown, ctx: Ctx): CellConfig {
       }
       return { kind: "rnn", nonlinearity: c.nonlinearity as Nonlinearity };
     case "lstm":
-      return { kind: "lstm", peephole: bool(c.peephole, "model.cell.peephole", ctx), coupled: bool(c.coupled, "model.cell.coupled", ctx) };
+      return { kind: "lstm", peephole: bool(c.peephole, "model.cell.peephole", ctx), coupled: bool(c.coupled, "model.cell.coupled", ctx), ...gate(c.gate, ctx) };
     case "gru":
-      return { kind: "gru", resetAfter: bool(c.resetAfter, "model.cell.resetAfter", ctx) };
+      return { kind: "gru", resetAfter: bool(c.resetAfter, "model.cell.resetAfter", ctx), ...gate(c.gate, ctx) };
     default:
       throw ctx.fail(`model.cell.kind must be "rnn", "lstm" or "gru", got ${show(c.kind)}`);
   }
 }
 
-/** A clean copy of a model config, checked field by field and then by `languageModelSpecs`. */
-function checkModel(v: unknown, ctx: Ctx): LanguageModelConfig {
+/**
+ * A clean copy of a model config, checked field by field and then by `languageModelSpecs`.
+ * `maxParams` (decoding: the most float32 values the payload can hold) refuses a config that
+ * cannot fit before `languageModelSpecs` lists its tensors (a header claiming 2^31 layers).
+ */
+function checkModel(v: unknown, ctx: Ctx, maxParams = Infinity): LanguageModelConfig {
   const m = record(v, "model", ctx);
   const model: LanguageModelConfig = {
     vocabSize: integer(m.vocabSize, "model.vocabSize", ctx, 1),
@@ -298,6 +311,11 @@ function checkModel(v: unknown, ctx: Ctx): LanguageModelConfig {
     numLayers: integer(m.numLayers, "model.numLayers", ctx, 1),
     dropout: finite(m.dropout, "model.dropout", ctx),
   };
+  // At least H·(H + 2) parameters per layer, and V·(H + 1) in the output layer.
+  const least = model.numLayers * model.hiddenSize * (model.hiddenSize + 2) + model.vocabSize * (model.hiddenSize + 1);
+  if (least > maxParams) {
+    throw ctx.fail(`the model (vocabulary ${model.vocabSize}, hidden ${model.hiddenSize}, ${model.numLayers} layers) has over ${least} parameters, but the payload holds at most ${Math.floor(maxParams)} values`);
+  }
   try {
     languageModelSpecs(model);
   } catch (e) {
@@ -389,7 +407,12 @@ function hex32(x: number): string {
 
 function show(v: unknown): string {
   if (v === undefined) return "nothing (missing)";
-  const s = JSON.stringify(v) ?? String(v);
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = `a ${Array.isArray(v) ? "list" : typeof v} nested too deep to print`; // JSON.parse takes nesting JSON.stringify overflows the stack on
+  }
   return s.length > 60 ? `${s.slice(0, 57)}…` : s;
 }
 

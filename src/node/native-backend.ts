@@ -3,7 +3,7 @@
  * install script builds with npm's own node-gyp (scripts/build-native.mjs). Its float32 GEMM picks
  * an AVX-512, AVX2+FMA or portable kernel at run time; float64 runs the specification's loops.
  * In float32 it also runs every cell's whole sequence fused (`recurrence`: the recurrent GEMMs and
- * the gate math in C, native/recurrence.c), on a persistent thread pool that also splits large
+ * the gate math in C, native/recurrence.c; hard-sigmoid gates excepted, which run the step code), on a persistent thread pool that also splits large
  * GEMMs; `setNativeThreads` / `--threads` sets its size, and results are the same for any size.
  * The optimizer updates (SGD, Adam, AdamW) and the gradient norm and clipping run in C too
  * (native/optim.c), bit-identical to src/train's loops; UNROLL_NO_NATIVE_OPTIM=1 leaves them to the
@@ -110,6 +110,7 @@ export const nativeUnavailableReason: string | null = loaded.reason;
 
 /** The addon's cell code: 0/1/2 RNN tanh/sigmoid/relu, 3 + peephole + 2·coupled LSTM, 7 GRU, 8 Cho's GRU. */
 function cellCode(c: CellConfig): number {
+  if (c.kind !== "rnn" && (c.gate ?? "sigmoid") !== "sigmoid") throw new Error(`native recurrence: the addon's gates are the logistic sigmoid, not ${c.gate} (supports() declines this cell)`);
   switch (c.kind) {
     case "rnn":
       return { tanh: 0, sigmoid: 1, relu: 2 }[c.nonlinearity];
@@ -131,11 +132,12 @@ const f32 = (a: FloatArray | undefined): Float32Array | null => (a === undefined
 
 /**
  * The fused whole-sequence recurrence in C (native/recurrence.c), float32 only: every cell and
- * variant; float64 (gradient checks, conformance) runs the cells' own step code.
+ * variant with logistic-sigmoid gates; float64 (gradient checks, conformance) and hard-sigmoid
+ * gates (`gate: "hard-sigmoid"`, the `-hard` cells) run the cells' own step code.
  */
 function nativeRecurrence(addon: NativeAddon): FusedRecurrence {
   return {
-    supports: (_cell: CellConfig, dtype: DType) => dtype === "float32",
+    supports: (cell: CellConfig, dtype: DType) => dtype === "float32" && (cell.kind === "rnn" || (cell.gate ?? "sigmoid") === "sigmoid"),
     forward(a: FusedForward): void {
       const { T, B, H } = a.dims;
       const { gates, aux } = cacheArrays(a.cache);

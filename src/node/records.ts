@@ -107,11 +107,20 @@ function parseJsonLines(text: string, source: string): FileRecord[] {
     for (const [k, x] of Object.entries(v)) {
       if (typeof x === "string") fields[k] = x;
       else if (typeof x === "number" || typeof x === "boolean") fields[k] = String(x);
-      else if (x !== null) fields[k] = JSON.stringify(x);
+      else if (x !== null) fields[k] = json(x, `${source}:${i + 1}`, k);
     }
     out.push({ fields, line: i + 1 });
   }
   return out;
+}
+
+/** JSON.stringify(x) of field `what` at `at`; JSON.parse takes nesting that JSON.stringify overflows the stack on. */
+function json(x: unknown, at: string, what: string): string {
+  try {
+    return JSON.stringify(x);
+  } catch {
+    throw new Error(`${at}: field "${what}" is nested too deep; give each field a string, number or shallow value`);
+  }
 }
 
 /** The classification examples of `path`: columns (or JSON fields) `text` and `label`. */
@@ -197,7 +206,7 @@ function stringArray(o: Record<string, unknown>, name: "tokens" | "tags", at: st
   if (a === undefined) throw new Error(`${at}: no "${name}" field; each line needs "tokens" and "tags", such as ${TAGGED_EXAMPLE}`);
   if (!Array.isArray(a)) throw new Error(`${at}: "${name}" is not an array; write it as a list of strings, such as ${TAGGED_EXAMPLE}`);
   a.forEach((x, j) => {
-    if (typeof x !== "string") throw new Error(`${at}: ${name}[${j}] is ${JSON.stringify(x)}, not a string; quote it`);
+    if (typeof x !== "string") throw new Error(`${at}: ${name}[${j}] is ${json(x, at, `${name}[${j}]`)}, not a string; quote it`);
     if (x.trim() === "") throw new Error(`${at}: ${name}[${j}] is empty; every token and tag must be a non-empty string`);
   });
   return a as string[];

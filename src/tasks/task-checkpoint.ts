@@ -44,6 +44,15 @@ export interface TaskCheckpoint {
 
 const align8 = (n: number) => (n + 7) & ~7;
 
+/** JSON.stringify(v) for a message; a header value nested too deep for it (JSON.parse takes any depth) is described instead. */
+function show(v: unknown): string {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return `a ${Array.isArray(v) ? "list" : typeof v} nested too deep to print`;
+  }
+}
+
 function rejectNonFinite(_key: string, value: unknown): unknown {
   if (typeof value === "number" && !Number.isFinite(value)) throw new Error(`a header value is ${value}; checkpoints hold finite numbers only`);
   return value;
@@ -90,7 +99,7 @@ export function isTaskCheckpoint(bytes: Uint8Array): boolean {
 export function decodeTaskCheckpoint(bytes: Uint8Array, source: string): TaskCheckpoint {
   const fail = (what: string) => new Error(`${source}: corrupt task checkpoint: ${what}; use an earlier checkpoint or retrain`);
   if (!isTaskCheckpoint(bytes)) {
-    if (bytes.length >= 8 && decodeUtf8(bytes.subarray(0, 8)) === "UNROLLCK") throw new Error(`${source}: this is a language-model checkpoint; use it with "unroll sample" or "unroll eval"`);
+    if (bytes.length >= 8 && decodeUtf8(bytes.subarray(0, 8), false) === "UNROLLCK") throw new Error(`${source}: this is a language-model checkpoint; use it with "unroll sample" or "unroll eval"`);
     throw new Error(`${source}: not an unroll task checkpoint; give a file written by "unroll train --task …"`);
   }
   const n = bytes.length;
@@ -115,9 +124,9 @@ export function decodeTaskCheckpoint(bytes: Uint8Array, source: string): TaskChe
   };
   obj(h, "the header");
   const task = h.task as TaskName;
-  if (!TASK_NAMES.includes(task)) throw fail(`unknown task ${JSON.stringify(h.task)}`);
+  if (!TASK_NAMES.includes(task)) throw fail(`unknown task ${show(h.task)}`);
   const dtype = h.dtype;
-  if (dtype !== "float32" && dtype !== "float64") throw fail(`dtype must be "float32" or "float64", got ${JSON.stringify(dtype)}`);
+  if (dtype !== "float32" && dtype !== "float64") throw fail(`dtype must be "float32" or "float64", got ${show(dtype)}`);
   const config = obj(h.config, "config");
   const meta = obj(h.meta, "meta");
   const training = h.training === null ? null : obj(h.training, "training");
@@ -130,8 +139,8 @@ export function decodeTaskCheckpoint(bytes: Uint8Array, source: string): TaskChe
     const dt = e.dtype;
     const length = e.length;
     const offset = e.offset;
-    if (typeof name !== "string" || name === "" || tensors.has(name)) throw fail(`a tensor name is missing or repeated (${JSON.stringify(name)})`);
-    if (dt !== "float32" && dt !== "float64") throw fail(`tensor "${name}" has dtype ${JSON.stringify(dt)}`);
+    if (typeof name !== "string" || name === "" || tensors.has(name)) throw fail(`a tensor name is missing or repeated (${show(name)})`);
+    if (dt !== "float32" && dt !== "float64") throw fail(`tensor "${name}" has dtype ${show(dt)}`);
     if (!Number.isInteger(length) || (length as number) < 0 || !Number.isInteger(offset) || (offset as number) < 0 || (offset as number) % 8 !== 0) throw fail(`tensor "${name}" has an invalid length or offset`);
     const bytesLen = (length as number) * (dt === "float64" ? 8 : 4);
     if ((offset as number) + bytesLen > payload) throw fail(`tensor "${name}" lies outside the payload`);

@@ -51,7 +51,7 @@ export function splitWords(text: string, lowercase: boolean): string[] {
   const lines = text.split(/\r?\n/);
   lines.forEach((line, i) => {
     const m = (lowercase ? line.toLowerCase() : line).match(word);
-    if (m) out.push(...m);
+    if (m) for (const w of m) out.push(w); // not push(...m): a long line would overflow the stack
     if (m && i < lines.length - 1) out.push(EOS); // only a line that a newline ends gets <eos>
   });
   return out;

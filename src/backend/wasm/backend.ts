@@ -1,8 +1,10 @@
 /**
  * The "wasm" backend over one instance of the kernels: float32 GEMM and the fused whole-sequence
  * recurrence of every cell (LSTM with its peephole and coupled variants, GRU reset-after and
- * Cho, RNN tanh/sigmoid/relu). Float64 — gradient checks, conformance — runs the JS backend's
- * blocked GEMM, and `recurrence.supports` declines it so `unroll` runs the cells' step code.
+ * Cho, RNN tanh/sigmoid/relu), with logistic-sigmoid gates. Float64 — gradient checks,
+ * conformance — runs the JS backend's blocked GEMM, and `recurrence.supports` declines it so
+ * `unroll` runs the cells' step code; it declines hard-sigmoid gates (`gate: "hard-sigmoid"`, the
+ * `-hard` cells of Keras / TF.js imports) too, which the kernels do not compute.
  *
  * A fused call copies its inputs into linear memory once (x projections, W_hh, h0, c0), runs all
  * T steps inside wasm — per step one recurrent GEMM against W_hh packed once, then the gate math
@@ -128,16 +130,24 @@ function copyIn(w: Kernels, x: Float32Array): number {
   return off;
 }
 
+/** Throws for a cell whose gates are not the logistic sigmoid (`supports` declines those). */
+function logisticGates(cell: CellConfig): void {
+  if (cell.kind !== "rnn" && (cell.gate ?? "sigmoid") !== "sigmoid") throw new Error(`wasm recurrence: the kernels' gates are the logistic sigmoid, not ${cell.gate} (supports() declines this cell)`);
+}
+
 function createRecurrence(kernels: () => Kernels): FusedRecurrence {
   return {
-    supports: (_cell: CellConfig, dtype: DType) => dtype === "float32",
+    // The kernels' gates are the logistic sigmoid: hard-sigmoid cells run the cells' step code.
+    supports: (cell: CellConfig, dtype: DType) => dtype === "float32" && (cell.kind === "rnn" || (cell.gate ?? "sigmoid") === "sigmoid"),
     forward(a) {
+      logisticGates(a.cell);
       const w = kernels();
       if (a.cell.kind === "lstm") lstmForward(w, a, a.cell.peephole, a.cell.coupled);
       else if (a.cell.kind === "gru") gruForward(w, a, a.cell.resetAfter);
       else rnnForward(w, a, ACTIVATION[a.cell.nonlinearity]);
     },
     backward(a) {
+      logisticGates(a.cell);
       const w = kernels();
       if (a.cell.kind === "lstm") lstmBackward(w, a, a.cell.peephole, a.cell.coupled);
       else if (a.cell.kind === "gru") gruBackward(w, a, a.cell.resetAfter);
