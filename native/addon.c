@@ -205,6 +205,22 @@ static napi_value Peak(napi_env env, napi_callback_info info)
   return out;
 }
 
+static napi_value Bandwidth(napi_env env, napi_callback_info info)
+{
+  size_t argc = 2;
+  napi_value args[2];
+  double bytes = 0, seconds = 0.3;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc < 1 || napi_get_value_double(env, args[0], &bytes) != napi_ok || !(bytes >= 4096 && bytes <= 4294967296.0) ||
+      (argc >= 2 && (napi_get_value_double(env, args[1], &seconds) != napi_ok || !(seconds > 0 && seconds <= 10)))) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "readBandwidth(bytes, seconds): bytes must be in [4096, 2^32] and seconds in (0, 10]");
+    return NULL;
+  }
+  napi_value out;
+  CHECK_NAPI(env, napi_create_double(env, unroll_read_bandwidth(bytes, seconds), &out));
+  return out;
+}
+
 /* One typed array argument of softmaxXent: its kind, and at least `need` elements. */
 static int get_xent_array(napi_env env, napi_value v, napi_typedarray_type want, const char *name, const char *kind,
                           uint64_t need, const char *short_msg, void **data)
@@ -724,7 +740,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
   } fns[] = {{"gemm", Gemm},           {"isa", Isa},
              {"setIsa", SetIsa},       {"threads", Threads},
              {"setThreads", SetThreads}, {"recForward", RecForward},
-             {"recBackward", RecBackward}, {"peakGflops", Peak}, {"softmaxXent", SoftmaxXent},
+             {"recBackward", RecBackward}, {"peakGflops", Peak}, {"readBandwidth", Bandwidth}, {"softmaxXent", SoftmaxXent},
              {"adam", Adam},           {"sgd", Sgd},
              {"sumSquares", SumSquares}, {"scale", Scale}, {"fill", Fill},
              {"scatterAddRows", ScatterAddRows}};

@@ -84,3 +84,76 @@ double unroll_peak_gflops(double seconds)
   } while (now_s() < t_end);
   return best;
 }
+
+/*
+ * Read bandwidth of one core, measured: sums a buffer of `bytes` (floats, 64-byte aligned, touched
+ * first so its pages exist) with independent accumulators in the widest registers, repeated for
+ * `seconds`; the best pass counts. A buffer far larger than the last-level cache gives the memory
+ * bandwidth; one that fits in the cache, the cache's. Batch-1 sampling reads every weight once per
+ * character, so its speed is bounded by this figure. Returns GB/s (1e9 bytes), or -1 when the
+ * buffer cannot be allocated.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef X86
+__attribute__((target("avx512f"))) static float sum_avx512(const float *x, size_t n)
+{
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i + 64 <= n; i += 64) {
+    a0 = _mm512_add_ps(a0, _mm512_load_ps(x + i));
+    a1 = _mm512_add_ps(a1, _mm512_load_ps(x + i + 16));
+    a2 = _mm512_add_ps(a2, _mm512_load_ps(x + i + 32));
+    a3 = _mm512_add_ps(a3, _mm512_load_ps(x + i + 48));
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+__attribute__((target("avx2"))) static float sum_avx2(const float *x, size_t n)
+{
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i + 32 <= n; i += 32) {
+    a0 = _mm256_add_ps(a0, _mm256_load_ps(x + i));
+    a1 = _mm256_add_ps(a1, _mm256_load_ps(x + i + 8));
+    a2 = _mm256_add_ps(a2, _mm256_load_ps(x + i + 16));
+    a3 = _mm256_add_ps(a3, _mm256_load_ps(x + i + 24));
+  }
+  float o[8];
+  _mm256_storeu_ps(o, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  return o[0] + o[1] + o[2] + o[3] + o[4] + o[5] + o[6] + o[7];
+}
+#endif
+
+static float sum_portable(const float *x, size_t n)
+{
+  float a[8] = {0};
+  for (size_t i = 0; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++) a[j] += x[i + j];
+  return a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
+}
+
+double unroll_read_bandwidth(double bytes, double seconds)
+{
+  const size_t n = ((size_t)(bytes / sizeof(float)) + 63) & ~(size_t)63;
+  float *x = aligned_alloc(64, n * sizeof(float));
+  if (x == NULL) return -1;
+  for (size_t i = 0; i < n; i++) x[i] = (float)(i & 1023) * 1e-3f;
+  const unroll_isa isa = unroll_current_isa();
+  double best = 0;
+  const double t_end = now_s() + seconds;
+  int passes = 0;
+  do {
+    const double t0 = now_s();
+#ifdef X86
+    if (isa == UNROLL_ISA_AVX512) unroll_peak_sink = sum_avx512(x, n);
+    else if (isa == UNROLL_ISA_AVX2) unroll_peak_sink = sum_avx2(x, n);
+    else
+#endif
+      unroll_peak_sink = sum_portable(x, n);
+    const double dt = now_s() - t0;
+    const double gbs = (double)n * sizeof(float) / dt * 1e-9;
+    if (passes++ > 0 && gbs > best) best = gbs; /* the first pass warms the caches and TLB */
+  } while (now_s() < t_end || passes < 3);
+  free(x);
+  return best;
+}

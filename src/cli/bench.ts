@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { getBackend } from "../backend/select.js";
-import { BENCH_CONFIGS, benchTorch, benchUnroll, machinePeak, medianBy, torchAvailable, type BenchResult } from "../node/bench.js";
+import { BENCH_CONFIGS, benchTorch, benchUnroll, cpuInfo, machineBandwidth, machinePeak, medianBy, torchAvailable, weightBytesPerToken, type BenchConfig, type BenchResult } from "../node/bench.js";
 import { accepting, backendName, int, num } from "./options.js";
 import { applyThreadsOption, nativeThreads } from "../node/native-backend.js";
 
@@ -59,12 +59,20 @@ export function benchCommand(): Command {
       const torch = f.torch && torchAvailable();
       const threads = backend.name === "native" ? (nativeThreads() ?? 1) : 1;
       const peak = machinePeak(threads);
+      const cpu = cpuInfo();
+      const bandwidth = machineBandwidth();
       if (!f.json) {
         console.log(`unroll bench: backend ${backend.name}${backend.name === "native" ? ` (${threads} thread${threads === 1 ? "" : "s"})` : ""}${torch ? `, PyTorch from /usr/bin/python3 in the same run (${f.threads ?? 2} threads)` : ", no PyTorch comparison"}${f.rounds > 1 ? `; medians of ${f.rounds} rounds${torch ? ", alternating" : ""}` : ""}`);
         console.log(
           peak
             ? `peak:   ${peak.gflops.toFixed(0)} GFLOP/s float32 (${peak.isa} FMA, measured ${peak.perCore.toFixed(1)} per core × ${peak.threads})`
             : "peak:   unknown (the native addon measures it; it is not built)",
+        );
+        console.log(`cpu:    ${cpu.model}, ${cpu.logicalCores} logical cores; ${cpu.isa.length > 0 ? cpu.isa.join(" ") : "ISA flags unknown"}`);
+        console.log(
+          bandwidth
+            ? `memory: ${bandwidth.memoryGBs.toFixed(1)} GB/s read from 512 MiB, ${bandwidth.cacheGBs.toFixed(1)} GB/s from 4 MiB (cache), one core`
+            : "memory: bandwidth unknown (the native addon measures it; it is not built)",
         );
         console.log("config  tokens/s     GFLOP/s  % peak  step ms   peak RSS  | PyTorch tokens/s  ratio");
       }
@@ -82,13 +90,27 @@ export function benchCommand(): Command {
           r = { ...r, torch: "error" in t ? t : { ...t, ratio: r.tokensPerSec / t.tokensPerSec } };
         }
         if (f.json) {
-          console.log(JSON.stringify({ ...r, desc: c.desc, peakGflops: peak?.gflops ?? null, rounds: f.rounds, tokensPerSecRounds: ours.map((x) => x.tokensPerSec) }));
+          console.log(JSON.stringify({ ...r, desc: c.desc, peakGflops: peak?.gflops ?? null, cpu, bandwidth, ...weightTraffic(c, r, bandwidth, threads), rounds: f.rounds, tokensPerSecRounds: ours.map((x) => x.tokensPerSec) }));
           continue;
         }
         const t = r.torch && "ratio" in r.torch ? `| ${r.torch.tokensPerSec.toFixed(0).padStart(14)}  ${r.torch.ratio.toFixed(2)}×` : r.torch ? `| PyTorch failed: ${(r.torch as { error: string }).error}` : "";
+        const traffic = weightTraffic(c, r, bandwidth, threads);
+        const bw = traffic.weightBytesPerToken === null ? "" : `   weights ${(traffic.weightBytesPerToken / 1e6).toFixed(1)} MB/char = ${traffic.weightGBs!.toFixed(1)} GB/s` + (traffic.fractionOfBandwidth === null ? "" : ` (${(100 * traffic.fractionOfBandwidth.memory).toFixed(0)}% of memory, ${(100 * traffic.fractionOfBandwidth.cache).toFixed(0)}% of cache bandwidth, one core's × ${threads})`);
         console.log(
-          `${c.name.padEnd(6)}  ${r.tokensPerSec.toFixed(0).padStart(9)}  ${r.gflops.toFixed(1).padStart(9)}  ${r.percentOfPeak === null ? "    ?" : r.percentOfPeak.toFixed(1).padStart(5)}%  ${r.stepMedianMs.toFixed(1).padStart(7)}  ${r.peakRssMiB.toFixed(0).padStart(6)} MiB  ${t}`,
+          `${c.name.padEnd(6)}  ${r.tokensPerSec.toFixed(0).padStart(9)}  ${r.gflops.toFixed(1).padStart(9)}  ${r.percentOfPeak === null ? "    ?" : r.percentOfPeak.toFixed(1).padStart(5)}%  ${r.stepMedianMs.toFixed(1).padStart(7)}  ${r.peakRssMiB.toFixed(0).padStart(6)} MiB  ${t}${bw}`,
         );
       }
     });
+}
+
+/**
+ * For batch-1 sampling: the weight bytes read per character, their rate, and its share of the
+ * measured bandwidth of one core times the threads (an upper bound that memory, shared by the
+ * cores, may not reach; the cache figure is the relevant one where the weights fit in it).
+ */
+function weightTraffic(c: BenchConfig, r: BenchResult, bw: ReturnType<typeof machineBandwidth>, threads: number) {
+  if (c.kind !== "sample") return { weightBytesPerToken: null, weightGBs: null, fractionOfBandwidth: null };
+  const bytes = weightBytesPerToken(c);
+  const gbs = (bytes * r.tokensPerSec) / 1e9;
+  return { weightBytesPerToken: bytes, weightGBs: gbs, fractionOfBandwidth: bw ? { memory: gbs / (bw.memoryGBs * threads), cache: gbs / (bw.cacheGBs * threads), threads } : null };
 }

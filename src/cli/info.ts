@@ -1,8 +1,8 @@
 import { Command } from "commander";
-import { availableParallelism, cpus } from "node:os";
 import { backendNames, getBackend } from "../backend/select.js";
 import { wasmRelaxedSimd, wasmUsable } from "../backend/wasm/index.js";
 import { nativeIsa, nativeThreads, nativeUnavailableReason } from "../node/native-backend.js";
+import { cpuInfo, machineBandwidth, machinePeak } from "../node/bench.js";
 
 /** `unroll info`: what runs where. */
 export function infoCommand(): Command {
@@ -11,7 +11,12 @@ export function infoCommand(): Command {
     const isa = nativeIsa();
     console.log(`native:    ${isa === null ? `unavailable: ${nativeUnavailableReason}` : `float32 kernels ${isa}, float64 plain loops, ${nativeThreads()} threads`}`);
     console.log(`wasm:      ${wasmUsable() ? `SIMD128${wasmRelaxedSimd() ? " + relaxed SIMD (fused multiply-add)" : ""}` : "unavailable"}`);
-    console.log(`cpu:       ${cpus()[0]?.model.trim() ?? "unknown"}, ${availableParallelism()} logical cores`);
+    const cpu = cpuInfo();
+    console.log(`cpu:       ${cpu.model}, ${cpu.logicalCores} logical cores${cpu.isa.length > 0 ? `; ${cpu.isa.join(" ")}` : ""}`);
+    const peak = machinePeak(1);
+    const bw = machineBandwidth(0.2);
+    if (peak) console.log(`peak:      ${peak.perCore.toFixed(1)} GFLOP/s float32 per core (${peak.isa} FMA, measured)`);
+    if (bw) console.log(`memory:    ${bw.memoryGBs.toFixed(1)} GB/s read from 512 MiB, ${bw.cacheGBs.toFixed(1)} GB/s from 4 MiB (cache), one core (measured)`);
     console.log(`node:      ${process.version} (${process.platform}-${process.arch})`);
   });
 }

@@ -6,7 +6,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism, cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Backend } from "../backend/backend.js";
@@ -62,6 +62,54 @@ export function machinePeak(threads: number): { readonly gflops: number; readonl
   const perCore = nativeAddon.peakGflops(0.3);
   const t = Math.max(1, Math.min(threads, availableParallelism()));
   return { gflops: perCore * t, perCore, isa: nativeAddon.isa(), threads: t };
+}
+
+/** The CPU: its model name and the instruction-set extensions that matter to the kernels. */
+export interface CpuInfo {
+  readonly model: string;
+  readonly logicalCores: number;
+  /** e.g. ["sse4_2", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile"], as /proc/cpuinfo names them */
+  readonly isa: readonly string[];
+}
+
+const ISA_FLAGS = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve"];
+
+/** This machine's CPU (flags from /proc/cpuinfo where there is one). */
+export function cpuInfo(): CpuInfo {
+  const model = cpus()[0]?.model.trim() ?? "unknown";
+  let flags: string[] = [];
+  try {
+    const text = readFileSync("/proc/cpuinfo", "utf8");
+    const line = /^(?:flags|Features)\s*:\s*(.*)$/m.exec(text);
+    if (line) flags = line[1].split(/\s+/);
+  } catch {
+    // not Linux: the model name is all there is
+  }
+  return { model, logicalCores: availableParallelism(), isa: ISA_FLAGS.filter((f) => flags.includes(f)) };
+}
+
+/** Buffer sizes of the bandwidth probe: far past any last-level cache, and one that fits in it. */
+export const BANDWIDTH_BYTES = { memory: 512 * 2 ** 20, cache: 4 * 2 ** 20 } as const;
+
+/**
+ * One core's read bandwidth, measured by the native addon (widest registers, best pass): over
+ * 512 MiB (memory) and 4 MiB (cache). Null without the addon.
+ */
+export function machineBandwidth(seconds = 0.4): { readonly memoryGBs: number; readonly cacheGBs: number } | null {
+  if (!nativeAddon || typeof nativeAddon.readBandwidth !== "function") return null;
+  const memoryGBs = nativeAddon.readBandwidth(BANDWIDTH_BYTES.memory, seconds);
+  const cacheGBs = nativeAddon.readBandwidth(BANDWIDTH_BYTES.cache, seconds);
+  return memoryGBs > 0 && cacheGBs > 0 ? { memoryGBs, cacheGBs } : null;
+}
+
+/**
+ * Bytes of weights read per token by batch-1 sampling (I1): every recurrent and output weight
+ * and bias once, and one embedding row, at `bytesPerWeight` (4 for float32).
+ */
+export function weightBytesPerToken(c: BenchConfig, bytesPerWeight = 4): number {
+  let n = c.E; // the embedding row
+  for (let l = 0; l < c.L; l++) n += GATES[c.cell] * c.H * ((l === 0 ? c.E : c.H) + c.H + 2);
+  return (n + c.V * (c.H + 1)) * bytesPerWeight;
 }
 
 const GATES = { lstm: 4, gru: 3, rnn: 1 } as const;

@@ -42,6 +42,8 @@ export interface NativeAddon {
   setThreads(n: number): number;
   /** Measured float32 FMA peak of one core in GFLOP/s, current ISA, best over `seconds` (default 0.3). */
   peakGflops(seconds?: number): number;
+  /** Measured read bandwidth of one core over a buffer of `bytes`, GB/s, best over `seconds`; -1 when it cannot allocate. */
+  readBandwidth(bytes: number, seconds?: number): number;
   /** Σ over counted rows of the softmax cross-entropy; dL/dlogits·scale into dlogits (native/recurrence.h). */
   softmaxXent(logits: Float32Array, targets: Int32Array, N: number, V: number, dlogits: Float32Array | null, ignore: number, scale: number): number;
   /** Adam/AdamW's update of n elements in place (native/optim.h), bit-identical to `adamStep`'s loop. */

@@ -1,0 +1,34 @@
+/**
+ * What `unroll bench` and `unroll info` report about the machine: the CPU's model and ISA flags,
+ * the bytes of weights batch-1 sampling reads per character, and the native bandwidth probe (its
+ * figures are measurements, so only their sanity is tested, never their size).
+ */
+import { describe, expect, it } from "vitest";
+import { BENCH_CONFIGS, cpuInfo, machineBandwidth, weightBytesPerToken } from "../src/node/bench.js";
+import { nativeAddon } from "../src/node/native-backend.js";
+
+describe("the machine's figures", () => {
+  it("cpuInfo names the CPU and lists only known ISA flags", () => {
+    const c = cpuInfo();
+    expect(c.model.length).toBeGreaterThan(0);
+    expect(c.logicalCores).toBeGreaterThanOrEqual(1);
+    if (process.platform === "linux" && process.arch === "x64") expect(c.isa).toContain("sse4_2");
+    expect(new Set(c.isa).size).toBe(c.isa.length);
+  });
+
+  it("I1 reads 17 MB of float32 weights per character: two LSTM layers of 512, the output layer, one embedding row", () => {
+    const i1 = BENCH_CONFIGS.find((c) => c.name === "I1")!;
+    const floats = 512 + 2 * 4 * 512 * (512 + 512 + 2) + 96 * (512 + 1);
+    expect(weightBytesPerToken(i1)).toBe(4 * floats);
+    expect(weightBytesPerToken(i1)).toBe(17_009_024);
+    expect(weightBytesPerToken(i1, 1)).toBe(floats); // int8
+  });
+
+  it.skipIf(!nativeAddon)("the native probe measures a finite read bandwidth and checks its arguments", () => {
+    const bw = machineBandwidth(0.05)!;
+    expect(bw).not.toBeNull();
+    for (const v of [bw.memoryGBs, bw.cacheGBs]) expect(Number.isFinite(v) && v > 0).toBe(true);
+    expect(() => nativeAddon!.readBandwidth(10, 0.1)).toThrow(/bytes must be in \[4096, 2\^32\]/);
+    expect(() => nativeAddon!.readBandwidth(1 << 20, 100)).toThrow(/seconds in \(0, 10\]/);
+  });
+});
