@@ -116,6 +116,21 @@ describe.skipIf(!haveChromium)("the web lab in Chromium", () => {
     const out = execFileSync(process.execPath, [cli, "sample", "--model", file, "--length", "40", "--prime", "The "], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     expect(out.startsWith("The ")).toBe(true);
     expect(out.trim().length).toBeGreaterThan(30);
+    // the same checkpoint, loaded back into the page, resumes its run: 100 → 110 steps
+    await page.setInputFiles("#ckpt-load", file);
+    await page.waitForFunction(() => document.querySelector("#message")?.textContent?.includes("trained 100 steps"));
+    await page.fill("#steps", "110");
+    await page.click("#ckpt-resume");
+    await page.waitForFunction(() => document.querySelector("#message")?.textContent?.includes("training stopped"), null, { timeout: 60_000 });
+    expect(await message()).toMatch(/training stopped \(max-steps\) at step 110/);
+    // and the weights download is a safetensors file with PyTorch's names that `unroll inspect` reads
+    const [weights] = await Promise.all([page.waitForEvent("download"), page.click("#weights-save")]);
+    const wfile = join(tmp, weights.suggestedFilename());
+    await weights.saveAs(wfile);
+    const info = execFileSync(process.execPath, [cli, "inspect", wfile], { encoding: "utf8" });
+    expect(info).toMatch(/safetensors/i);
+    expect(info).toContain("lstm.weight_hh_l1");
+    expect(info).toContain("embedding.weight");
     expect(errors).toEqual([]);
   });
 
