@@ -16,6 +16,8 @@
  *   sumSquares(x, n) → Σ x² (double)
  *   scale(x, n, s)   the float32 optimizer and gradient-norm kernels (optim.h), in place
  *   scatterAddRows(out, src, ids, width)   out[ids[n]] += src[n], rows of width floats (scatter.h)
+ *   qgemv(q, scale, rows, cols, x, y, accumulate)   y (+)= scale ⊙ (q x), q int8 rows × cols (qgemv.h)
+ *   qlstmCell(H, gates, c, h)   batch-1 LSTM cell update from 4H pre-activations, c and h in place
  *
  * Arguments are validated here, once per call, and a bad call throws a TypeError or RangeError
  * instead of reading or writing out of bounds.
@@ -30,6 +32,7 @@
 #include "optim.h"
 #include "recurrence.h"
 #include "scatter.h"
+#include "qgemv.h"
 
 #define CHECK_NAPI(env, call)                                                                                        \
   do {                                                                                                               \
@@ -702,6 +705,61 @@ static napi_value ScatterAddRows(napi_env env, napi_callback_info info)
 
 /* fill(x: Float32Array, row: Float32Array | null): x ← copies of row (x.length a multiple of
  * row.length), or zeros; x and row must not overlap. */
+static napi_value Qgemv(napi_env env, napi_callback_info info)
+{
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 7) return throw_type(env, "qgemv: expected 7 arguments (q, scale, rows, cols, x, y, accumulate)");
+  const int8_t *q;
+  const float *scale, *x;
+  float *y;
+  size_t nq, ns, nx, ny;
+  int rows, cols, accumulate;
+  if (!get_typed(env, argv[0], napi_int8_array, "qgemv", "q", "an Int8Array", &nq, (void **)&q) ||
+      !get_typed(env, argv[1], napi_float32_array, "qgemv", "scale", "a Float32Array", &ns, (void **)&scale) ||
+      !get_dim(env, argv[2], "rows", &rows) || !get_dim(env, argv[3], "cols", &cols) ||
+      !get_typed(env, argv[4], napi_float32_array, "qgemv", "x", "a Float32Array", &nx, (void **)&x) ||
+      !get_typed(env, argv[5], napi_float32_array, "qgemv", "y", "a Float32Array", &ny, (void **)&y) ||
+      !get_bool(env, argv[6], "accumulate", &accumulate))
+    return NULL;
+  char msg[192];
+  if ((uint64_t)nq < (uint64_t)rows * cols || ns < (size_t)rows || nx < (size_t)cols || ny < (size_t)rows) {
+    snprintf(msg, sizeof msg, "qgemv: rows %d × cols %d needs q ≥ %llu, scale and y ≥ %d, x ≥ %d; got %zu, %zu, %zu, %zu",
+             rows, cols, (unsigned long long)rows * cols, rows, cols, nq, ns, ny, nx);
+    return throw_range(env, msg);
+  }
+  const uint64_t yb = (uint64_t)rows * 4;
+  if (overlaps(y, yb, q, (uint64_t)rows * cols) || overlaps(y, yb, scale, yb) || overlaps(y, yb, x, (uint64_t)cols * 4))
+    return throw_range(env, "qgemv: y must not overlap q, scale or x");
+  unroll_qgemv(q, scale, rows, cols, x, y, accumulate);
+  return NULL;
+}
+
+static napi_value QlstmCell(napi_env env, napi_callback_info info)
+{
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 4) return throw_type(env, "qlstmCell: expected 4 arguments (H, gates, c, h)");
+  int H;
+  const float *g;
+  float *c, *h;
+  size_t ng, nc, nh;
+  if (!get_dim(env, argv[0], "H", &H) ||
+      !get_typed(env, argv[1], napi_float32_array, "qlstmCell", "gates", "a Float32Array", &ng, (void **)&g) ||
+      !get_typed(env, argv[2], napi_float32_array, "qlstmCell", "c", "a Float32Array", &nc, (void **)&c) ||
+      !get_typed(env, argv[3], napi_float32_array, "qlstmCell", "h", "a Float32Array", &nh, (void **)&h))
+    return NULL;
+  if ((uint64_t)ng < 4 * (uint64_t)H || nc < (size_t)H || nh < (size_t)H)
+    return throw_range(env, "qlstmCell: gates needs 4H values, c and h H each");
+  const uint64_t b = (uint64_t)H * 4;
+  if (overlaps(c, b, h, b) || overlaps(c, b, g, 4 * b) || overlaps(h, b, g, 4 * b))
+    return throw_range(env, "qlstmCell: gates, c and h must not overlap");
+  unroll_qlstm_cell(H, g, c, h);
+  return NULL;
+}
+
 static napi_value Fill(napi_env env, napi_callback_info info)
 {
   size_t argc = 2;
@@ -743,7 +801,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
              {"recBackward", RecBackward}, {"peakGflops", Peak}, {"readBandwidth", Bandwidth}, {"softmaxXent", SoftmaxXent},
              {"adam", Adam},           {"sgd", Sgd},
              {"sumSquares", SumSquares}, {"scale", Scale}, {"fill", Fill},
-             {"scatterAddRows", ScatterAddRows}};
+             {"scatterAddRows", ScatterAddRows}, {"qgemv", Qgemv}, {"qlstmCell", QlstmCell}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     CHECK_NAPI(env, napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f));

@@ -19,7 +19,7 @@ interface BenchFlags {
 /** Comma-separated configuration names, each checked (case does not matter). */
 const configList = accepting({ kind: "list", of: "configs" }, (v: string): string => {
   const names = v.split(",").map((s) => s.trim().toUpperCase());
-  for (const n of names) if (!BENCH_CONFIGS.some((c) => c.name === n)) throw new Error(`unknown configuration "${n}"; choose from ${BENCH_CONFIGS.map((x) => x.name).join(", ")}`);
+  for (const n of names) if (!BENCH_CONFIGS.some((c) => c.name.toUpperCase() === n)) throw new Error(`unknown configuration "${n}"; choose from ${BENCH_CONFIGS.map((x) => x.name).join(", ")}`);
   return v;
 });
 
@@ -28,7 +28,7 @@ export function benchCommand(): Command {
   return new Command("bench")
     .summary("measure training, sampling and scoring throughput (and PyTorch's, when available)")
     .description(
-      "Runs the reference configurations (T1–T5 char-LM training, I1 batch-1 sampling, I2 scoring, W1\n" +
+      "Runs the reference configurations (T1–T5 char-LM training, I1 batch-1 sampling (I1q: int8 weights), I2 scoring, W1\n" +
         "word-LM training; see bench/pytorch/bench_rnn.py) and prints tokens/s, GFLOP/s by the model-FLOP\n" +
         "formula, and the fraction of this machine's float32 peak (the native addon's measured one-core FMA\n" +
         "peak in AVX-512, AVX2 or scalar registers, times the threads). Where\n" +
@@ -48,9 +48,9 @@ export function benchCommand(): Command {
     .option("--json", "print one JSON object per configuration")
     .action((f: BenchFlags) => {
       applyThreadsOption(f.threads);
-      const names = f.config ? f.config.split(",").map((s) => s.trim().toUpperCase()) : BENCH_CONFIGS.map((c) => c.name);
+      const names = f.config ? f.config.split(",").map((s) => s.trim().toUpperCase()) : BENCH_CONFIGS.map((c) => c.name.toUpperCase());
       const configs = names.map((n) => {
-        const c = BENCH_CONFIGS.find((x) => x.name === n);
+        const c = BENCH_CONFIGS.find((x) => x.name.toUpperCase() === n);
         if (!c) throw new Error(`unknown configuration "${n}"; choose from ${BENCH_CONFIGS.map((x) => x.name).join(", ")}`);
         return c;
       });
@@ -81,10 +81,10 @@ export function benchCommand(): Command {
         const theirs: ReturnType<typeof benchTorch>[] = [];
         for (let round = 0; round < f.rounds; round++) {
           ours.push(benchUnroll(backend, c, timing, peak?.gflops ?? null));
-          if (torch) theirs.push(benchTorch(c, timing, f.threads ?? 2));
+          if (torch && !c.weights) theirs.push(benchTorch(c, timing, f.threads ?? 2));
         }
         let r: BenchResult = medianBy(ours, (x) => x.tokensPerSec);
-        if (torch) {
+        if (torch && !c.weights) {
           const ok = theirs.filter((t): t is { tokensPerSec: number; gflops: number } => !("error" in t));
           const t = ok.length > 0 ? medianBy(ok, (x) => x.tokensPerSec) : theirs[0];
           r = { ...r, torch: "error" in t ? t : { ...t, ratio: r.tokensPerSec / t.tokensPerSec } };
@@ -110,7 +110,7 @@ export function benchCommand(): Command {
  */
 function weightTraffic(c: BenchConfig, r: BenchResult, bw: ReturnType<typeof machineBandwidth>, threads: number) {
   if (c.kind !== "sample") return { weightBytesPerToken: null, weightGBs: null, fractionOfBandwidth: null };
-  const bytes = weightBytesPerToken(c);
+  const bytes = weightBytesPerToken(c, c.weights === "int8" ? 1 : 4);
   const gbs = (bytes * r.tokensPerSec) / 1e9;
   return { weightBytesPerToken: bytes, weightGBs: gbs, fractionOfBandwidth: bw ? { memory: gbs / (bw.memoryGBs * threads), cache: gbs / (bw.cacheGBs * threads), threads } : null };
 }

@@ -5,6 +5,7 @@ import { modelFromCheckpoint } from "../model/trained.js";
 import { evaluate, evaluateSplit, type Evaluation } from "../generate/text.js";
 import { applyThreadsOption } from "../node/native-backend.js";
 import { backendName, int } from "./options.js";
+import { dequantizeLanguageModel } from "../generate/quantized.js";
 
 interface EvalFlags {
   model: string;
@@ -13,6 +14,7 @@ interface EvalFlags {
   json?: boolean;
   backend: string;
   threads?: number;
+  weights: "float32" | "int8";
 }
 
 /** `unroll eval` */
@@ -29,10 +31,16 @@ export function evalCommand(): Command {
     .option("--json", "print one JSON object: loss (nats/token), bits, perplexity, tokens")
     .option("--backend <name>", "compute backend", backendName, "auto")
     .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS)", int(1))
+    .addOption(
+      new Option("--weights <format>", "int8: evaluate the int8 weights (per-row scales) that `sample --weights int8` uses, dequantized to float32")
+        .choices(["float32", "int8"])
+        .default("float32"),
+    )
     .action(async (f: EvalFlags) => {
       applyThreadsOption(f.threads);
       const ck = readCheckpointFile(f.model);
-      const lm = modelFromCheckpoint(ck);
+      const trained = modelFromCheckpoint(ck);
+      const lm = f.weights === "int8" ? { ...trained, model: dequantizeLanguageModel(trained.model) } : trained;
       let result: Evaluation;
       let what: string;
       if (f.data) {
@@ -50,10 +58,10 @@ export function evalCommand(): Command {
       }
       const unit = lm.vocab.kind === "word" ? "word" : "character";
       if (f.json) {
-        console.log(JSON.stringify({ model: f.model, data: what, ...result, unit }));
+        console.log(JSON.stringify({ model: f.model, data: what, weights: f.weights, ...result, unit }));
         return;
       }
-      console.log(`${what}: ${result.tokens.toLocaleString("en")} tokens`);
+      console.log(`${what}: ${result.tokens.toLocaleString("en")} tokens${f.weights === "int8" ? " (int8 weights)" : ""}`);
       console.log(`  loss        ${result.loss.toFixed(4)} nats/${unit}`);
       console.log(`  bits        ${result.bits.toFixed(4)} bits/${unit}`);
       console.log(`  perplexity  ${result.perplexity.toFixed(3)}`);

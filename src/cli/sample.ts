@@ -1,4 +1,4 @@
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { readCheckpointFile } from "../node/checkpoint-file.js";
 import { modelFromCheckpoint } from "../model/trained.js";
 import { sample } from "../generate/text.js";
@@ -25,6 +25,7 @@ interface SampleFlags {
   condition?: string;
   backend: string;
   threads?: number;
+  weights: "float32" | "int8";
 }
 
 /** `unroll sample` */
@@ -45,9 +46,10 @@ export function sampleCommand(): Command {
     .option("--condition <label>", "a conditional model (--task conditional): the label to generate from")
     .option("--backend <name>", "compute backend", backendName, "auto")
     .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS)", int(1))
+    .addOption(new Option("--weights <format>", "weight matrices: float32, or int8 (per-row scales, float32 accumulation; language models)").choices(["float32", "int8"]).default("float32"))
     .action((f: SampleFlags) => {
       applyThreadsOption(f.threads);
-      if (sampleConditional(f)) return;
+      if (sampleConditional(f)) return; // (float32 weights: --weights int8 is for language models)
       if (f.condition !== undefined) throw new Error(`--condition needs a model trained with --task conditional; ${f.model} is a language model`);
       const lm = modelFromCheckpoint(readCheckpointFile(f.model));
       if (f.prime) checkPrime(lm.vocab, f.prime);
@@ -64,6 +66,7 @@ export function sampleCommand(): Command {
           stop: f.stop,
           seed: f.seed + i,
           backend: f.backend,
+          weights: f.weights,
           onUnknown: (n) => {
             if (i === 0) process.stderr.write(`unroll: ${n} word(s) of --prime are not in the model's vocabulary and were read as <unk>\n`);
           },

@@ -9,6 +9,7 @@ import { languageModelForward, languageModelInputProjections, type LanguageModel
 import type { FloatArray } from "../tensor/dtype.js";
 import type { Rng } from "../tensor/random.js";
 import { Workspace } from "../tensor/workspace.js";
+import { createQuantizedState, quantizedKernelsFor, quantizedStep, quantizeLanguageModel, type QuantizedKernels, type QuantizedLanguageModel, type WeightFormat } from "./quantized.js";
 
 // Dimensions: V vocabulary.
 
@@ -27,6 +28,11 @@ export interface SampleOptions {
   /** Token ids fed first to set the state; without them the first token is drawn uniformly. */
   readonly prime?: Int32Array;
   readonly rng: Rng;
+  /**
+   * "int8": step with int8 weight matrices (per-row scales, float32 accumulation; quantized.ts),
+   * quantized when the generator starts. Default "float32".
+   */
+  readonly weights?: WeightFormat;
 }
 
 /** Validates sampling options once. */
@@ -36,6 +42,7 @@ export function checkSampleOptions(o: SampleOptions, V: number): void {
   if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 1)) throw new Error(`top-k must be a positive integer, got ${o.topK}`);
   if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new Error(`top-p must be in (0, 1], got ${o.topP}`);
   if (o.prime) checkTokenIds(o.prime, V, "prime token id");
+  if (o.weights !== undefined && o.weights !== "float32" && o.weights !== "int8") throw new Error(`weights must be "float32" or "int8", got ${JSON.stringify(o.weights)}`);
 }
 
 /** The index of the largest entry (the first one on ties). */
@@ -86,6 +93,10 @@ export function pickToken(z: FloatArray, o: Omit<SampleOptions, "length" | "prim
 export function* sampleTokens(backend: Backend, model: LanguageModel, opts: SampleOptions): Generator<number, void, undefined> {
   const V = model.config.vocabSize;
   checkSampleOptions(opts, V);
+  if (opts.weights === "int8") {
+    yield* sampleTokensQuantized(quantizeLanguageModel(model, "int8"), quantizedKernelsFor(backend.name), opts);
+    return;
+  }
   let state: RecurrentState | null = null;
   let z: FloatArray;
   if (opts.prime && opts.prime.length > 0) {
@@ -107,5 +118,25 @@ export function* sampleTokens(backend: Backend, model: LanguageModel, opts: Samp
     const pass = languageModelForward(backend, model, token, 1, 1, state, { inputProjections, workspace });
     state = pass.state;
     z = pass.logits;
+  }
+}
+
+/**
+ * `sampleTokens` with int8 weights: every token (prime included) stepped by `quantizedStep` with
+ * `kernels` (`quantizedKernelsFor(backend.name)`: the native C kernel, or the TypeScript one). The
+ * same draws from `opts.rng` as the float32 path, so a seed gives the same tokens wherever the
+ * two models' probabilities agree closely enough.
+ */
+export function* sampleTokensQuantized(qm: QuantizedLanguageModel, kernels: QuantizedKernels, opts: SampleOptions): Generator<number, void, undefined> {
+  const V = qm.config.vocabSize;
+  checkSampleOptions(opts, V);
+  const state = createQuantizedState(qm);
+  let z: Float32Array = new Float32Array(V); // uniform
+  if (opts.prime) for (const t of opts.prime) z = quantizedStep(qm, t, state, kernels);
+  for (let n = 0; n < opts.length; n++) {
+    const token = pickToken(z, opts); // z is read before the next step overwrites it
+    yield token;
+    if (n + 1 === opts.length) break;
+    z = quantizedStep(qm, token, state, kernels);
   }
 }

@@ -11,6 +11,7 @@ import { Rng } from "../tensor/random.js";
 import { evaluateChunks } from "../model/evaluate.js";
 import { sampleTokens } from "./sample.js";
 import { yieldToEventLoop } from "../util/yield.js";
+import type { WeightFormat } from "./quantized.js";
 
 /** Options of `sample`. */
 export interface TextSampleOptions {
@@ -26,6 +27,8 @@ export interface TextSampleOptions {
   readonly stop?: string;
   readonly seed?: number;
   readonly backend?: string | Backend;
+  /** "int8": sample with int8 weight matrices (generate/quantized.ts). Default "float32". */
+  readonly weights?: WeightFormat;
   /** Told how many symbols of `prime` were not in the vocabulary. */
   readonly onUnknown?: (count: number) => void;
 }
@@ -46,6 +49,7 @@ export function* sample(lm: TrainedModel, o: TextSampleOptions = {}): Generator<
     argmax: o.argmax,
     prime: prime?.ids,
     rng,
+    weights: o.weights,
   })) {
     const piece = tokenText(lm.vocab, id, prev);
     prev = id;

@@ -11,7 +11,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Backend } from "../backend/backend.js";
 import { parseCell } from "../cells/cell.js";
-import { sampleTokens } from "../generate/sample.js";
+import { sampleTokens, sampleTokensQuantized } from "../generate/sample.js";
+import { quantizedKernelsFor, quantizeLanguageModel } from "../generate/quantized.js";
 import { createLanguageModel, languageModelForward, languageModelLoss, type RecurrentState } from "../model/language-model.js";
 import type { Chunk } from "../text/batches.js";
 import { Rng } from "../tensor/random.js";
@@ -36,6 +37,8 @@ export interface BenchConfig {
   readonly opt: "adam" | "sgd";
   readonly lr: number;
   readonly clip: number | null;
+  /** "int8": sampling with int8 weight matrices (generate/quantized.ts); unroll only, no PyTorch counterpart. */
+  readonly weights?: "int8";
 }
 
 const CHAR = { cell: "lstm", V: 96, E: 256, H: 256, L: 2, seq: 64, batch: 32, opt: "adam", lr: 2e-3, clip: null } as const;
@@ -48,6 +51,7 @@ export const BENCH_CONFIGS: readonly BenchConfig[] = [
   { ...CHAR, name: "T4", kind: "train", cell: "gru", desc: "char-LM train, GRU 2x256, V=96, seq 64, batch 32, Adam" },
   { ...CHAR, name: "T5", kind: "train", cell: "rnn", desc: "char-LM train, RNN(tanh) 2x256, V=96, seq 64, batch 32, Adam" },
   { ...CHAR, name: "I1", kind: "sample", E: 512, H: 512, seq: 2000, batch: 1, desc: "sampling, LSTM 2x512, V=96, batch 1, 2000 chars one at a time, multinomial" },
+  { ...CHAR, name: "I1q", kind: "sample", E: 512, H: 512, seq: 2000, batch: 1, weights: "int8", desc: "I1 with int8 weights (per-row scales, float32 accumulation); unroll only" },
   { ...CHAR, name: "I2", kind: "score", E: 512, H: 512, seq: 256, batch: 32, desc: "scoring (forward + CE, no gradient), LSTM 2x512, V=96, seq 256, batch 32" },
   { cell: "lstm", V: 10000, E: 200, H: 200, L: 2, seq: 20, batch: 20, opt: "sgd", lr: 1, clip: 5, name: "W1", kind: "train", desc: "word-LM train (Zaremba small), LSTM 2x200, V=10000, seq 20, batch 20, SGD lr 1, clip 5" },
 ];
@@ -188,6 +192,13 @@ export function benchUnroll(backend: Backend, c: BenchConfig, timing: BenchTimin
       languageModelLoss(model, pass, chunk.y, null);
     };
     tokens = c.seq * c.batch;
+  } else if (c.weights === "int8") {
+    const qm = quantizeLanguageModel(model, "int8"); // once, untimed, as a caller that keeps the quantized model
+    const kernels = quantizedKernelsFor(backend.name);
+    step = () => {
+      for (const t of sampleTokensQuantized(qm, kernels, { length: c.seq, rng })) void t;
+    };
+    tokens = c.seq;
   } else {
     step = () => {
       for (const t of sampleTokens(backend, model, { length: c.seq, rng })) void t;

@@ -23,6 +23,7 @@ import type { Backend, FusedBackward, FusedForward, FusedRecurrence, OptimizerKe
 import type { CellConfig } from "../cells/cell.js";
 import { registerBackend } from "../backend/select.js";
 import { countTargets } from "../layers/softmax-cross-entropy.js";
+import { registerQuantizedKernels, type QuantizedKernels } from "../generate/quantized.js";
 import type { DType, FloatArray } from "../tensor/dtype.js";
 
 /** Instruction sets of the native float32 kernel. */
@@ -62,6 +63,14 @@ export interface NativeAddon {
    * (native/scatter.h); throws RangeError for an id outside out's rows, a short src, or overlap.
    */
   scatterAddRows(out: Float32Array, src: Float32Array, ids: Int32Array, width: number): void;
+  /**
+   * y (rows) = scale ⊙ (q x), or y += it, q int8 rows × cols row-major (native/qgemv.h): AVX-512,
+   * AVX2 or portable with the current ISA, rows split over the pool for large products. Absent
+   * from addons built before it.
+   */
+  qgemv?(q: Int8Array, scale: Float32Array, rows: number, cols: number, x: Float32Array, y: Float32Array, accumulate: boolean): void;
+  /** Batch-1 LSTM cell update from 4H pre-activations (logistic gates), c and h in place (native/qgemv.h). */
+  qlstmCell?(H: number, gates: Float32Array, c: Float32Array, h: Float32Array): void;
   /** x ← copies of row (x.length a multiple of row.length), or zeros when row is null (native/optim.h). */
   fill(x: Float32Array, row: Float32Array | null): void;
   /** Fused float32 forward of one direction of one layer (native/recurrence.h); unused arrays null. */
@@ -191,6 +200,18 @@ export const nativeBackend: Backend | null = nativeAddon && {
 };
 
 if (nativeBackend) registerBackend(nativeBackend);
+
+/** The addon's int8 matrix–vector kernel for `quantizedStep`, or null without it. */
+export const nativeQuantizedKernels: QuantizedKernels | null =
+  nativeAddon && typeof nativeAddon.qgemv === "function"
+    ? {
+        name: "native",
+        qgemv: nativeAddon.qgemv.bind(nativeAddon),
+        ...(typeof nativeAddon.qlstmCell === "function" ? { lstmCell: nativeAddon.qlstmCell.bind(nativeAddon) } : {}),
+      }
+    : null;
+
+if (nativeQuantizedKernels) registerQuantizedKernels("native", nativeQuantizedKernels);
 
 /** `Backend.crossEntropy` in C for float32 (vectorised exp); the targets are checked here, as the specification does. */
 function nativeCrossEntropy(addon: NativeAddon): NonNullable<Backend["crossEntropy"]> {
