@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { readCheckpointFile } from "../node/checkpoint-file.js";
 import { modelFromCheckpoint } from "../model/trained.js";
 import { sample } from "../generate/text.js";
+import { unquantizableReason } from "../generate/quantized.js";
 import { backendName, int, num } from "./options.js";
 import { applyThreadsOption } from "../node/native-backend.js";
 import { readFileSync } from "node:fs";
@@ -25,7 +26,7 @@ interface SampleFlags {
   condition?: string;
   backend: string;
   threads?: number;
-  weights: "float32" | "int8";
+  weights: "auto" | "float32" | "int8";
 }
 
 /** `unroll sample` */
@@ -46,13 +47,23 @@ export function sampleCommand(): Command {
     .option("--condition <label>", "a conditional model (--task conditional): the label to generate from")
     .option("--backend <name>", "compute backend", backendName, "auto")
     .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS)", int(1))
-    .addOption(new Option("--weights <format>", "weight matrices: float32, or int8 (per-row scales, float32 accumulation; language models)").choices(["float32", "int8"]).default("float32"))
+    .addOption(
+      new Option(
+        "--weights <format>",
+        "weight matrices: float32, or int8 (per-row scales, float32 accumulation; language models); auto: int8 on the native " +
+          "backend, where it is faster (I1: 1.67×) and within 0.01 nats/char of float32 (+0.0006 measured), else float32",
+      )
+        .choices(["auto", "float32", "int8"])
+        .default("auto"),
+    )
     .action((f: SampleFlags) => {
       applyThreadsOption(f.threads);
       if (sampleConditional(f)) return; // (float32 weights: --weights int8 is for language models)
       if (f.condition !== undefined) throw new Error(`--condition needs a model trained with --task conditional; ${f.model} is a language model`);
       const lm = modelFromCheckpoint(readCheckpointFile(f.model));
       if (f.prime) checkPrime(lm.vocab, f.prime);
+      const weights: "float32" | "int8" =
+        f.weights !== "auto" ? f.weights : getBackend(f.backend).name === "native" && lm.model.params.dtype === "float32" && unquantizableReason(lm.model) === null ? "int8" : "float32";
       for (let i = 0; i < f.num; i++) {
         if (f.num > 1) process.stdout.write(`${i > 0 ? "\n" : ""}--- sample ${i + 1} ---\n`);
         if (f.prime) process.stdout.write(f.prime);
@@ -66,7 +77,7 @@ export function sampleCommand(): Command {
           stop: f.stop,
           seed: f.seed + i,
           backend: f.backend,
-          weights: f.weights,
+          weights,
           onUnknown: (n) => {
             if (i === 0) process.stderr.write(`unroll: ${n} word(s) of --prime are not in the model's vocabulary and were read as <unk>\n`);
           },

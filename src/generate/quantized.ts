@@ -152,6 +152,16 @@ function checkCell(cell: CellConfig): number {
   }
 }
 
+/** Why `quantizeLanguageModel` would refuse this model (one sentence), or null when it takes it. */
+export function unquantizableReason(model: LanguageModel): string | null {
+  try {
+    checkCell(model.config.cell);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return null;
+}
+
 /** A float32 copy of a float array. */
 const f32 = (a: FloatArray): Float32Array => Float32Array.from(a);
 
