@@ -4,7 +4,7 @@
  * figures are measurements, so only their sanity is tested, never their size).
  */
 import { describe, expect, it } from "vitest";
-import { BENCH_CONFIGS, cpuInfo, machineBandwidth, weightBytesPerToken } from "../src/node/bench.js";
+import { BENCH_CONFIGS, cpuInfo, machineBandwidth, sampleBytesPerToken, weightBytesPerToken } from "../src/node/bench.js";
 import { nativeAddon } from "../src/node/native-backend.js";
 
 describe("the machine's figures", () => {
@@ -21,7 +21,14 @@ describe("the machine's figures", () => {
     const floats = 512 + 2 * 4 * 512 * (512 + 512 + 2) + 96 * (512 + 1);
     expect(weightBytesPerToken(i1)).toBe(4 * floats);
     expect(weightBytesPerToken(i1)).toBe(17_009_024);
-    expect(weightBytesPerToken(i1, 1)).toBe(floats); // int8
+    expect(weightBytesPerToken(i1, 1)).toBe(floats);
+    expect(sampleBytesPerToken(i1)).toBe(17_009_024);
+    // int8 (I1q): the recurrent and output matrices at a byte, a float32 scale per row, float32 biases; the
+    // first layer's input projection is a table row per token (V = 96 ≤ E = 512) of 4H floats
+    const i1q = BENCH_CONFIGS.find((c) => c.name === "I1q")!;
+    const H = 512, G = 4 * H, V = 96;
+    const mat = (rows: number, cols: number) => rows * cols + 4 * rows;
+    expect(sampleBytesPerToken(i1q)).toBe(4 * G + mat(G, H) + 4 * G + (mat(G, H) + 4 * G) + (mat(G, H) + 4 * G) + mat(V, H) + 4 * V);
   });
 
   it.skipIf(!nativeAddon)("the native probe measures a finite read bandwidth and checks its arguments", () => {

@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { getBackend } from "../backend/select.js";
-import { BENCH_CONFIGS, benchTorch, benchUnroll, cpuInfo, machineBandwidth, machinePeak, medianBy, torchAvailable, weightBytesPerToken, type BenchConfig, type BenchResult } from "../node/bench.js";
+import { BENCH_CONFIGS, benchTorch, benchUnroll, cpuInfo, machineBandwidth, machinePeak, medianBy, torchAvailable, sampleBytesPerToken, type BenchConfig, type BenchResult } from "../node/bench.js";
 import { accepting, backendName, int, num } from "./options.js";
 import { applyThreadsOption, nativeThreads } from "../node/native-backend.js";
 
@@ -110,7 +110,7 @@ export function benchCommand(): Command {
  */
 function weightTraffic(c: BenchConfig, r: BenchResult, bw: ReturnType<typeof machineBandwidth>, threads: number) {
   if (c.kind !== "sample") return { weightBytesPerToken: null, weightGBs: null, fractionOfBandwidth: null };
-  const bytes = weightBytesPerToken(c, c.weights === "int8" ? 1 : 4);
+  const bytes = sampleBytesPerToken(c);
   const gbs = (bytes * r.tokensPerSec) / 1e9;
   return { weightBytesPerToken: bytes, weightGBs: gbs, fractionOfBandwidth: bw ? { memory: gbs / (bw.memoryGBs * threads), cache: gbs / (bw.cacheGBs * threads), threads } : null };
 }

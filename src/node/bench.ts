@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import type { Backend } from "../backend/backend.js";
 import { parseCell } from "../cells/cell.js";
 import { sampleTokens, sampleTokensQuantized } from "../generate/sample.js";
-import { quantizedKernelsFor, quantizeLanguageModel } from "../generate/quantized.js";
+import { quantizedBytesPerToken, quantizedKernelsFor, quantizeLanguageModel } from "../generate/quantized.js";
 import { createLanguageModel, languageModelForward, languageModelLoss, type RecurrentState } from "../model/language-model.js";
 import type { Chunk } from "../text/batches.js";
 import { Rng } from "../tensor/random.js";
@@ -114,6 +114,17 @@ export function weightBytesPerToken(c: BenchConfig, bytesPerWeight = 4): number 
   let n = c.E; // the embedding row
   for (let l = 0; l < c.L; l++) n += GATES[c.cell] * c.H * ((l === 0 ? c.E : c.H) + c.H + 2);
   return (n + c.V * (c.H + 1)) * bytesPerWeight;
+}
+
+/**
+ * Bytes of weights batch-1 sampling of `c` really reads per token: `weightBytesPerToken` in
+ * float32; with int8 weights, what the quantized step reads (int8 matrices, their float32 row
+ * scales and biases, and for a small vocabulary the first layer's tabulated input projection).
+ */
+export function sampleBytesPerToken(c: BenchConfig): number {
+  if (c.weights !== "int8") return weightBytesPerToken(c);
+  const model = createLanguageModel({ vocabSize: c.V, embedSize: c.E, cell: parseCell(c.cell), hiddenSize: c.H, numLayers: c.L, dropout: 0 }, "float32");
+  return quantizedBytesPerToken(quantizeLanguageModel(model, "int8"));
 }
 
 const GATES = { lstm: 4, gru: 3, rnn: 1 } as const;
