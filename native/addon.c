@@ -17,7 +17,7 @@
  *   scale(x, n, s)   the float32 optimizer and gradient-norm kernels (optim.h), in place
  *   scatterAddRows(out, src, ids, width)   out[ids[n]] += src[n], rows of width floats (scatter.h)
  *   qgemv(q, scale, rows, cols, x, y, accumulate)   y (+)= scale ⊙ (q x), q int8 rows × cols (qgemv.h)
- *   qlstmCell(H, gates, c, h)   batch-1 LSTM cell update from 4H pre-activations, c and h in place
+ *   qlstmCell(H, gates, c, h)   batch-1 LSTM cell update from 4H pre-activations, c and h in place (recurrence.h)
  *
  * Arguments are validated here, once per call, and a bad call throws a TypeError or RangeError
  * instead of reading or writing out of bounds.
@@ -756,7 +756,7 @@ static napi_value QlstmCell(napi_env env, napi_callback_info info)
   const uint64_t b = (uint64_t)H * 4;
   if (overlaps(c, b, h, b) || overlaps(c, b, g, 4 * b) || overlaps(h, b, g, 4 * b))
     return throw_range(env, "qlstmCell: gates, c and h must not overlap");
-  unroll_qlstm_cell(H, g, c, h);
+  unroll_lstm_cell(H, g, c, h);
   return NULL;
 }
 

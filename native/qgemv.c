@@ -19,7 +19,6 @@
 #include "gemm.h"
 #include "pool.h"
 
-#include <math.h>
 
 #if defined(__GNUC__) && !defined(UNROLL_PLAIN_C) && (defined(__x86_64__) || defined(__i386__))
 #define QGEMV_X86 1
@@ -156,87 +155,6 @@ AVX2 static void rows_avx2(const int8_t *q, const float *scale, int lo, int hi, 
   }
 }
 #endif
-
-static void cell_portable(int H, const float *g, float *c, float *h)
-{
-  for (int j = 0; j < H; j++) {
-    const float i = 1.0f / (1.0f + expf(-g[j]));
-    const float f = 1.0f / (1.0f + expf(-g[H + j]));
-    const float t = 1.0f - 2.0f / (expf(2.0f * g[2 * H + j]) + 1.0f);
-    const float o = 1.0f / (1.0f + expf(-g[3 * H + j]));
-    const float cj = f * c[j] + i * t;
-    c[j] = cj;
-    h[j] = o * (1.0f - 2.0f / (expf(2.0f * cj) + 1.0f));
-  }
-}
-
-#if QGEMV_X86
-/* e^x: x = n·ln2 + r, e^r by Cephes expf's polynomial, 2^n by scalef; x clamped to [−87.3, 88.3]. */
-AVX512 static inline __m512 vexp512(__m512 x)
-{
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(y, n);
-}
-
-AVX512 static inline __m512 vsig512(__m512 a)
-{
-  const __m512 one = _mm512_set1_ps(1.0f);
-  return _mm512_div_ps(one, _mm512_add_ps(one, vexp512(_mm512_sub_ps(_mm512_setzero_ps(), a))));
-}
-
-AVX512 static inline __m512 vtanh512(__m512 a)
-{
-  const __m512 one = _mm512_set1_ps(1.0f);
-  return _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(vexp512(_mm512_add_ps(a, a)), one)));
-}
-
-AVX512 static void cell_avx512(int H, const float *g, float *c, float *h)
-{
-  int j = 0;
-  for (; j + 16 <= H; j += 16) {
-    const __m512 i = vsig512(_mm512_loadu_ps(g + j));
-    const __m512 f = vsig512(_mm512_loadu_ps(g + H + j));
-    const __m512 t = vtanh512(_mm512_loadu_ps(g + 2 * H + j));
-    const __m512 o = vsig512(_mm512_loadu_ps(g + 3 * H + j));
-    const __m512 cj = _mm512_fmadd_ps(f, _mm512_loadu_ps(c + j), _mm512_mul_ps(i, t));
-    _mm512_storeu_ps(c + j, cj);
-    _mm512_storeu_ps(h + j, _mm512_mul_ps(o, vtanh512(cj)));
-  }
-  if (j < H) {
-    /* the tail: the portable formulas on the last H − j units (g's gate blocks are H apart) */
-    for (; j < H; j++) {
-      const float i = 1.0f / (1.0f + expf(-g[j]));
-      const float f = 1.0f / (1.0f + expf(-g[H + j]));
-      const float t = 1.0f - 2.0f / (expf(2.0f * g[2 * H + j]) + 1.0f);
-      const float o = 1.0f / (1.0f + expf(-g[3 * H + j]));
-      const float cj = f * c[j] + i * t;
-      c[j] = cj;
-      h[j] = o * (1.0f - 2.0f / (expf(2.0f * cj) + 1.0f));
-    }
-  }
-}
-#endif
-
-void unroll_qlstm_cell(int H, const float *g, float *c, float *h)
-{
-#if QGEMV_X86
-  if (unroll_current_isa() == UNROLL_ISA_AVX512) {
-    cell_avx512(H, g, c, h);
-    return;
-  }
-#endif
-  cell_portable(H, g, c, h);
-}
 
 static rows_fn kernel(void)
 {

@@ -18,12 +18,4 @@
 
 void unroll_qgemv(const int8_t *q, const float *scale, int rows, int cols, const float *x, float *y, int accumulate);
 
-/*
- * The LSTM cell update of one batch-1 step from its pre-activations g (4H: i, f, g, o, biases
- * added): c ← σ(f)·c + σ(i)·tanh(g), h ← σ(o)·tanh(c), with σ(a) = 1/(1+e^−a) and
- * tanh(a) = 1 − 2/(e^{2a}+1); AVX-512 evaluates e^x by a Cephes-style polynomial (about 1 ulp),
- * the other ISAs call expf.
- */
-void unroll_qlstm_cell(int H, const float *g, float *c, float *h);
-
 #endif

@@ -41,6 +41,12 @@ int unroll_rec_forward(const unroll_rec *r);
 int unroll_rec_backward(const unroll_rec *r);
 
 /*
+ * One batch-1 LSTM cell update from its pre-activations g (4H: i, f, g, o, biases added), c and h
+ * in place, with the fused recurrence's nonlinearities: c ← σ(f)·c + σ(i)·tanh(g), h ← σ(o)·tanh(c).
+ */
+void unroll_lstm_cell(int H, const float *g, float *c, float *h);
+
+/*
  * Softmax cross-entropy over N rows of V float32 logits: returns the sum over rows whose target is
  * not `ignore` of log Σ e^z − z_target; when dlogits is non-null writes (softmax − onehot)·scale for
  * those rows and zeros for ignored ones. Targets must be in [0, V) or `ignore` (the caller checks).
