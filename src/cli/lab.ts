@@ -16,6 +16,7 @@ import "../node/native-backend.js"; // registers the native backend when its add
 import { canRenderText, svgToPng } from "../node/png.js";
 import { accepting, backendName, duration, formatDuration, int, num } from "./options.js";
 import { applyThreadsOption } from "../node/native-backend.js";
+import { runStamp } from "../node/run-lock.js";
 
 /** Default T of each task for `unroll task`. */
 const DEFAULT_T: Readonly<Record<string, number>> = { adding: 100, copy: 50, reber: 40, "temporal-order": 100 };
@@ -202,8 +203,7 @@ const intList = accepting({ kind: "list", of: "ints" }, (v: string): number[] =>
 
 /** runs/NAME-YYYYMMDD-HHMMSS */
 function defaultOut(name: string): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
-  return join("runs", `${name}-${stamp}`);
+  return join("runs", `${name}-${runStamp()}`);
 }
 
 /** JSON with NaN and ±Infinity as null, numbers rounded to 6 significant digits. */

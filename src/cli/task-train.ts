@@ -4,8 +4,8 @@
  * validation, best.ckpt when it improves), metrics.jsonl, progress, and at the end the test
  * report of the best checkpoint (report.json, printed; `--json` prints it as the last line).
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { lockRunFolder } from "../node/run-lock.js";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { openRunFolder, runStamp } from "../node/run-lock.js";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { getBackend } from "../backend/select.js";
@@ -78,15 +78,10 @@ export function readTaskCheckpoint(path: string): TaskCheckpoint {
       },
       resume ? { training: resume.training as unknown as TaskTrainingState, tensors: resume.tensors } : undefined,
     );
-    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
     const name = (f.corpus && !f.data ? f.corpus : f.task).replace(/[^\w.-]+/g, "_");
-    const out = f.out ?? (given.resume ? resolve(given.resume, "..") : join("runs", `${f.task}-${name}-${stamp}`));
-    mkdirSync(out, { recursive: true });
-    const lock = lockRunFolder(out);
-    const metrics = join(out, "metrics.jsonl");
-    if (!resume) writeFileSync(metrics, "");
-    const latest = join(out, "latest.ckpt");
-    const best = join(out, "best.ckpt");
+    const out = f.out ?? (given.resume ? resolve(given.resume, "..") : join("runs", `${f.task}-${name}-${runStamp()}`));
+    const run = openRunFolder(out, !resume);
+    const { latest, best } = run;
     const checkpoint = (withTraining: boolean): TaskCheckpoint => {
       const tensors = new Map<string, FloatArray>([["params", setup.model.params.data.slice()]]);
       let state: Record<string, unknown> | null = null;
@@ -103,7 +98,7 @@ export function readTaskCheckpoint(path: string): TaskCheckpoint {
     let done: Extract<TaskEvent, { event: "done" }> | null = null;
     try {
     for await (const e of training.run()) {
-      appendFileSync(metrics, JSON.stringify(toMetricsLine(e)) + "\n");
+      run.appendMetrics(toMetricsLine(e));
       if (e.event === "start") {
         show({ ...e, summary: setup.summary, out });
         continue;
@@ -124,7 +119,7 @@ export function readTaskCheckpoint(path: string): TaskCheckpoint {
       show(e);
     }
   } finally {
-    lock.release();
+    run.release();
     interrupt.dispose();
   }
   if (!done) return;

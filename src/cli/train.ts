@@ -1,5 +1,5 @@
 import { Command, Option } from "commander";
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { CELL_NAMES } from "../cells/cell.js";
 import { builtinCorpus, CORPORA, readData } from "../node/corpus.js";
@@ -7,7 +7,7 @@ import { readCheckpointFile, writeCheckpointFile } from "../node/checkpoint-file
 import { plotRun } from "../node/plot-run.js";
 import { createTraining, DEFAULTS, type TrainEvent, type TrainOptions } from "../train/train.js";
 import { DivergedError } from "../train/step.js";
-import { lockRunFolder } from "../node/run-lock.js";
+import { openRunFolder, runStamp } from "../node/run-lock.js";
 import { backendName, duration, formatDuration, int, num, stopOnInterrupt } from "./options.js";
 import { applyThreadsOption } from "../node/native-backend.js";
 import { runTaskTrain, type TaskFlags } from "./task-train.js";
@@ -206,25 +206,16 @@ async function runTrain(f: TrainFlags, cmd: Command): Promise<void> {
     resume,
     initFrom,
   });
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
-  const out = f.out ?? (f.resume ? resolve(f.resume, "..") : join("runs", `${corpus.name.replace(/[^\w.-]+/g, "_").slice(-40)}-${stamp}`));
-  mkdirSync(out, { recursive: true });
-  const lock = lockRunFolder(out);
-  const metrics = join(out, "metrics.jsonl");
-  if (!resume) writeFileSync(metrics, "");
-  const latest = join(out, "latest.ckpt");
-  const best = join(out, "best.ckpt");
+  const out = f.out ?? (f.resume ? resolve(f.resume, "..") : join("runs", `${corpus.name.replace(/[^\w.-]+/g, "_").slice(-40)}-${runStamp()}`));
+  const run = openRunFolder(out, !resume);
+  const { latest, best } = run;
   const interrupt = stopOnInterrupt(controller, f.json ?? false);
   const view = createProgress(f, out);
   let bestWritten = resume !== undefined && existsSync(best);
   let savedStep: number | null = resume ? (resume.training?.progress.step ?? null) : null;
   try {
     for await (const e of training.run()) {
-      try {
-        appendFileSync(metrics, JSON.stringify(e) + "\n");
-      } catch (err) {
-        throw new Error(`${metrics}: cannot append to the metrics (${(err as Error).message}); the checkpoints in ${out} are intact`);
-      }
+      run.appendMetrics(e);
       if (e.event === "eval") {
         if (e.improved) {
           writeCheckpointFile(best, training.snapshot());
@@ -247,7 +238,7 @@ async function runTrain(f: TrainFlags, cmd: Command): Promise<void> {
     const kept = savedStep !== null ? `the last good checkpoint is ${latest} (step ${savedStep}); continue from it with --init-from and a lower --lr (now ${f.lr})` : `no checkpoint was written before it; start again with a lower --lr (now ${f.lr})`;
     throw new Error(`${e.message}. Nothing was saved from the diverged run: ${kept}`);
   } finally {
-    lock.release();
+    run.release();
     interrupt.dispose();
   }
   if (interrupt.interrupted()) process.exitCode = 130;

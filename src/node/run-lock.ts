@@ -4,7 +4,7 @@
  * so two runs never interleave their checkpoints and metrics. A lock left by a process that no
  * longer runs (killed with -9, a crash) is taken over. `release` removes it; it also goes at exit.
  */
-import { closeSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 
@@ -86,4 +86,44 @@ export function lockRunFolder(dir: string): RunLock {
     return { release };
   }
   throw new Error(`${path}: could not take the run folder's lock; delete the file if no training is running there`);
+}
+
+/** A training's run folder, taken for this process: its files and the metrics log. */
+export interface RunFolder extends RunLock {
+  readonly dir: string;
+  readonly latest: string;
+  readonly best: string;
+  readonly metrics: string;
+  /** Appends one JSON line to metrics.jsonl; a failure (a full disk) says the checkpoints are intact. */
+  appendMetrics(line: unknown): void;
+}
+
+/**
+ * Creates `dir` if need be, takes its lock (`lockRunFolder`) and, for a fresh run (not a resumed
+ * one), empties metrics.jsonl: what `unroll train` and `unroll train --task` do before training.
+ */
+export function openRunFolder(dir: string, fresh: boolean): RunFolder {
+  mkdirSync(dir, { recursive: true });
+  const lock = lockRunFolder(dir);
+  const metrics = join(dir, "metrics.jsonl");
+  if (fresh) writeFileSync(metrics, "");
+  return {
+    dir,
+    latest: join(dir, "latest.ckpt"),
+    best: join(dir, "best.ckpt"),
+    metrics,
+    release: lock.release,
+    appendMetrics(line) {
+      try {
+        appendFileSync(metrics, JSON.stringify(line) + "\n");
+      } catch (err) {
+        throw new Error(`${metrics}: cannot append to the metrics (${(err as Error).message}); the checkpoints in ${dir} are intact`);
+      }
+    },
+  };
+}
+
+/** The time stamp of a default run folder name: 20261207-025812. */
+export function runStamp(date = new Date()): string {
+  return date.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
 }
