@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { getBackend } from "../backend/select.js";
-import { BENCH_CONFIGS, benchTorch, benchUnroll, cpuInfo, machineBandwidth, machinePeak, medianBy, torchAvailable, sampleBytesPerToken, type BenchConfig, type BenchResult } from "../node/bench.js";
+import { BENCH_CONFIGS, benchTorch, benchUnroll, cpuInfo, describeBandwidth, machineBandwidth, machinePeak, medianBy, torchAvailable, sampleBytesPerToken, type BenchConfig, type BenchResult } from "../node/bench.js";
 import { accepting, backendName, int, num } from "./options.js";
 import { applyThreadsOption, nativeThreads } from "../node/native-backend.js";
 
@@ -71,7 +71,7 @@ export function benchCommand(): Command {
         console.log(`cpu:    ${cpu.model}, ${cpu.logicalCores} logical cores; ${cpu.isa.length > 0 ? cpu.isa.join(" ") : "ISA flags unknown"}`);
         console.log(
           bandwidth
-            ? `memory: ${bandwidth.memoryGBs.toFixed(1)} GB/s read from 512 MiB, ${bandwidth.cacheGBs.toFixed(1)} GB/s from 4 MiB (cache), one core`
+            ? `memory: ${describeBandwidth(bandwidth)}`
             : "memory: bandwidth unknown (the native addon measures it; it is not built)",
         );
         console.log("config  tokens/s     GFLOP/s  % peak  step ms   peak RSS  | PyTorch tokens/s  ratio");

@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { backendNames, getBackend } from "../backend/select.js";
 import { wasmRelaxedSimd, wasmUsable } from "../backend/wasm/index.js";
 import { nativeIsa, nativeThreads, nativeUnavailableReason } from "../node/native-backend.js";
-import { cpuInfo, machineBandwidth, machinePeak } from "../node/bench.js";
+import { cpuInfo, describeBandwidth, machineBandwidth, machinePeak } from "../node/bench.js";
 
 /** `unroll info`: what runs where. */
 export function infoCommand(): Command {
@@ -16,7 +16,7 @@ export function infoCommand(): Command {
     const peak = machinePeak(1);
     const bw = machineBandwidth(0.2);
     if (peak) console.log(`peak:      ${peak.perCore.toFixed(1)} GFLOP/s float32 per core (${peak.isa} FMA, measured)`);
-    if (bw) console.log(`memory:    ${bw.memoryGBs.toFixed(1)} GB/s read from 512 MiB, ${bw.cacheGBs.toFixed(1)} GB/s from 4 MiB (cache), one core (measured)`);
+    if (bw) console.log(`memory:    ${describeBandwidth(bw)} (measured)`);
     console.log(`node:      ${process.version} (${process.platform}-${process.arch})`);
   });
 }

@@ -106,6 +106,12 @@ export function machineBandwidth(seconds = 0.4): { readonly memoryGBs: number; r
   return memoryGBs > 0 && cacheGBs > 0 ? { memoryGBs, cacheGBs } : null;
 }
 
+/** The bandwidth figures in words, with the buffer sizes they were measured over. */
+export function describeBandwidth(bw: { readonly memoryGBs: number; readonly cacheGBs: number }): string {
+  const mib = (b: number) => `${b / 2 ** 20} MiB`;
+  return `${bw.memoryGBs.toFixed(1)} GB/s read from ${mib(BANDWIDTH_BYTES.memory)}, ${bw.cacheGBs.toFixed(1)} GB/s from ${mib(BANDWIDTH_BYTES.cache)} (cache), one core`;
+}
+
 /**
  * Bytes of weights read per token by batch-1 sampling (I1): every recurrent and output weight
  * and bias once, and one embedding row, at `bytesPerWeight` (4 for float32).
