@@ -9,7 +9,7 @@
  * caches and the per-step gradients dA are indexed by k. Pointers are byte offsets.
  */
 import { packedASize, rowsGemm, stepGemm } from "./gemm";
-import { hasWorker, joinJob, postJob, setArg } from "./threads";
+import { hasWorker, jobArg as g, joinJob, postJob, setArg } from "./threads";
 import { at, ld, splat, st, vsigmoid, vtanh } from "./math";
 
 const ONE: v128 = f32x4.splat(1);
@@ -459,11 +459,6 @@ function rnnBackwardRows(
 
 const OP_LSTM_F = 2, OP_LSTM_B = 3, OP_GRU_F = 4, OP_GRU_B = 5, OP_RNN_F = 6, OP_RNN_B = 7;
 
-/** Argument i of a job (i32). */
-// @ts-ignore: decorator
-@inline function g(a: usize, i: i32): i32 {
-  return load<i32>(a + (<usize>i << 2));
-}
 
 /** Rows [0, split) stay here, [split, B) go to the worker; split = B: no split. */
 function splitRows(B: i32, stepWork: i64): i32 {

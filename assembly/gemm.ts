@@ -13,7 +13,7 @@
  * Pointers are byte offsets into linear memory; sizes count floats.
  */
 
-import { hasWorker, joinJob, MIN_WORK, OP_GEMM, OP_PACK, postJob, setArg } from "./threads";
+import { hasWorker, jobArg as arg, joinJob, MIN_WORK, OP_GEMM, OP_PACK, postJob, setArg } from "./threads";
 
 // @ts-ignore: decorator
 @inline const KC: i32 = 256;
@@ -236,12 +236,6 @@ function packShared(transA: bool, transB: bool, M: i32, N: i32, K: i32, a: usize
   packARange(transA, M, K, a, ap, 0, mb);
   packBRange(transB, K, N, b, bp, 0, np);
   joinJob(seq);
-}
-
-/** Argument i of the job whose arguments start at `a`. */
-// @ts-ignore: decorator
-@inline function arg(a: usize, i: i32): i32 {
-  return load<i32>(a + (<usize>i << 2));
 }
 
 /** The worker's share of a `gemmShared` job (worker.ts). */

@@ -42,6 +42,12 @@ export function hasWorker(): bool {
   return ASC_FEATURE_THREADS && ctrl != 0;
 }
 
+/** Argument i (i32) of the job whose arguments start at `a` (the worker's side of `setArg`). */
+// @ts-ignore: decorator
+@inline export function jobArg(a: usize, i: i32): i32 {
+  return load<i32>(a + (<usize>i << 2));
+}
+
 /** Sets argument i of the next job. */
 export function setArg(i: i32, v: i32): void {
   store<i32>(ctrl + ARGS + (<usize>i << 2), v);

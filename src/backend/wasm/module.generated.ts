@@ -5,7 +5,7 @@
 export const WASM_COMPILER = "assemblyscript 0.28.20";
 
 /** SHA-256 of asconfig.json and assembly/*.ts when the modules were built. */
-export const WASM_SOURCE_SHA256 = "80e81fa36f184fdb7061b17e80e7cf61cff041d42c8442542672156fce794030";
+export const WASM_SOURCE_SHA256 = "7b32b8334cc0117e416f6ea6a30c1fa5ffdc81616c33be841a76fefadc34b942";
 
 /** The single-threaded module (SIMD128, its own memory), base64; 17792 bytes. */
 export const WASM_BASE64 =
