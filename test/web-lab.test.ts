@@ -19,6 +19,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromiumPath, launchChromium } from "../scripts/chromium.mjs";
 import { serveStatic, type RunningServer } from "../src/node/serve.js";
 
+/** What the page exposes for the console (web/src/app.ts). */
+declare global {
+  interface Window {
+    unrollLab: { history: { train: [number, number][]; val: [number, number][] } };
+  }
+}
+
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const web = join(repo, "dist", "web");
 const cli = join(repo, "dist", "cli", "main.js");
@@ -74,11 +81,11 @@ describe.skipIf(!haveChromium)("the web lab in Chromium", () => {
     await page.fill("#eval-every", "50");
     await page.click("#train-start");
     // the page stays responsive while the worker trains: the tabs answer clicks
-    await page.waitForFunction(() => (window as unknown as { unrollLab: { history: { train: unknown[] } } }).unrollLab.history.train.length >= 5);
+    await page.waitForFunction(() => window.unrollLab.history.train.length >= 5);
     await page.click("#tab-generate");
     await page.click("#tab-train");
     await page.waitForFunction(() => document.querySelector("#message")?.textContent?.includes("training stopped"), null, { timeout: 90_000 });
-    const h = await page.evaluate(() => (window as unknown as { unrollLab: { history: { train: [number, number][]; val: [number, number][] } } }).unrollLab.history);
+    const h = await page.evaluate(() => window.unrollLab.history);
     expect(h.train.length).toBe(100);
     const mean = (xs: [number, number][]) => xs.reduce((s, [, y]) => s + y, 0) / xs.length;
     expect(mean(h.train.slice(0, 5))).toBeGreaterThan(4); // ≈ ln(vocabulary) at the start
@@ -256,8 +263,8 @@ describe.skipIf(!haveChromium)("the web lab in Chromium", () => {
     await p.fill("#hidden", "16");
     await p.fill("#steps", "100000");
     await p.click("#train-start");
-    const steps = () => p.evaluate(() => (window as unknown as { unrollLab: { history: { train: unknown[] } } }).unrollLab.history.train.length);
-    await p.waitForFunction(() => (window as unknown as { unrollLab: { history: { train: unknown[] } } }).unrollLab.history.train.length >= 3);
+    const steps = () => p.evaluate(() => window.unrollLab.history.train.length);
+    await p.waitForFunction(() => window.unrollLab.history.train.length >= 3);
     await p.click("#train-pause");
     await p.waitForFunction(() => document.querySelector("#message")?.textContent === "paused");
     const held = await steps();
@@ -265,7 +272,7 @@ describe.skipIf(!haveChromium)("the web lab in Chromium", () => {
     expect(await steps()).toBeLessThanOrEqual(held + 1); // at most the step in flight
     expect(await p.textContent("#train-pause")).toBe("Continue");
     await p.click("#train-pause");
-    await p.waitForFunction((n) => (window as unknown as { unrollLab: { history: { train: unknown[] } } }).unrollLab.history.train.length > n + 2, held);
+    await p.waitForFunction((n) => window.unrollLab.history.train.length > n + 2, held);
     await p.click("#train-stop");
     await p.waitForFunction(() => document.querySelector("#message")?.textContent?.includes("training stopped (aborted)"), null, { timeout: 60_000 });
     expect(await p.isDisabled("#train-start")).toBe(false);

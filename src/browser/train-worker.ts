@@ -32,9 +32,13 @@ import { enableBrowserThreads } from "./threads.js";
 
 /** Training options that cross to the worker (structured-cloneable: no backend object, signal or clock). */
 export type WorkerTrainOptions = Omit<TrainOptions, "backend" | "signal" | "resume" | "initFrom" | "now"> & {
-  /** "wasm" (default), "js" or "reference". */
+  /**
+   * "wasm" (default), "js" or "reference". Like `threads`, it counts only where this start is the
+   * worker's first request: the worker sets its backend up once, on the first request that needs
+   * it ("start", "info", or a handler calling `ctx.backend()`), and keeps it.
+   */
   readonly backend?: string;
-  /** Try two wasm threads (default true). */
+  /** Try two wasm threads (default true); see `backend`. */
   readonly threads?: boolean;
 };
 

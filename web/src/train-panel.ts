@@ -47,7 +47,6 @@ export function mountTrain(root: HTMLElement, lab: Lab): void {
       numberField("Steps", "steps", 2000, { min: 1, step: 100 }),
       numberField("Validate every", "eval-every", 100, { min: 1, step: 10 }),
       numberField("Seed", "seed", 1, { min: 0, step: 1 }),
-      h("label", { title: "two wasm threads where the page is cross-origin isolated" }, "Threads", h("select", { id: "threads" }, h("option", { value: "2" }, "2 if possible"), h("option", { value: "1" }, "1"))),
     ),
     drop,
     paste,
@@ -140,7 +139,6 @@ export function mountTrain(root: HTMLElement, lab: Lab): void {
       maxSteps: readNumber("steps", { min: 1, integer: true }),
       evalEvery: readNumber("eval-every", { min: 1, integer: true }),
       seed: readNumber("seed", { min: 0, integer: true }),
-      threads: byId<HTMLSelectElement>("threads").value === "2",
     };
   };
 
