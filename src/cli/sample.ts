@@ -2,7 +2,7 @@ import { Command, Option } from "commander";
 import { readCheckpointFile } from "../node/checkpoint-file.js";
 import { modelFromCheckpoint } from "../model/trained.js";
 import { sample } from "../generate/text.js";
-import { unquantizableReason } from "../generate/quantized.js";
+import { quantizeLanguageModel, unquantizableReason } from "../generate/quantized.js";
 import { backendName, int, num } from "./options.js";
 import { applyThreadsOption } from "../node/native-backend.js";
 import { readFileSync } from "node:fs";
@@ -62,8 +62,9 @@ export function sampleCommand(): Command {
       if (f.condition !== undefined) throw new Error(`--condition needs a model trained with --task conditional; ${f.model} is a language model`);
       const lm = modelFromCheckpoint(readCheckpointFile(f.model));
       if (f.prime) checkPrime(lm.vocab, f.prime);
-      const weights: "float32" | "int8" =
+      const format: "float32" | "int8" =
         f.weights !== "auto" ? f.weights : getBackend(f.backend).name === "native" && lm.model.params.dtype === "float32" && unquantizableReason(lm.model) === null ? "int8" : "float32";
+      const weights = format === "int8" ? quantizeLanguageModel(lm.model, "int8") : format; // once for all --num samples
       for (let i = 0; i < f.num; i++) {
         if (f.num > 1) process.stdout.write(`${i > 0 ? "\n" : ""}--- sample ${i + 1} ---\n`);
         if (f.prime) process.stdout.write(f.prime);

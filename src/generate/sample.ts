@@ -30,9 +30,10 @@ export interface SampleOptions {
   readonly rng: Rng;
   /**
    * "int8": step with int8 weight matrices (per-row scales, float32 accumulation; quantized.ts),
-   * quantized when the generator starts. Default "float32".
+   * quantized when the generator starts; or the model's `quantizeLanguageModel` result itself, so
+   * that several samples share one quantization. Default "float32".
    */
-  readonly weights?: WeightFormat;
+  readonly weights?: WeightFormat | QuantizedLanguageModel;
 }
 
 /** Validates sampling options once. */
@@ -42,7 +43,7 @@ export function checkSampleOptions(o: SampleOptions, V: number): void {
   if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 1)) throw new Error(`top-k must be a positive integer, got ${o.topK}`);
   if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new Error(`top-p must be in (0, 1], got ${o.topP}`);
   if (o.prime) checkTokenIds(o.prime, V, "prime token id");
-  if (o.weights !== undefined && o.weights !== "float32" && o.weights !== "int8") throw new Error(`weights must be "float32" or "int8", got ${JSON.stringify(o.weights)}`);
+  if (o.weights !== undefined && typeof o.weights !== "object" && o.weights !== "float32" && o.weights !== "int8") throw new Error(`weights must be "float32" or "int8", got ${JSON.stringify(o.weights)}`);
 }
 
 /** The index of the largest entry (the first one on ties). */
@@ -93,8 +94,9 @@ export function pickToken(z: FloatArray, o: Omit<SampleOptions, "length" | "prim
 export function* sampleTokens(backend: Backend, model: LanguageModel, opts: SampleOptions): Generator<number, void, undefined> {
   const V = model.config.vocabSize;
   checkSampleOptions(opts, V);
-  if (opts.weights === "int8") {
-    yield* sampleTokensQuantized(quantizeLanguageModel(model, "int8"), quantizedKernelsFor(backend.name), opts);
+  if (opts.weights === "int8" || typeof opts.weights === "object") {
+    const qm = typeof opts.weights === "object" ? opts.weights : quantizeLanguageModel(model, "int8");
+    yield* sampleTokensQuantized(qm, quantizedKernelsFor(backend.name), opts);
     return;
   }
   let state: RecurrentState | null = null;

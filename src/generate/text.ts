@@ -11,7 +11,7 @@ import { Rng } from "../tensor/random.js";
 import { evaluateChunks } from "../model/evaluate.js";
 import { sampleTokens } from "./sample.js";
 import { yieldToEventLoop } from "../util/yield.js";
-import type { WeightFormat } from "./quantized.js";
+import type { QuantizedLanguageModel, WeightFormat } from "./quantized.js";
 
 /** Options of `sample`. */
 export interface TextSampleOptions {
@@ -27,8 +27,8 @@ export interface TextSampleOptions {
   readonly stop?: string;
   readonly seed?: number;
   readonly backend?: string | Backend;
-  /** "int8": sample with int8 weight matrices (generate/quantized.ts). Default "float32". */
-  readonly weights?: WeightFormat;
+  /** "int8": sample with int8 weight matrices (generate/quantized.ts), or a model they were made for already. Default "float32". */
+  readonly weights?: WeightFormat | QuantizedLanguageModel;
   /** Told how many symbols of `prime` were not in the vocabulary. */
   readonly onUnknown?: (count: number) => void;
 }
