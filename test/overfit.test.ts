@@ -6,7 +6,8 @@ import { makeBatches } from "../src/text/batches.js";
 import { buildCharVocabulary, encode } from "../src/text/vocab.js";
 import { initLanguageModel } from "../src/train/init-model.js";
 import { createOptimizer } from "../src/train/optimizers.js";
-import { createStepContext, evaluateChunks, trainStep } from "../src/train/step.js";
+import { createStepContext, trainStep } from "../src/train/step.js";
+import { evaluateChunks } from "../src/model/evaluate.js";
 import { Rng } from "../src/tensor/random.js";
 
 // 200 characters of Moby Dick's opening.

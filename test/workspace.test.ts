@@ -15,7 +15,8 @@ import { Rng } from "../src/tensor/random.js";
 import { Workspace } from "../src/tensor/workspace.js";
 import { initLanguageModel } from "../src/train/init-model.js";
 import { createOptimizer } from "../src/train/optimizers.js";
-import { createStepContext, evaluateChunks, trainStep } from "../src/train/step.js";
+import { createStepContext, trainStep } from "../src/train/step.js";
+import { evaluateChunks } from "../src/model/evaluate.js";
 import { pickToken, sampleTokens } from "../src/generate/sample.js";
 
 const backends: Backend[] = [jsBackend, ...(wasmUsable() ? [wasmBackend] : []), ...(nativeBackend ? [nativeBackend] : [])];

@@ -105,5 +105,3 @@ export function trainStep(ctx: StepContext, chunk: Chunk, state: RecurrentState 
   }
   return { loss, gradNorm, state: pass.state };
 }
-
-export { evaluateChunks } from "../model/evaluate.js";

@@ -22,7 +22,8 @@ import { Rng } from "../tensor/random.js";
 import { initLanguageModel } from "./init-model.js";
 import { createOptimizer, type OptimizerConfig } from "./optimizers.js";
 import { createPlateau, scheduledLr, type LrScheduleConfig, type Plateau } from "./schedules.js";
-import { createStepContext, DivergedError, evaluateChunks, trainStep, type StepContext } from "./step.js";
+import { createStepContext, DivergedError, trainStep, type StepContext } from "./step.js";
+import { evaluateChunks } from "../model/evaluate.js";
 import { yieldToEventLoop } from "../util/yield.js";
 
 /** Everything a training run can be told; omitted options take the defaults in `DEFAULTS`. */
