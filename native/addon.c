@@ -16,7 +16,11 @@
  *   sumSquares(x, n) → Σ x² (double)
  *   scale(x, n, s)   the float32 optimizer and gradient-norm kernels (optim.h), in place
  *   scatterAddRows(out, src, ids, width)   out[ids[n]] += src[n], rows of width floats (scatter.h)
- *   qgemv(q, scale, rows, cols, x, y, accumulate)   y (+)= scale ⊙ (q x), q int8 rows × cols (qgemv.h)
+ *   qgemv(q, scale, rows, cols, x, y, accumulate, packed?, bias?)   y (+)= scale ⊙ (q x) (+ bias), q int8 rows × cols (qgemv.h)
+ *   bgemv(w, rows, cols, x, y, accumulate, packed?, bias?)   y (+)= w x (+ bias), w bfloat16 bits (Uint16Array) rows × cols
+ *   qpack(q, rows, cols), bpack(w, rows, cols)   the matrix in the dot-product kernels' layout, for `packed`
+ *   quantizedKernels() → { int8, bf16 }   the kernel names those two use now ("avx512-vnni", "avx512-bf16", or the ISA's)
+ *   setQuantizedDot(on) → the previous setting: allow the dot-product instructions (tests reach the others with false)
  *   qlstmCell(H, gates, c, h)   batch-1 LSTM cell update from 4H pre-activations, c and h in place (recurrence.h)
  *
  * Arguments are validated here, once per call, and a bad call throws a TypeError or RangeError
@@ -24,6 +28,7 @@
  */
 #include <node_api.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -210,17 +215,20 @@ static napi_value Peak(napi_env env, napi_callback_info info)
 
 static napi_value Bandwidth(napi_env env, napi_callback_info info)
 {
-  size_t argc = 2;
-  napi_value args[2];
-  double bytes = 0, seconds = 0.3;
+  size_t argc = 3;
+  napi_value args[3];
+  double bytes = 0, seconds = 0.3, threads = 1;
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, args, NULL, NULL));
   if (argc < 1 || napi_get_value_double(env, args[0], &bytes) != napi_ok || !(bytes >= 4096 && bytes <= 4294967296.0) ||
-      (argc >= 2 && (napi_get_value_double(env, args[1], &seconds) != napi_ok || !(seconds > 0 && seconds <= 10)))) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "readBandwidth(bytes, seconds): bytes must be in [4096, 2^32] and seconds in (0, 10]");
+      (argc >= 2 && (napi_get_value_double(env, args[1], &seconds) != napi_ok || !(seconds > 0 && seconds <= 10))) ||
+      (argc >= 3 && (napi_get_value_double(env, args[2], &threads) != napi_ok || !(threads >= 1 && threads <= 64) ||
+                     threads != (int)threads))) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE",
+                           "readBandwidth(bytes, seconds, threads): bytes must be in [4096, 2^32], seconds in (0, 10] and threads an integer in [1, 64]");
     return NULL;
   }
   napi_value out;
-  CHECK_NAPI(env, napi_create_double(env, unroll_read_bandwidth(bytes, seconds), &out));
+  CHECK_NAPI(env, napi_create_double(env, unroll_read_bandwidth(bytes, seconds, (int)threads), &out));
   return out;
 }
 
@@ -705,15 +713,35 @@ static napi_value ScatterAddRows(napi_env env, napi_callback_info info)
 
 /* fill(x: Float32Array, row: Float32Array | null): x ← copies of row (x.length a multiple of
  * row.length), or zeros; x and row must not overlap. */
+/* An optional operand: null/undefined, or a typed array of `type` with at least `need` elements. */
+static int get_optional_typed(napi_env env, napi_value v, napi_typedarray_type type, const char *fn, const char *name,
+                      const char *what, size_t need, void **out)
+{
+  napi_valuetype t;
+  *out = NULL;
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (t == napi_null || t == napi_undefined) return 1;
+  size_t n;
+  if (!get_typed(env, v, type, fn, name, what, &n, out)) return 0;
+  if (n < need) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s: %s needs %zu elements, got %zu", fn, name, need, n);
+    throw_range(env, msg);
+    return 0;
+  }
+  return 1;
+}
+
 static napi_value Qgemv(napi_env env, napi_callback_info info)
 {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 9;
+  napi_value argv[9];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 7) return throw_type(env, "qgemv: expected 7 arguments (q, scale, rows, cols, x, y, accumulate)");
+  if (argc < 7 || argc > 9) return throw_type(env, "qgemv: expected 7 to 9 arguments (q, scale, rows, cols, x, y, accumulate, packed, bias)");
   const int8_t *q;
   const float *scale, *x;
   float *y;
+  void *packed = NULL;
   size_t nq, ns, nx, ny;
   int rows, cols, accumulate;
   if (!get_typed(env, argv[0], napi_int8_array, "qgemv", "q", "an Int8Array", &nq, (void **)&q) ||
@@ -729,11 +757,140 @@ static napi_value Qgemv(napi_env env, napi_callback_info info)
              rows, cols, (unsigned long long)rows * cols, rows, cols, nq, ns, ny, nx);
     return throw_range(env, msg);
   }
+  void *bias = NULL;
+  if (argc >= 8 && !get_optional_typed(env, argv[7], napi_uint8_array, "qgemv", "packed", "a Uint8Array",
+                               unroll_qgemv_packed_size(rows, cols), &packed))
+    return NULL;
+  if (argc == 9 && !get_optional_typed(env, argv[8], napi_float32_array, "qgemv", "bias", "a Float32Array", (size_t)rows, &bias))
+    return NULL;
   const uint64_t yb = (uint64_t)rows * 4;
-  if (overlaps(y, yb, q, (uint64_t)rows * cols) || overlaps(y, yb, scale, yb) || overlaps(y, yb, x, (uint64_t)cols * 4))
-    return throw_range(env, "qgemv: y must not overlap q, scale or x");
-  unroll_qgemv(q, scale, rows, cols, x, y, accumulate);
+  if (overlaps(y, yb, q, (uint64_t)rows * cols) || overlaps(y, yb, scale, yb) || overlaps(y, yb, x, (uint64_t)cols * 4) ||
+      (packed && overlaps(y, yb, packed, unroll_qgemv_packed_size(rows, cols))) || (bias && overlaps(y, yb, bias, yb)))
+    return throw_range(env, "qgemv: y must not overlap q, scale, x, packed or bias");
+  unroll_qgemv(q, (const uint8_t *)packed, scale, rows, cols, x, (const float *)bias, y, accumulate);
   return NULL;
+}
+
+static void free_aligned(napi_env env, void *data, void *hint)
+{
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+/* A zeroed typed array of `bytes` bytes, 64-byte aligned where the runtime allows external buffers. */
+static napi_value aligned_typed(napi_env env, napi_typedarray_type type, size_t elems, size_t bytes, void **data)
+{
+  napi_value ab, out;
+  void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+  if (p && napi_create_external_arraybuffer(env, p, bytes, free_aligned, NULL, &ab) == napi_ok) {
+    *data = p;
+  } else {
+    free(p);
+    CHECK_NAPI(env, napi_create_arraybuffer(env, bytes, data, &ab));
+  }
+  CHECK_NAPI(env, napi_create_typedarray(env, type, elems, ab, 0, &out));
+  return out;
+}
+
+/* qpack(q, rows, cols) → Uint8Array, bpack(w, rows, cols) → Uint16Array: the dot kernels' layout (qgemv.h). */
+static napi_value Pack(napi_env env, napi_callback_info info, int bf16)
+{
+  const char *fn = bf16 ? "bpack" : "qpack";
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char msg[160];
+  if (argc != 3) {
+    snprintf(msg, sizeof msg, "%s: expected 3 arguments (matrix, rows, cols)", fn);
+    return throw_type(env, msg);
+  }
+  void *m;
+  size_t n;
+  int rows, cols;
+  if (!get_typed(env, argv[0], bf16 ? napi_uint16_array : napi_int8_array, fn, "matrix", bf16 ? "a Uint16Array" : "an Int8Array",
+                 &n, &m) ||
+      !get_dim(env, argv[1], "rows", &rows) || !get_dim(env, argv[2], "cols", &cols))
+    return NULL;
+  if ((uint64_t)n < (uint64_t)rows * cols) {
+    snprintf(msg, sizeof msg, "%s: rows %d × cols %d needs %llu elements, got %zu", fn, rows, cols,
+             (unsigned long long)rows * cols, n);
+    return throw_range(env, msg);
+  }
+  const size_t elems = bf16 ? unroll_bgemv_packed_size(rows, cols) : unroll_qgemv_packed_size(rows, cols);
+  void *data;
+  napi_value out = aligned_typed(env, bf16 ? napi_uint16_array : napi_uint8_array, elems, elems * (bf16 ? 2 : 1), &data);
+  if (!out) return NULL;
+  if (bf16)
+    unroll_bgemv_pack((const uint16_t *)m, rows, cols, (uint16_t *)data);
+  else
+    unroll_qgemv_pack((const int8_t *)m, rows, cols, (uint8_t *)data);
+  return out;
+}
+
+static napi_value Qpack(napi_env env, napi_callback_info info) { return Pack(env, info, 0); }
+static napi_value Bpack(napi_env env, napi_callback_info info) { return Pack(env, info, 1); }
+
+static napi_value Bgemv(napi_env env, napi_callback_info info)
+{
+  size_t argc = 8;
+  napi_value argv[8];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6 || argc > 8) return throw_type(env, "bgemv: expected 6 to 8 arguments (w, rows, cols, x, y, accumulate, packed, bias)");
+  const uint16_t *w;
+  const float *x;
+  float *y;
+  void *packed = NULL;
+  size_t nw, nx, ny;
+  int rows, cols, accumulate;
+  if (!get_typed(env, argv[0], napi_uint16_array, "bgemv", "w", "a Uint16Array", &nw, (void **)&w) ||
+      !get_dim(env, argv[1], "rows", &rows) || !get_dim(env, argv[2], "cols", &cols) ||
+      !get_typed(env, argv[3], napi_float32_array, "bgemv", "x", "a Float32Array", &nx, (void **)&x) ||
+      !get_typed(env, argv[4], napi_float32_array, "bgemv", "y", "a Float32Array", &ny, (void **)&y) ||
+      !get_bool(env, argv[5], "accumulate", &accumulate))
+    return NULL;
+  char msg[192];
+  if ((uint64_t)nw < (uint64_t)rows * cols || nx < (size_t)cols || ny < (size_t)rows) {
+    snprintf(msg, sizeof msg, "bgemv: rows %d × cols %d needs w ≥ %llu, y ≥ %d, x ≥ %d; got %zu, %zu, %zu", rows, cols,
+             (unsigned long long)rows * cols, rows, cols, nw, ny, nx);
+    return throw_range(env, msg);
+  }
+  void *bias = NULL;
+  if (argc >= 7 && !get_optional_typed(env, argv[6], napi_uint16_array, "bgemv", "packed", "a Uint16Array",
+                               unroll_bgemv_packed_size(rows, cols), &packed))
+    return NULL;
+  if (argc == 8 && !get_optional_typed(env, argv[7], napi_float32_array, "bgemv", "bias", "a Float32Array", (size_t)rows, &bias))
+    return NULL;
+  const uint64_t yb = (uint64_t)rows * 4;
+  if (overlaps(y, yb, w, (uint64_t)rows * cols * 2) || overlaps(y, yb, x, (uint64_t)cols * 4) ||
+      (packed && overlaps(y, yb, packed, unroll_bgemv_packed_size(rows, cols) * 2)) || (bias && overlaps(y, yb, bias, yb)))
+    return throw_range(env, "bgemv: y must not overlap w, x, packed or bias");
+  unroll_bgemv(w, (const uint16_t *)packed, rows, cols, x, (const float *)bias, y, accumulate);
+  return NULL;
+}
+
+static napi_value QuantizedKernelNames(napi_env env, napi_callback_info info)
+{
+  (void)info;
+  napi_value out, a, b;
+  CHECK_NAPI(env, napi_create_object(env, &out));
+  CHECK_NAPI(env, napi_create_string_utf8(env, unroll_qgemv_kernel(), NAPI_AUTO_LENGTH, &a));
+  CHECK_NAPI(env, napi_create_string_utf8(env, unroll_bgemv_kernel(), NAPI_AUTO_LENGTH, &b));
+  CHECK_NAPI(env, napi_set_named_property(env, out, "int8", a));
+  CHECK_NAPI(env, napi_set_named_property(env, out, "bf16", b));
+  return out;
+}
+
+static napi_value SetQuantizedDot(napi_env env, napi_callback_info info)
+{
+  size_t argc = 1;
+  napi_value arg, out;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, &arg, NULL, NULL));
+  int on;
+  if (argc != 1) return throw_type(env, "setQuantizedDot: expected 1 argument (enabled)");
+  if (!get_bool(env, arg, "enabled", &on)) return NULL;
+  CHECK_NAPI(env, napi_get_boolean(env, unroll_qgemv_set_dot(on) != 0, &out));
+  return out;
 }
 
 static napi_value QlstmCell(napi_env env, napi_callback_info info)
@@ -801,7 +958,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
              {"recBackward", RecBackward}, {"peakGflops", Peak}, {"readBandwidth", Bandwidth}, {"softmaxXent", SoftmaxXent},
              {"adam", Adam},           {"sgd", Sgd},
              {"sumSquares", SumSquares}, {"scale", Scale}, {"fill", Fill},
-             {"scatterAddRows", ScatterAddRows}, {"qgemv", Qgemv}, {"qlstmCell", QlstmCell}};
+             {"scatterAddRows", ScatterAddRows}, {"qgemv", Qgemv}, {"qlstmCell", QlstmCell},
+             {"bgemv", Bgemv}, {"qpack", Qpack}, {"bpack", Bpack}, {"quantizedKernels", QuantizedKernelNames}, {"setQuantizedDot", SetQuantizedDot}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     CHECK_NAPI(env, napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f));

@@ -39,8 +39,8 @@ int unroll_sgemm_ld(int transA, int transB, int M, int N, int K, const float *A,
 
 /* Measured float32 FMA peak of one core in GFLOP/s with the current ISA's registers (best of runs over `seconds`). */
 double unroll_peak_gflops(double seconds);
-/* One core's read bandwidth over a buffer of `bytes`, GB/s (peak.c); -1 when it cannot be allocated. */
-double unroll_read_bandwidth(double bytes, double seconds);
+/* Read bandwidth of `threads` threads sharing a buffer of `bytes`, GB/s (peak.c); -1 when it cannot be allocated. */
+double unroll_read_bandwidth(double bytes, double seconds, int threads);
 
 void unroll_dgemm(int transA, int transB, int M, int N, int K, const double *A, const double *B, double *C,
                   int accumulate);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "gemm.h"
+#include "pool.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -86,9 +87,10 @@ double unroll_peak_gflops(double seconds)
 }
 
 /*
- * Read bandwidth of one core, measured: sums a buffer of `bytes` (floats, 64-byte aligned, touched
- * first so its pages exist) with independent accumulators in the widest registers, repeated for
- * `seconds`; the best pass counts. A buffer far larger than the last-level cache gives the memory
+ * Read bandwidth, measured: `threads` threads of the pool (1 = the caller alone) each sum their
+ * share of a buffer of `bytes` (floats, 64-byte aligned, touched first so its pages exist) with
+ * independent accumulators in the widest registers, at the same time, repeated for `seconds`;
+ * the best pass counts, as bytes read by all of them over the pass's time. A buffer far larger than the last-level cache gives the memory
  * bandwidth; one that fits in the cache, the cache's. Batch-1 sampling reads every weight once per
  * character, so its speed is bounded by this figure. Returns GB/s (1e9 bytes), or -1 when the
  * buffer cannot be allocated.
@@ -132,28 +134,51 @@ static float sum_portable(const float *x, size_t n)
   return a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
 }
 
-double unroll_read_bandwidth(double bytes, double seconds)
+typedef struct {
+  const float *x;
+  size_t n;
+  unroll_isa isa;
+} sum_job;
+
+static void sum_share(void *ctx, int tid, int nth)
+{
+  const sum_job *j = (const sum_job *)ctx;
+  const size_t share = (j->n / (size_t)nth) & ~(size_t)63; /* whole 256-byte blocks */
+  const float *x = j->x + (size_t)tid * share;
+  float s;
+#ifdef X86
+  if (j->isa == UNROLL_ISA_AVX512) s = sum_avx512(x, share);
+  else if (j->isa == UNROLL_ISA_AVX2) s = sum_avx2(x, share);
+  else
+#endif
+    s = sum_portable(x, share);
+  if (tid == 0) unroll_peak_sink = s;
+}
+
+double unroll_read_bandwidth(double bytes, double seconds, int threads)
 {
   const size_t n = ((size_t)(bytes / sizeof(float)) + 63) & ~(size_t)63;
   float *x = aligned_alloc(64, n * sizeof(float));
   if (x == NULL) return -1;
   for (size_t i = 0; i < n; i++) x[i] = (float)(i & 1023) * 1e-3f;
-  const unroll_isa isa = unroll_current_isa();
+  const int before = unroll_pool_threads();
+  const int nth = unroll_pool_set_threads(threads < 1 ? 1 : threads);
+  sum_job j = {x, n, unroll_current_isa()};
+  const size_t read = ((n / (size_t)nth) & ~(size_t)63) * (size_t)nth * sizeof(float);
   double best = 0;
   const double t_end = now_s() + seconds;
   int passes = 0;
   do {
     const double t0 = now_s();
-#ifdef X86
-    if (isa == UNROLL_ISA_AVX512) unroll_peak_sink = sum_avx512(x, n);
-    else if (isa == UNROLL_ISA_AVX2) unroll_peak_sink = sum_avx2(x, n);
+    if (nth == 1)
+      sum_share(&j, 0, 1);
     else
-#endif
-      unroll_peak_sink = sum_portable(x, n);
+      unroll_pool_run(sum_share, &j);
     const double dt = now_s() - t0;
-    const double gbs = (double)n * sizeof(float) / dt * 1e-9;
+    const double gbs = (double)read / dt * 1e-9;
     if (passes++ > 0 && gbs > best) best = gbs; /* the first pass warms the caches and TLB */
   } while (now_s() < t_end || passes < 3);
+  unroll_pool_set_threads(before);
   free(x);
   return best;
 }

@@ -1,14 +1,33 @@
 /*
  * int8 × float32 matrix–vector product with per-row scales (qgemv.h).
  *
- * Every kernel computes row r as: for each lane of its vector width, a float32 running sum of
- * q·x over the columns of that lane; then the lanes are added, then the scalar tail, then the
+ * The float kernels compute row r as: for each lane of their vector width, a float32 running sum
+ * of q·x over the columns of that lane; then the lanes are added, then the scalar tail, then the
  * product with scale[r]. The order differs between ISAs (lane widths), not between threads.
  *
  *   avx512   4 rows at a time, 32 columns per step (8 accumulators): 16 int8 →
  *            _mm512_cvtepi8_epi32 → _mm512_cvtepi32_ps → _mm512_fmadd_ps with x (target avx512f)
  *   avx2     the same with 8 columns per vector (target avx2,fma)
  *   portable the scalar loop
+ *
+ * Converting every weight to float32 costs two instructions per 16 weights, so the float kernels
+ * run at about a quarter of what the caches deliver. Where the CPU has AVX512-VNNI, `avx512-vnni`
+ * instead multiplies the int8 weights by x in fixed point, 64 products per vpdpbusd:
+ *
+ *   x is written as sx · (128·hi + lo), sx = max|x| / 16256, hi in [-127, 127], lo in [-64, 63]
+ *   (x to 15 bits: each element within sx/2 = max|x|/32512 of its value);
+ *   Σ q·x = sx · (128·Σ q·hi + Σ q·lo), each sum exact in int32 (cols ≤ 65536).
+ *
+ * vpdpbusd multiplies unsigned by signed bytes, so the weights enter as q + 128 (q xor 0x80) and
+ * 128·Σ hi (and 128·Σ lo), computed once per call, are subtracted. A non-finite x falls back to
+ * the float kernel, which propagates it.
+ *
+ * bf16 weights (unroll_bgemv): y[r] = Σ_k w[r,k]·x[k], w bfloat16 (the upper half of a float32).
+ *
+ *   avx512-bf16  vdpbf16ps, 32 weights per instruction, x split as bf16(x) + bf16(x − bf16(x))
+ *                (x to 16 bits); products exact, float32 accumulation (target avx512bf16)
+ *   avx512/avx2  each bf16 widened to float32 exactly (zero-extend, shift by 16), FMA with x
+ *   portable     the scalar loop
  *
  * Threads: products of at least PARALLEL_MIN weights are split into fixed row blocks (multiples
  * of 4 rows) claimed by the pool's threads; batch-1 sampling of a 2×512 LSTM reads 4 MB of int8
@@ -22,8 +41,13 @@
 
 #if defined(__GNUC__) && !defined(UNROLL_PLAIN_C) && (defined(__x86_64__) || defined(__i386__))
 #define QGEMV_X86 1
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define PARALLEL_MIN (1 << 17)
 #define BLOCK_ROWS 64
@@ -156,6 +180,387 @@ AVX2 static void rows_avx2(const int8_t *q, const float *scale, int lo, int hi, 
 }
 #endif
 
+/* ---- fixed-point int8 × x (AVX512-VNNI) ---- */
+
+/* x in two signed digits, padded with zeros to a multiple of 64 (main thread only: the pool reads them). */
+typedef struct {
+  const int8_t *hi, *lo;
+  int sum_hi, sum_lo;
+  double sx;
+} qx_digits;
+
+#if QGEMV_X86
+#define QX_RANGE 16256
+
+static int8_t *digit_buf;
+static size_t digit_cap;
+
+/* 64-byte aligned scratch of at least `bytes` (grown, never shrunk); NULL when out of memory. */
+static void *scratch(size_t bytes)
+{
+  if (bytes > digit_cap) {
+    free(digit_buf);
+    digit_cap = 0;
+    digit_buf = (int8_t *)aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!digit_buf) return NULL;
+    digit_cap = bytes;
+  }
+  return digit_buf;
+}
+
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
+
+/* max |x| over finite x, or −1 when x holds a NaN or ±Inf. */
+VNNI static float max_abs(const float *x, int cols)
+{
+  __m512 m = _mm512_setzero_ps();
+  __mmask16 bad = 0;
+  const __m512 inf = _mm512_set1_ps(__builtin_inff());
+  int k = 0;
+  for (; k + 16 <= cols; k += 16) {
+    const __m512 a = _mm512_abs_ps(_mm512_loadu_ps(x + k));
+    bad |= _mm512_cmp_ps_mask(a, inf, _CMP_NLT_UQ); /* NaN or Inf */
+    m = _mm512_max_ps(m, a);
+  }
+  if (k < cols) {
+    const __mmask16 t = (__mmask16)((1u << (cols - k)) - 1);
+    const __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(t, x + k));
+    bad |= _mm512_mask_cmp_ps_mask(t, a, inf, _CMP_NLT_UQ);
+    m = _mm512_max_ps(m, a);
+  }
+  return bad ? -1.0f : _mm512_reduce_max_ps(m);
+}
+
+/* x as digits (qx_digits), padded with zeros; 0 when x holds a non-finite value or no scratch could be had. */
+VNNI static int split_digits(const float *x, int cols, qx_digits *d)
+{
+  const float m = max_abs(x, cols);
+  if (m < 0) return 0;
+  const size_t padded = ((size_t)cols + 63) / 64 * 64;
+  int8_t *hi = (int8_t *)scratch(2 * padded);
+  if (!hi) return 0;
+  int8_t *lo = hi + padded;
+  const __m512 inv = _mm512_set1_ps(m > 0 ? (float)QX_RANGE / m : 0);
+  const __m512i top = _mm512_set1_epi32(QX_RANGE), bottom = _mm512_set1_epi32(-QX_RANGE), half = _mm512_set1_epi32(64);
+  __m512i sh = _mm512_setzero_si512(), sl = sh;
+  for (size_t k = 0; k < padded; k += 16) {
+    const int n = cols - (int)k;
+    const __mmask16 t = n >= 16 ? 0xFFFF : n > 0 ? (__mmask16)((1u << n) - 1) : 0;
+    /* round to nearest even (the default MXCSR mode), then clamp */
+    __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(t, x + k), inv));
+    v = _mm512_max_epi32(_mm512_min_epi32(v, top), bottom);
+    const __m512i h = _mm512_srai_epi32(_mm512_add_epi32(v, half), 7); /* floor((v + 64) / 128) */
+    const __m512i l = _mm512_sub_epi32(v, _mm512_slli_epi32(h, 7));
+    sh = _mm512_add_epi32(sh, h);
+    sl = _mm512_add_epi32(sl, l);
+    _mm_storeu_si128((__m128i *)(hi + k), _mm512_cvtepi32_epi8(h));
+    _mm_storeu_si128((__m128i *)(lo + k), _mm512_cvtepi32_epi8(l));
+  }
+  d->hi = hi;
+  d->lo = lo;
+  d->sum_hi = _mm512_reduce_add_epi32(sh);
+  d->sum_lo = _mm512_reduce_add_epi32(sl);
+  d->sx = (double)m / QX_RANGE;
+  return 1;
+}
+
+/*
+ * Packed int8 layout (unroll_qgemv_packed_size): blocks of 16 rows × 4 columns, 64 bytes each,
+ * byte 4·i + j = q[16b + i][4g + j] + 128 (rows and columns padded with q = 0), block (b, g) at
+ * (b · ⌈cols/4⌉ + g) · 64. One vpdpbusd multiplies a block by 4 broadcast digits of x and adds
+ * into 16 lanes, one per row, so a row block needs no horizontal sum.
+ */
+VNNI static void rows_vnni(const uint8_t *packed, const float *scale, int lo, int hi, int cols, const qx_digits *d,
+                           float *y, int accumulate)
+{
+  const int groups = (cols + 3) / 4;
+  const size_t bstride = (size_t)groups * 64;
+  const __m512 sx = _mm512_set1_ps((float)d->sx);
+  const __m512i corr_h = _mm512_set1_epi32(128 * d->sum_hi), corr_l = _mm512_set1_epi32(128 * d->sum_lo);
+  for (int r = lo; r < hi; r += 64) {
+    const int nb = (hi - r + 15) / 16 < 4 ? (hi - r + 15) / 16 : 4;
+    const uint8_t *p = packed + (size_t)(r / 16) * bstride;
+    __m512i h0 = _mm512_setzero_si512(), h1 = h0, h2 = h0, h3 = h0, l0 = h0, l1 = h0, l2 = h0, l3 = h0;
+    const int32_t *xh = (const int32_t *)d->hi, *xl = (const int32_t *)d->lo;
+    if (nb == 4) {
+      for (int g = 0; g < groups; g++) {
+        const __m512i bh = _mm512_set1_epi32(xh[g]), bl = _mm512_set1_epi32(xl[g]);
+        const uint8_t *pg = p + (size_t)g * 64;
+        const __m512i w0 = _mm512_loadu_si512(pg), w1 = _mm512_loadu_si512(pg + bstride),
+                      w2 = _mm512_loadu_si512(pg + 2 * bstride), w3 = _mm512_loadu_si512(pg + 3 * bstride);
+        h0 = _mm512_dpbusd_epi32(h0, w0, bh);
+        l0 = _mm512_dpbusd_epi32(l0, w0, bl);
+        h1 = _mm512_dpbusd_epi32(h1, w1, bh);
+        l1 = _mm512_dpbusd_epi32(l1, w1, bl);
+        h2 = _mm512_dpbusd_epi32(h2, w2, bh);
+        l2 = _mm512_dpbusd_epi32(l2, w2, bl);
+        h3 = _mm512_dpbusd_epi32(h3, w3, bh);
+        l3 = _mm512_dpbusd_epi32(l3, w3, bl);
+      }
+    } else {
+      for (int g = 0; g < groups; g++) {
+        const __m512i bh = _mm512_set1_epi32(xh[g]), bl = _mm512_set1_epi32(xl[g]);
+        const uint8_t *pg = p + (size_t)g * 64;
+        __m512i w = _mm512_loadu_si512(pg);
+        h0 = _mm512_dpbusd_epi32(h0, w, bh);
+        l0 = _mm512_dpbusd_epi32(l0, w, bl);
+        if (nb > 1) {
+          w = _mm512_loadu_si512(pg + bstride);
+          h1 = _mm512_dpbusd_epi32(h1, w, bh);
+          l1 = _mm512_dpbusd_epi32(l1, w, bl);
+        }
+        if (nb > 2) {
+          w = _mm512_loadu_si512(pg + 2 * bstride);
+          h2 = _mm512_dpbusd_epi32(h2, w, bh);
+          l2 = _mm512_dpbusd_epi32(l2, w, bl);
+        }
+      }
+    }
+    const __m512i hs[4] = {h0, h1, h2, h3}, ls[4] = {l0, l1, l2, l3};
+    for (int b = 0; b < nb; b++) {
+      const int r0 = r + 16 * b, n = hi - r0 < 16 ? hi - r0 : 16;
+      const __mmask16 m = (__mmask16)(0xFFFFu >> (16 - n));
+      /* Σ q·x / sx = 128·Σ q·hi + Σ q·lo, each Σ (q+128)·digit − 128·Σ digit */
+      const __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(hs[b], corr_h)), _mm512_set1_ps(128.0f),
+                                       _mm512_cvtepi32_ps(_mm512_sub_epi32(ls[b], corr_l)));
+      __m512 out = _mm512_mul_ps(_mm512_mul_ps(v, sx), _mm512_maskz_loadu_ps(m, scale + r0));
+      if (accumulate) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(m, y + r0));
+      _mm512_mask_storeu_ps(y + r0, m, out);
+    }
+  }
+}
+#endif
+
+/* ---- bf16 weights ---- */
+
+typedef void (*brows_fn)(const uint16_t *w, int lo, int hi, int cols, const float *x, float *y, int accumulate);
+
+static inline float bf16_to_float(uint16_t b)
+{
+  const uint32_t u = (uint32_t)b << 16;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+static void brows_portable(const uint16_t *w, int lo, int hi, int cols, const float *x, float *y, int accumulate)
+{
+  for (int r = lo; r < hi; r++) {
+    const uint16_t *row = w + (size_t)r * cols;
+    float s = 0;
+    for (int k = 0; k < cols; k++) s += bf16_to_float(row[k]) * x[k];
+    store(y, r, s, accumulate);
+  }
+}
+
+#if QGEMV_X86
+AVX512 static inline __m512 bcvt16(const uint16_t *p)
+{
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16));
+}
+
+AVX512 static float btail512(const uint16_t *row, const float *x, int k, int cols, __m512 acc)
+{
+  for (; k + 16 <= cols; k += 16) acc = _mm512_fmadd_ps(bcvt16(row + k), _mm512_loadu_ps(x + k), acc);
+  float s = _mm512_reduce_add_ps(acc);
+  for (; k < cols; k++) s += bf16_to_float(row[k]) * x[k];
+  return s;
+}
+
+AVX512 static void brows_avx512(const uint16_t *w, int lo, int hi, int cols, const float *x, float *y, int accumulate)
+{
+  int r = lo;
+  for (; r + 4 <= hi; r += 4) {
+    const uint16_t *w0 = w + (size_t)r * cols, *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int k = 0;
+    for (; k + 16 <= cols; k += 16) {
+      const __m512 x0 = _mm512_loadu_ps(x + k);
+      a0 = _mm512_fmadd_ps(bcvt16(w0 + k), x0, a0);
+      a1 = _mm512_fmadd_ps(bcvt16(w1 + k), x0, a1);
+      a2 = _mm512_fmadd_ps(bcvt16(w2 + k), x0, a2);
+      a3 = _mm512_fmadd_ps(bcvt16(w3 + k), x0, a3);
+    }
+    store(y, r, btail512(w0, x, k, cols, a0), accumulate);
+    store(y, r + 1, btail512(w1, x, k, cols, a1), accumulate);
+    store(y, r + 2, btail512(w2, x, k, cols, a2), accumulate);
+    store(y, r + 3, btail512(w3, x, k, cols, a3), accumulate);
+  }
+  for (; r < hi; r++) store(y, r, btail512(w + (size_t)r * cols, x, 0, cols, _mm512_setzero_ps()), accumulate);
+}
+
+AVX2 static inline __m256 bcvt8(const uint16_t *p)
+{
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+
+AVX2 static float btail256(const uint16_t *row, const float *x, int k, int cols, __m256 acc)
+{
+  for (; k + 8 <= cols; k += 8) acc = _mm256_fmadd_ps(bcvt8(row + k), _mm256_loadu_ps(x + k), acc);
+  __m128 v = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+  v = _mm_add_ss(v, _mm_shuffle_ps(v, v, 1));
+  float s = _mm_cvtss_f32(v);
+  for (; k < cols; k++) s += bf16_to_float(row[k]) * x[k];
+  return s;
+}
+
+AVX2 static void brows_avx2(const uint16_t *w, int lo, int hi, int cols, const float *x, float *y, int accumulate)
+{
+  int r = lo;
+  for (; r + 4 <= hi; r += 4) {
+    const uint16_t *w0 = w + (size_t)r * cols, *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int k = 0;
+    for (; k + 8 <= cols; k += 8) {
+      const __m256 x0 = _mm256_loadu_ps(x + k);
+      a0 = _mm256_fmadd_ps(bcvt8(w0 + k), x0, a0);
+      a1 = _mm256_fmadd_ps(bcvt8(w1 + k), x0, a1);
+      a2 = _mm256_fmadd_ps(bcvt8(w2 + k), x0, a2);
+      a3 = _mm256_fmadd_ps(bcvt8(w3 + k), x0, a3);
+    }
+    store(y, r, btail256(w0, x, k, cols, a0), accumulate);
+    store(y, r + 1, btail256(w1, x, k, cols, a1), accumulate);
+    store(y, r + 2, btail256(w2, x, k, cols, a2), accumulate);
+    store(y, r + 3, btail256(w3, x, k, cols, a3), accumulate);
+  }
+  for (; r < hi; r++) store(y, r, btail256(w + (size_t)r * cols, x, 0, cols, _mm256_setzero_ps()), accumulate);
+}
+
+#define BF16 __attribute__((target("avx512f,avx512bw,avx512bf16")))
+
+/*
+ * Packed bf16 layout (unroll_bgemv_packed_size): blocks of 16 rows × 2 columns, 64 bytes each,
+ * element 2·i + j = w[16b + i][2g + j] (padded with zeros), block (b, g) at (b · ⌈cols/2⌉ + g) · 32
+ * elements. One vdpbf16ps multiplies a block by a broadcast pair of x and adds into 16 lanes.
+ * xs holds bf16(x) then bf16(x − bf16(x)), each padded with zeros to a multiple of 32.
+ */
+BF16 static void brows_bf16(const uint16_t *packed, int lo, int hi, int cols, const uint16_t *xs, float *y,
+                            int accumulate)
+{
+  const int groups = (cols + 1) / 2;
+  const int padded = (cols + 31) / 32 * 32;
+  const uint32_t *xh = (const uint32_t *)xs, *xl = (const uint32_t *)(xs + padded);
+  const size_t bstride = (size_t)groups * 32;
+  for (int r = lo; r < hi; r += 64) {
+    const int nb = (hi - r + 15) / 16 < 4 ? (hi - r + 15) / 16 : 4;
+    const uint16_t *p = packed + (size_t)(r / 16) * bstride;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    if (nb == 4) {
+      for (int g = 0; g < groups; g++) {
+        const __m512bh bh = (__m512bh)_mm512_set1_epi32((int)xh[g]), bl = (__m512bh)_mm512_set1_epi32((int)xl[g]);
+        const uint16_t *pg = p + (size_t)g * 32;
+        const __m512bh w0 = (__m512bh)_mm512_loadu_si512(pg), w1 = (__m512bh)_mm512_loadu_si512(pg + bstride),
+                       w2 = (__m512bh)_mm512_loadu_si512(pg + 2 * bstride), w3 = (__m512bh)_mm512_loadu_si512(pg + 3 * bstride);
+        a0 = _mm512_dpbf16_ps(_mm512_dpbf16_ps(a0, w0, bh), w0, bl);
+        a1 = _mm512_dpbf16_ps(_mm512_dpbf16_ps(a1, w1, bh), w1, bl);
+        a2 = _mm512_dpbf16_ps(_mm512_dpbf16_ps(a2, w2, bh), w2, bl);
+        a3 = _mm512_dpbf16_ps(_mm512_dpbf16_ps(a3, w3, bh), w3, bl);
+      }
+    } else {
+      for (int g = 0; g < groups; g++) {
+        const __m512bh bh = (__m512bh)_mm512_set1_epi32((int)xh[g]), bl = (__m512bh)_mm512_set1_epi32((int)xl[g]);
+        const uint16_t *pg = p + (size_t)g * 32;
+        __m512bh w = (__m512bh)_mm512_loadu_si512(pg);
+        a0 = _mm512_dpbf16_ps(_mm512_dpbf16_ps(a0, w, bh), w, bl);
+        if (nb > 1) {
+          w = (__m512bh)_mm512_loadu_si512(pg + bstride);
+          a1 = _mm512_dpbf16_ps(_mm512_dpbf16_ps(a1, w, bh), w, bl);
+        }
+        if (nb > 2) {
+          w = (__m512bh)_mm512_loadu_si512(pg + 2 * bstride);
+          a2 = _mm512_dpbf16_ps(_mm512_dpbf16_ps(a2, w, bh), w, bl);
+        }
+      }
+    }
+    const __m512 as[4] = {a0, a1, a2, a3};
+    for (int b = 0; b < nb; b++) {
+      const int r0 = r + 16 * b, n = hi - r0 < 16 ? hi - r0 : 16;
+      const __mmask16 m = (__mmask16)(0xFFFFu >> (16 - n));
+      __m512 out = as[b];
+      if (accumulate) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(m, y + r0));
+      _mm512_mask_storeu_ps(y + r0, m, out);
+    }
+  }
+}
+#endif
+
+/* bf16 of a float, rounded to nearest even (x finite). */
+static inline uint16_t float_to_bf16(float f)
+{
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1)) >> 16);
+}
+
+#if QGEMV_X86
+/* bf16(x) then bf16(x − bf16(x)), each padded with zeros to a multiple of 32; NULL when x is not finite. */
+static const uint16_t *split_bf16(const float *x, int cols)
+{
+  const size_t padded = ((size_t)cols + 31) / 32 * 32;
+  uint16_t *xs = (uint16_t *)scratch(4 * padded);
+  if (!xs) return NULL;
+  memset(xs, 0, 4 * padded);
+  for (int k = 0; k < cols; k++) {
+    if (!(fabsf(x[k]) <= 3.4e38f)) return NULL;
+    const uint16_t h = float_to_bf16(x[k]);
+    xs[k] = h;
+    xs[padded + k] = float_to_bf16(x[k] - bf16_to_float(h));
+  }
+  return xs;
+}
+#endif
+
+/* ---- features and dispatch ---- */
+
+static int cpu_vnni = -1, cpu_bf16 = -1;
+static int dot_enabled = 1;
+
+static void detect_features(void)
+{
+  if (cpu_vnni >= 0) return;
+  cpu_vnni = cpu_bf16 = 0;
+#if QGEMV_X86
+  unsigned a, b, c, d;
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+    cpu_vnni = (int)((c >> 11) & 1);
+    if (a >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d)) cpu_bf16 = (int)((a >> 5) & 1);
+  }
+#endif
+}
+
+/* The dot-product kernels run only on the AVX-512 tier (the OS saves zmm state) and when enabled. */
+static int use_vnni(void)
+{
+  detect_features();
+  return dot_enabled && cpu_vnni && unroll_current_isa() == UNROLL_ISA_AVX512;
+}
+
+static int use_bf16dot(void)
+{
+  detect_features();
+  return dot_enabled && cpu_bf16 && unroll_current_isa() == UNROLL_ISA_AVX512;
+}
+
+int unroll_qgemv_set_dot(int enabled)
+{
+  const int was = dot_enabled;
+  dot_enabled = enabled != 0;
+  return was;
+}
+
+const char *unroll_qgemv_kernel(void)
+{
+  if (use_vnni()) return "avx512-vnni";
+  return unroll_isa_name(unroll_current_isa());
+}
+
+const char *unroll_bgemv_kernel(void)
+{
+  if (use_bf16dot()) return "avx512-bf16";
+  return unroll_isa_name(unroll_current_isa());
+}
+
 static rows_fn kernel(void)
 {
 #if QGEMV_X86
@@ -168,31 +573,112 @@ static rows_fn kernel(void)
   return rows_portable;
 }
 
+static brows_fn bkernel(void)
+{
+#if QGEMV_X86
+  switch (unroll_current_isa()) {
+  case UNROLL_ISA_AVX512: return brows_avx512;
+  case UNROLL_ISA_AVX2: return brows_avx2;
+  default: break;
+  }
+#endif
+  return brows_portable;
+}
+
+size_t unroll_qgemv_packed_size(int rows, int cols)
+{
+  return (size_t)((rows + 15) / 16) * 16 * (size_t)((cols + 3) / 4) * 4;
+}
+
+size_t unroll_bgemv_packed_size(int rows, int cols)
+{
+  return (size_t)((rows + 15) / 16) * 16 * (size_t)((cols + 1) / 2) * 2;
+}
+
+void unroll_qgemv_pack(const int8_t *q, int rows, int cols, uint8_t *packed)
+{
+  const int groups = (cols + 3) / 4;
+  memset(packed, 128, unroll_qgemv_packed_size(rows, cols));
+  for (int r = 0; r < rows; r++)
+    for (int k = 0; k < cols; k++)
+      packed[((size_t)(r / 16) * groups + k / 4) * 64 + (r % 16) * 4 + k % 4] = (uint8_t)(q[(size_t)r * cols + k] + 128);
+}
+
+void unroll_bgemv_pack(const uint16_t *w, int rows, int cols, uint16_t *packed)
+{
+  const int groups = (cols + 1) / 2;
+  memset(packed, 0, unroll_bgemv_packed_size(rows, cols) * 2);
+  for (int r = 0; r < rows; r++)
+    for (int k = 0; k < cols; k++)
+      packed[((size_t)(r / 16) * groups + k / 2) * 32 + (r % 16) * 2 + k % 2] = w[(size_t)r * cols + k];
+}
+
 typedef struct {
   rows_fn fn;
+  brows_fn bfn;
   const int8_t *q;
-  const float *scale, *x;
+  const uint8_t *qpacked;
+  const uint16_t *w, *wpacked, *xs;
+  const float *scale, *x, *bias;
+  const qx_digits *d;
   float *y;
   int rows, cols, accumulate;
 } qgemv_job;
+
+static void qgemv_rows(const qgemv_job *j, int lo, int hi)
+{
+#if QGEMV_X86
+  if (j->d)
+    rows_vnni(j->qpacked, j->scale, lo, hi, j->cols, j->d, j->y, j->accumulate);
+  else if (j->xs)
+    brows_bf16(j->wpacked, lo, hi, j->cols, j->xs, j->y, j->accumulate);
+  else
+#endif
+  if (j->bfn)
+    j->bfn(j->w, lo, hi, j->cols, j->x, j->y, j->accumulate);
+  else
+    j->fn(j->q, j->scale, lo, hi, j->cols, j->x, j->y, j->accumulate);
+  if (j->bias)
+    for (int r = lo; r < hi; r++) j->y[r] += j->bias[r];
+}
 
 static void qgemv_block(void *ctx, size_t block)
 {
   const qgemv_job *j = (const qgemv_job *)ctx;
   const int lo = (int)block * BLOCK_ROWS;
   const int hi = lo + BLOCK_ROWS < j->rows ? lo + BLOCK_ROWS : j->rows;
-  j->fn(j->q, j->scale, lo, hi, j->cols, j->x, j->y, j->accumulate);
+  qgemv_rows(j, lo, hi);
 }
 
-void unroll_qgemv(const int8_t *q, const float *scale, int rows, int cols, const float *x, float *y, int accumulate)
+static void run(const qgemv_job *j)
 {
-  const rows_fn fn = kernel();
-  if (rows <= 0) return;
-  const int nblocks = (rows + BLOCK_ROWS - 1) / BLOCK_ROWS;
-  if (unroll_pool_threads() < 2 || nblocks < 2 || (long long)rows * cols < PARALLEL_MIN) {
-    fn(q, scale, 0, rows, cols, x, y, accumulate);
+  const int nblocks = (j->rows + BLOCK_ROWS - 1) / BLOCK_ROWS;
+  if (unroll_pool_threads() < 2 || nblocks < 2 || (long long)j->rows * j->cols < PARALLEL_MIN) {
+    qgemv_rows(j, 0, j->rows);
     return;
   }
-  qgemv_job j = {fn, q, scale, x, y, rows, cols, accumulate};
-  unroll_pool_for((size_t)nblocks, qgemv_block, &j);
+  unroll_pool_for((size_t)nblocks, qgemv_block, (void *)j);
+}
+
+void unroll_qgemv(const int8_t *q, const uint8_t *packed, const float *scale, int rows, int cols, const float *x,
+                  const float *bias, float *y, int accumulate)
+{
+  if (rows <= 0) return;
+  qgemv_job j = {kernel(), NULL, q, packed, NULL, NULL, NULL, scale, x, bias, NULL, y, rows, cols, accumulate};
+#if QGEMV_X86
+  qx_digits d;
+  if (packed && cols > 0 && cols <= 65536 && use_vnni() && split_digits(x, cols, &d)) j.d = &d;
+#endif
+  run(&j);
+}
+
+void unroll_bgemv(const uint16_t *w, const uint16_t *packed, int rows, int cols, const float *x, const float *bias,
+                  float *y, int accumulate)
+{
+  if (rows <= 0) return;
+  qgemv_job j = {NULL, bkernel(), NULL, NULL, w, packed, NULL, NULL, x, bias, NULL, y, rows, cols, accumulate};
+#if QGEMV_X86
+  if (packed && cols > 0 && use_bf16dot()) j.xs = split_bf16(x, cols);
+#endif
+  run(&j);
 }

@@ -4,8 +4,11 @@
  *
  *   y[r] = scale[r] · Σ_k q[r·cols + k] · x[k]        (y[r] += … when `accumulate`)
  *
+ * then y[r] += bias[r] when `bias` is not NULL.
+ *
  * q is rows × cols int8, row-major; x has cols floats, y rows floats. The sum is accumulated in
- * float32 (each q converted exactly to float32). Kernels: AVX-512, AVX2+FMA or portable C, picked
+ * float32 (each q converted exactly to float32), or, where the CPU has AVX512-VNNI, exactly in
+ * int32 with x rounded to 15 bits (qgemv.c). Kernels: AVX-512, AVX2+FMA or portable C, picked
  * with sgemm's ISA (unroll_current_isa). Large products split their rows over the addon's pool;
  * every row is computed by one thread in a fixed order, so results do not depend on the thread
  * count.
@@ -16,6 +19,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
-void unroll_qgemv(const int8_t *q, const float *scale, int rows, int cols, const float *x, float *y, int accumulate);
+void unroll_qgemv(const int8_t *q, const uint8_t *packed, const float *scale, int rows, int cols, const float *x,
+                  const float *bias, float *y, int accumulate);
+
+/* y[r] (+)= Σ_k w[r·cols + k] · x[k] (+ bias[r]), w bfloat16 bit patterns (the upper 16 bits of float32). */
+void unroll_bgemv(const uint16_t *w, const uint16_t *packed, int rows, int cols, const float *x, const float *bias,
+                  float *y, int accumulate);
+
+/*
+ * `packed` (may be NULL) is the same matrix in the dot-product kernels' layout (qgemv.c), made
+ * once by the pack functions; without it, or on a CPU without those instructions, the float
+ * kernels read the row-major matrix. Sizes are in elements (bytes for int8, uint16 for bf16).
+ */
+size_t unroll_qgemv_packed_size(int rows, int cols);
+size_t unroll_bgemv_packed_size(int rows, int cols);
+void unroll_qgemv_pack(const int8_t *q, int rows, int cols, uint8_t *packed);
+void unroll_bgemv_pack(const uint16_t *w, int rows, int cols, uint16_t *packed);
+
+/* The kernel a call uses now: "avx512-vnni" / "avx512-bf16" (dot-product instructions, see qgemv.c),
+ * else the ISA's name ("avx512", "avx2", "portable"). */
+const char *unroll_qgemv_kernel(void);
+const char *unroll_bgemv_kernel(void);
+
+/* Allows (1) or forbids (0) the dot-product kernels, so that tests reach the float ones; returns the previous setting. */
+int unroll_qgemv_set_dot(int enabled);
 
 #endif

@@ -1,7 +1,8 @@
 /**
- * int8 inference weights (src/generate/quantized.ts, native/qgemv.c): the quantization error
- * bound, the int8 matrix–vector kernels against a float64 reference, the quantized step against
- * the float32 step of the dequantized model, and sampling with int8 weights.
+ * int8 and bf16 inference weights (src/generate/quantized.ts, native/qgemv.c): the quantization
+ * error bounds, the matrix–vector kernels (TypeScript; native on every ISA, with and without the
+ * VNNI / BF16 dot-product instructions) against a float64 reference, the quantized step against
+ * the float32 step of the dequantized model, and sampling with compact weights.
  */
 import { describe, expect, it } from "vitest";
 import { getBackend } from "../src/backend/select.js";
@@ -15,7 +16,10 @@ import {
   quantizedStep,
   quantizeLanguageModel,
   quantizeMatrix,
+  bf16Matrix,
+  type QuantizedFormat,
   type QuantizedKernels,
+  type QuantizedMatrix,
 } from "../src/generate/quantized.js";
 import { sampleTokens, sampleTokensQuantized } from "../src/generate/sample.js";
 import { bindLanguageModel, createLanguageModel, languageModelForward, type LanguageModel } from "../src/model/language-model.js";
@@ -60,86 +64,165 @@ describe("int8 quantization", () => {
   });
 });
 
-/** Σ q·x·s in float64, and Σ |q·x|·s (the scale of float32 accumulation error). */
-function reference(q: Int8Array, s: Float32Array, rows: number, cols: number, x: Float32Array): { y: Float64Array; mag: Float64Array } {
-  const y = new Float64Array(rows), mag = new Float64Array(rows);
+describe("bf16 weights", () => {
+  it("round to nearest, ties to even; |w − bf16(w)| ≤ 2⁻⁸|w|; widening is exact", () => {
+    const ulp = 2 ** -7; // bf16 spacing in [1, 2)
+    const cases: [number, number][] = [
+      [1, 1],
+      [1 + ulp / 2, 1], // tie → even (1)
+      [1 + ulp + ulp / 2, 1 + 2 * ulp], // tie → even (1 + 2 ulp)
+      [1 + ulp / 2 + 2 ** -20, 1 + ulp], // above the tie
+      [-(1 + ulp / 2 + 2 ** -20), -(1 + ulp)],
+      [0, 0],
+    ];
+    const d = dequantizeMatrix(bf16Matrix(cases.map((c) => c[0]), 1, cases.length));
+    cases.forEach(([, want], i) => expect(d[i]).toBe(want));
+    // random values, subnormal ones included: the nearer of the two bf16 neighbours (the even one on a tie)
+    const rng = Rng.seeded(2);
+    const w = Float32Array.from({ length: 5000 }, (_, i) => (2 * rng.uniform() - 1) * (i % 10 === 0 ? 1e-39 : 7));
+    const e = dequantizeMatrix(bf16Matrix(w, 50, 100));
+    const bits = new Uint32Array(w.buffer);
+    const widen = (b: number) => new Float32Array(Uint32Array.of(b >>> 0).buffer)[0];
+    for (let i = 0; i < w.length; i++) {
+      const down = widen(bits[i] & 0xffff0000), up = widen((bits[i] & 0xffff0000) + 0x10000);
+      const dd = Math.abs(w[i] - down), du = Math.abs(up - w[i]);
+      const want = dd < du ? down : du < dd ? up : (bits[i] >>> 16) % 2 === 0 ? down : up;
+      expect(e[i]).toBe(want);
+      if (Math.abs(w[i]) > 1e-30) expect(Math.abs(w[i] - e[i])).toBeLessThanOrEqual(2 ** -8 * Math.abs(w[i]));
+    }
+    expect(() => bf16Matrix([1, Number.NaN], 1, 2)).toThrow(/non-finite/);
+  });
+});
+
+/** The matrix as float64 values (q·s, or the widened bf16), for the reference products. */
+function values(m: QuantizedMatrix): Float64Array {
+  return Float64Array.from(dequantizeMatrix(m, new Float64Array(m.rows * m.cols)));
+}
+
+/** Σ w·x in float64; Σ |w·x| (the scale of float32 accumulation error); Σ |w| (of x's rounding). */
+function reference(m: QuantizedMatrix, x: Float32Array): { y: Float64Array; mag: Float64Array; abs: Float64Array } {
+  const w = m.format === "int8" ? dequantizeMatrix(m, new Float64Array(m.rows * m.cols)) : values(m);
+  const { rows, cols } = m;
+  const y = new Float64Array(rows), mag = new Float64Array(rows), abs = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
     for (let k = 0; k < cols; k++) {
-      y[r] += q[r * cols + k] * x[k];
-      mag[r] += Math.abs(q[r * cols + k] * x[k]);
+      const v = m.format === "int8" ? m.q[r * cols + k] * m.scale[r] : w[r * cols + k];
+      y[r] += v * x[k];
+      mag[r] += Math.abs(v * x[k]);
+      abs[r] += Math.abs(v);
     }
-    y[r] *= s[r];
-    mag[r] *= s[r];
   }
-  return { y, mag };
+  return { y, mag, abs };
 }
 
-function checkKernel(k: QuantizedKernels): void {
+/**
+ * The error a kernel may make: float32 accumulation, 1e-5 of Σ|w·x|; with VNNI, x rounded to
+ * within max|x|/32512, so Σ|w| times that more; with AVX512-BF16, x to 16 bits (2⁻¹⁷ relative).
+ */
+function bound(kernel: string, mag: number, abs: number, xmax: number): number {
+  if (kernel === "avx512-vnni") return 1e-5 * mag + (abs * xmax) / 32512 * (1 + 1e-3) + 1e-30;
+  if (kernel === "avx512-bf16") return 2e-5 * mag + 1e-30;
+  return 1e-5 * mag + 1e-30;
+}
+
+function make(format: QuantizedFormat, w: Float32Array, rows: number, cols: number): QuantizedMatrix {
+  return format === "int8" ? quantizeMatrix(w, rows, cols) : bf16Matrix(w, rows, cols);
+}
+
+function checkKernel(k: QuantizedKernels, format: QuantizedFormat, kernel: string): void {
   const rng = Rng.seeded(7);
-  for (const cols of [1, 3, 15, 16, 17, 31, 33, 47, 64, 100, 513]) {
-    for (let rows = 1; rows <= 7; rows++) {
-      const m = quantizeMatrix(randomArray(rng, rows * cols), rows, cols);
-      const x = randomArray(rng, cols);
-      const { y: want, mag } = reference(m.q, m.scale, rows, cols, x);
-      const y = new Float32Array(rows);
-      k.qgemv(m.q, m.scale, rows, cols, x, y, false);
-      for (let r = 0; r < rows; r++) expect(Math.abs(y[r] - want[r])).toBeLessThanOrEqual(1e-5 * mag[r] + 1e-30);
-      const y0 = randomArray(rng, rows);
-      const acc = Float32Array.from(y0);
-      k.qgemv(m.q, m.scale, rows, cols, x, acc, true);
-      for (let r = 0; r < rows; r++) expect(Math.abs(acc[r] - (y0[r] + want[r]))).toBeLessThanOrEqual(1e-5 * (mag[r] + Math.abs(y0[r])) + 1e-30);
-    }
+  const shapes: [number, number][] = [];
+  for (const cols of [1, 3, 4, 5, 15, 16, 17, 31, 33, 47, 64, 65, 100, 513]) for (let rows = 1; rows <= 7; rows++) shapes.push([rows, cols]);
+  for (const rows of [15, 16, 17, 31, 48, 63, 64, 65, 130]) for (const cols of [2, 7, 64, 66]) shapes.push([rows, cols]);
+  shapes.push([2048 + 5, 515]); // a large product: the native kernel splits its rows over the pool
+  for (const [rows, cols] of shapes) {
+    const m = make(format, randomArray(rng, rows * cols), rows, cols);
+    const x = randomArray(rng, cols);
+    if (cols === 5) x.fill(0); // x = 0: no scale to divide by
+    const xmax = Math.max(...Array.from(x, Math.abs));
+    const { y: want, mag, abs } = reference(m, x);
+    const y = new Float32Array(rows);
+    k.gemv(m, x, y, false);
+    for (let r = 0; r < rows; r++) expect(Math.abs(y[r] - want[r])).toBeLessThanOrEqual(bound(kernel, mag[r], abs[r], xmax));
+    const y0 = randomArray(rng, rows);
+    const acc = Float32Array.from(y0);
+    k.gemv(m, x, acc, true);
+    for (let r = 0; r < rows; r++) expect(Math.abs(acc[r] - (y0[r] + want[r]))).toBeLessThanOrEqual(bound(kernel, mag[r], abs[r], xmax) + 1e-6 * Math.abs(y0[r]));
   }
-  // a large product: the native kernel splits its rows over the pool
-  const rows = 2048 + 5, cols = 515;
-  const m = quantizeMatrix(randomArray(rng, rows * cols), rows, cols);
-  const x = randomArray(rng, cols);
-  const { y: want, mag } = reference(m.q, m.scale, rows, cols, x);
-  const y = new Float32Array(rows);
-  k.qgemv(m.q, m.scale, rows, cols, x, y, false);
-  for (let r = 0; r < rows; r++) expect(Math.abs(y[r] - want[r])).toBeLessThanOrEqual(1e-5 * mag[r] + 1e-30);
 }
 
-describe("int8 matrix–vector kernels", () => {
-  it("TypeScript: within 1e-5 (relative to Σ|q·x|·s) of the float64 sum, ragged sizes", () => checkKernel(portableQuantizedKernels));
+const FORMATS: QuantizedFormat[] = ["int8", "bf16"];
 
-  it.skipIf(!nativeQuantizedKernels)("native, every ISA this CPU runs: the same bound", () => {
-    const before = nativeAddon!.isa();
-    try {
-      for (const isa of ["portable", "avx2", "avx512"] as NativeIsa[]) {
-        if (!nativeAddon!.setIsa(isa)) continue;
-        checkKernel(nativeQuantizedKernels!);
+describe("compact-weight matrix–vector kernels", () => {
+  for (const format of FORMATS) {
+    it(`${format}, TypeScript: within 1e-5 (relative to Σ|w·x|) of the float64 sum, ragged sizes`, () => checkKernel(portableQuantizedKernels, format, "portable"));
+
+    it.skipIf(!nativeQuantizedKernels)(`${format}, native, every ISA this CPU runs, with and without the dot-product instructions: each within its bound`, () => {
+      const before = nativeAddon!.isa();
+      const ran: string[] = [];
+      try {
+        for (const dot of [true, false]) {
+          nativeAddon!.setQuantizedDot!(dot);
+          for (const isa of ["portable", "avx2", "avx512"] as NativeIsa[]) {
+            if (!nativeAddon!.setIsa(isa)) continue;
+            const kernel = nativeAddon!.quantizedKernels!()[format];
+            if (ran.includes(kernel)) continue;
+            ran.push(kernel);
+            checkKernel(nativeQuantizedKernels!, format, kernel);
+          }
+        }
+      } finally {
+        nativeAddon!.setIsa(before);
+        nativeAddon!.setQuantizedDot!(true);
       }
-    } finally {
-      nativeAddon!.setIsa(before);
-    }
-  });
+      expect(ran).toContain("portable");
+    });
 
-  it.skipIf(!nativeQuantizedKernels)("native: results do not depend on the thread count", () => {
-    const rng = Rng.seeded(9);
-    const rows = 3000, cols = 200;
-    const m = quantizeMatrix(randomArray(rng, rows * cols), rows, cols);
-    const x = randomArray(rng, cols);
-    const threads = nativeAddon!.threads();
-    try {
-      const ys = [1, 2, 3].map((n) => {
-        nativeAddon!.setThreads(n);
-        const y = new Float32Array(rows);
-        nativeQuantizedKernels!.qgemv(m.q, m.scale, rows, cols, x, y, false);
-        return y;
-      });
-      expect(ys[1]).toEqual(ys[0]);
-      expect(ys[2]).toEqual(ys[0]);
-    } finally {
-      nativeAddon!.setThreads(threads);
+    it.skipIf(!nativeQuantizedKernels)(`${format}, native: results do not depend on the thread count`, () => {
+      const rng = Rng.seeded(9);
+      const rows = 3000, cols = 200;
+      const m = make(format, randomArray(rng, rows * cols), rows, cols);
+      const x = randomArray(rng, cols);
+      const threads = nativeAddon!.threads();
+      try {
+        const ys = [1, 2, 3].map((n) => {
+          nativeAddon!.setThreads(n);
+          const y = new Float32Array(rows);
+          nativeQuantizedKernels!.gemv(m, x, y, false);
+          return y;
+        });
+        expect(ys[1]).toEqual(ys[0]);
+        expect(ys[2]).toEqual(ys[0]);
+      } finally {
+        nativeAddon!.setThreads(threads);
+      }
+    });
+  }
+
+  it.skipIf(!nativeQuantizedKernels)("native: a non-finite x propagates (the dot kernels hand it to the float ones)", () => {
+    for (const format of FORMATS) {
+      const m = make(format, Float32Array.from({ length: 64 * 8 }, (_, i) => Math.sin(i)), 64, 8);
+      const x = Float32Array.of(1, 2, Number.NaN, 0, 0, 0, 0, 0);
+      const y = new Float32Array(64);
+      nativeQuantizedKernels!.gemv(m, x, y, false);
+      expect(y.every((v) => Number.isNaN(v))).toBe(true);
     }
   });
 
   it.skipIf(!nativeQuantizedKernels)("native: bad arguments throw instead of reading out of bounds", () => {
     const q = new Int8Array(6), s = new Float32Array(2), x = new Float32Array(3), y = new Float32Array(2);
-    expect(() => nativeAddon!.qgemv!(q, s, 2, 4, x, y, false)).toThrow(RangeError);
-    expect(() => nativeAddon!.qgemv!(new Uint8Array(6) as unknown as Int8Array, s, 2, 3, x, y, false)).toThrow(TypeError);
-    expect(() => nativeAddon!.qgemv!(q, s, 2, 3, x, s, false)).toThrow(/overlap/);
+    const a = nativeAddon!;
+    expect(() => a.qgemv!(q, s, 2, 4, x, y, false)).toThrow(RangeError);
+    expect(() => a.qgemv!(new Uint8Array(6) as unknown as Int8Array, s, 2, 3, x, y, false)).toThrow(TypeError);
+    expect(() => a.qgemv!(q, s, 2, 3, x, s, false)).toThrow(/overlap/);
+    expect(() => a.qgemv!(q, s, 2, 3, x, y, false, new Uint8Array(10))).toThrow(/packed needs 64/);
+    expect(() => a.qgemv!(q, s, 2, 3, x, y, false, a.qpack!(q, 2, 3))).not.toThrow();
+    const w = new Uint16Array(6);
+    expect(() => a.bgemv!(w, 2, 4, x, y, false)).toThrow(RangeError);
+    expect(() => a.bgemv!(q as unknown as Uint16Array, 2, 3, x, y, false)).toThrow(TypeError);
+    expect(() => a.bgemv!(w, 2, 3, x, y, false, new Uint16Array(3))).toThrow(/packed needs 64/);
+    expect(() => a.bpack!(w, 3, 3)).toThrow(RangeError);
+    expect(a.bpack!(w, 2, 3).length).toBe(64);
   });
 });
 
@@ -149,10 +232,10 @@ describe("quantizedStep", () => {
 
   for (const cell of ["lstm", "gru", "rnn", "rnn-relu", "lstm-hard"]) {
     for (const embed of [13, 0, 5]) {
-      for (const [kname, k] of kernels) {
-        it(`${cell}, ${embed === 0 ? "one-hot" : `embedding ${embed}`}, ${kname}: equals the float32 step of the dequantized model to 1e-4`, () => {
+      for (const [kname, k] of kernels) for (const format of FORMATS) {
+        it(`${cell}, ${embed === 0 ? "one-hot" : `embedding ${embed}`}, ${format}, ${kname}: equals the float32 step of the dequantized model to 1e-4`, () => {
           const model = lm(cell, { E: embed });
-          const qm = quantizeLanguageModel(model);
+          const qm = quantizeLanguageModel(model, format);
           const deq = dequantizeLanguageModel(model, qm);
           const state = createQuantizedState(qm);
           const tokens = [3, 0, 10, 7, 7, 1];
@@ -169,10 +252,10 @@ describe("quantizedStep", () => {
     }
   }
 
-  for (const [kname, k] of kernels) {
-    it(`lstm, H 37 (vector cell update and its tail), 3 layers, ${kname}: equals the dequantized float32 step to 1e-4`, () => {
+  for (const [kname, k] of kernels) for (const format of FORMATS) {
+    it(`lstm, H 37 (vector cell update and its tail), 3 layers, ${format}, ${kname}: equals the dequantized float32 step to 1e-4`, () => {
       const model = lm("lstm", { V: 30, E: 40, H: 37, L: 3 });
-      const qm = quantizeLanguageModel(model);
+      const qm = quantizeLanguageModel(model, format);
       const deq = dequantizeLanguageModel(model, qm);
       const state = createQuantizedState(qm);
       let fstate = null;
@@ -187,36 +270,38 @@ describe("quantizedStep", () => {
   }
 
   it("refuses the cells it does not run", () => {
-    for (const cell of ["lstm-peephole", "lstm-coupled", "gru-cho"]) expect(() => quantizeLanguageModel(lm(cell))).toThrow(/not supported/);
+    for (const cell of ["lstm-peephole", "lstm-coupled", "gru-cho"]) for (const format of FORMATS) expect(() => quantizeLanguageModel(lm(cell), format)).toThrow(/not supported/);
   });
 });
 
-describe("sampling with int8 weights", () => {
-  it("is deterministic for a seed, and weights: \"int8\" matches sampleTokensQuantized", () => {
-    const model = lm("lstm", { V: 20, E: 24, H: 16 });
-    const run = (seed: number) => [...sampleTokens(js, model, { length: 200, rng: Rng.seeded(seed), weights: "int8", prime: Int32Array.of(1, 2, 3) })];
-    const a = run(5);
-    expect(run(5)).toEqual(a);
-    expect(run(6)).not.toEqual(a);
-    const qm = quantizeLanguageModel(model);
-    expect([...sampleTokensQuantized(qm, quantizedKernelsFor("js"), { length: 200, rng: Rng.seeded(5), prime: Int32Array.of(1, 2, 3) })]).toEqual(a);
-  });
+describe("sampling with compact weights", () => {
+  for (const format of FORMATS) {
+    it(`${format}: deterministic for a seed, and weights: "${format}" matches sampleTokensQuantized`, () => {
+      const model = lm("lstm", { V: 20, E: 24, H: 16 });
+      const run = (seed: number) => [...sampleTokens(js, model, { length: 200, rng: Rng.seeded(seed), weights: format, prime: Int32Array.of(1, 2, 3) })];
+      const a = run(5);
+      expect(run(5)).toEqual(a);
+      expect(run(6)).not.toEqual(a);
+      const qm = quantizeLanguageModel(model, format);
+      expect([...sampleTokensQuantized(qm, quantizedKernelsFor("js"), { length: 200, rng: Rng.seeded(5), prime: Int32Array.of(1, 2, 3) })]).toEqual(a);
+    });
 
-  it("a model with exactly representable weights: int8 sampling gives the float32 tokens", () => {
-    const model = lm("lstm", { V: 20, E: 24, H: 16 });
-    // every weight matrix → multiples of its rows' scales: quantizing it is exact
-    const exact = dequantizeLanguageModel(model);
-    const qm = quantizeLanguageModel(exact);
-    expect(dequantizeLanguageModel(exact, qm).params.data).toEqual(exact.params.data);
-    for (const backend of [js, ...(nativeQuantizedKernels ? [getBackend("native")] : [])]) {
-      for (const seed of [1, 2, 3]) {
-        const o = { length: 300, temperature: 0.8, prime: Int32Array.of(4, 5), rng: Rng.seeded(seed) };
-        const f = [...sampleTokens(backend, exact, o)];
-        const q = [...sampleTokens(backend, exact, { ...o, rng: Rng.seeded(seed), weights: "int8" })];
-        expect(q).toEqual(f);
+    it(`${format}: a model with exactly representable weights samples the float32 tokens`, () => {
+      const model = lm("lstm", { V: 20, E: 24, H: 16 });
+      // every weight matrix → its compact values: compacting it again is exact
+      const exact = dequantizeLanguageModel(model, format);
+      const qm = quantizeLanguageModel(exact, format);
+      expect(dequantizeLanguageModel(exact, qm).params.data).toEqual(exact.params.data);
+      for (const backend of [js, ...(nativeQuantizedKernels ? [getBackend("native")] : [])]) {
+        for (const seed of [1, 2, 3]) {
+          const o = { length: 300, temperature: 0.8, prime: Int32Array.of(4, 5), rng: Rng.seeded(seed) };
+          const f = [...sampleTokens(backend, exact, o)];
+          const q = [...sampleTokens(backend, exact, { ...o, rng: Rng.seeded(seed), weights: format })];
+          expect(q).toEqual(f);
+        }
       }
-    }
-  });
+    });
+  }
 
   it("rejects an unknown weights option", () => {
     const model = lm("lstm");

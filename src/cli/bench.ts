@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { getBackend } from "../backend/select.js";
-import { BENCH_CONFIGS, benchTorch, benchUnroll, cpuInfo, describeBandwidth, machineBandwidth, machinePeak, medianBy, torchAvailable, sampleBytesPerToken, type BenchConfig, type BenchResult } from "../node/bench.js";
+import { BENCH_CONFIGS, benchTorch, benchUnroll, cpuInfo, describeBandwidth, machineBandwidth, machinePeak, medianBy, torchAvailable, sampleBytesPerToken, type Bandwidth, type BenchConfig, type BenchResult } from "../node/bench.js";
 import { accepting, backendName, int, num } from "./options.js";
 import { applyThreadsOption, nativeThreads } from "../node/native-backend.js";
 
@@ -28,7 +28,7 @@ export function benchCommand(): Command {
   return new Command("bench")
     .summary("measure training, sampling and scoring throughput (and PyTorch's, when available)")
     .description(
-      "Runs the reference configurations (T1–T5 char-LM training, I1 batch-1 sampling (I1q: int8 weights), I2 scoring, W1\n" +
+      "Runs the reference configurations (T1–T5 char-LM training, I1 batch-1 sampling (I1q: int8 weights, I1b: bf16), I2 scoring, W1\n" +
         "word-LM training; see bench/pytorch/bench_rnn.py) and prints tokens/s, GFLOP/s by the model-FLOP\n" +
         "formula, and the fraction of this machine's float32 peak (the native addon's measured one-core FMA\n" +
         "peak in AVX-512, AVX2 or scalar registers, times the threads). Where\n" +
@@ -61,6 +61,7 @@ export function benchCommand(): Command {
       const peak = machinePeak(threads);
       const cpu = cpuInfo();
       const bandwidth = machineBandwidth();
+      const bandwidthAll = threads > 1 ? machineBandwidth(0.4, threads) : bandwidth;
       if (!f.json) {
         console.log(`unroll bench: backend ${backend.name}${backend.name === "native" ? ` (${threads} thread${threads === 1 ? "" : "s"})` : ""}${torch ? `, PyTorch from /usr/bin/python3 in the same run (${f.threads ?? 2} threads)` : ", no PyTorch comparison"}${f.rounds > 1 ? `; medians of ${f.rounds} rounds${torch ? ", alternating" : ""}` : ""}`);
         console.log(
@@ -71,7 +72,7 @@ export function benchCommand(): Command {
         console.log(`cpu:    ${cpu.model}, ${cpu.logicalCores} logical cores; ${cpu.isa.length > 0 ? cpu.isa.join(" ") : "ISA flags unknown"}`);
         console.log(
           bandwidth
-            ? `memory: ${describeBandwidth(bandwidth)}`
+            ? `memory: ${describeBandwidth(bandwidth)}${bandwidthAll && bandwidthAll !== bandwidth ? `;\n        ${describeBandwidth(bandwidthAll)}` : ""}`
             : "memory: bandwidth unknown (the native addon measures it; it is not built)",
         );
         console.log("config  tokens/s     GFLOP/s  % peak  step ms   peak RSS  | PyTorch tokens/s  ratio");
@@ -90,12 +91,12 @@ export function benchCommand(): Command {
           r = { ...r, torch: "error" in t ? t : { ...t, ratio: r.tokensPerSec / t.tokensPerSec } };
         }
         if (f.json) {
-          console.log(JSON.stringify({ ...r, desc: c.desc, peakGflops: peak?.gflops ?? null, cpu, bandwidth, ...weightTraffic(c, r, bandwidth, threads), rounds: f.rounds, tokensPerSecRounds: ours.map((x) => x.tokensPerSec) }));
+          console.log(JSON.stringify({ ...r, desc: c.desc, peakGflops: peak?.gflops ?? null, cpu, bandwidth, bandwidthAll, ...weightTraffic(c, r, bandwidthAll), rounds: f.rounds, tokensPerSecRounds: ours.map((x) => x.tokensPerSec) }));
           continue;
         }
         const t = r.torch && "ratio" in r.torch ? `| ${r.torch.tokensPerSec.toFixed(0).padStart(14)}  ${r.torch.ratio.toFixed(2)}×` : r.torch ? `| PyTorch failed: ${(r.torch as { error: string }).error}` : "";
-        const traffic = weightTraffic(c, r, bandwidth, threads);
-        const bw = traffic.weightBytesPerToken === null ? "" : `   weights ${(traffic.weightBytesPerToken / 1e6).toFixed(1)} MB/char = ${traffic.weightGBs!.toFixed(1)} GB/s` + (traffic.fractionOfBandwidth === null ? "" : ` (${(100 * traffic.fractionOfBandwidth.memory).toFixed(0)}% of memory, ${(100 * traffic.fractionOfBandwidth.cache).toFixed(0)}% of cache bandwidth, one core's × ${threads})`);
+        const traffic = weightTraffic(c, r, bandwidthAll);
+        const bw = traffic.weightBytesPerToken === null ? "" : `   weights ${(traffic.weightBytesPerToken / 1e6).toFixed(1)} MB/char = ${traffic.weightGBs!.toFixed(1)} GB/s` + (traffic.fractionOfBandwidth === null ? "" : ` (${(100 * traffic.fractionOfBandwidth.memory).toFixed(0)}% of memory, ${(100 * traffic.fractionOfBandwidth.cache).toFixed(0)}% of cache bandwidth, ${threads} thread${threads === 1 ? "" : "s"})`);
         console.log(
           `${c.name.padEnd(6)}  ${r.tokensPerSec.toFixed(0).padStart(9)}  ${r.gflops.toFixed(1).padStart(9)}  ${r.percentOfPeak === null ? "    ?" : r.percentOfPeak.toFixed(1).padStart(5)}%  ${r.stepMedianMs.toFixed(1).padStart(7)}  ${r.peakRssMiB.toFixed(0).padStart(6)} MiB  ${t}${bw}`,
         );
@@ -105,12 +106,12 @@ export function benchCommand(): Command {
 
 /**
  * For batch-1 sampling: the weight bytes read per character, their rate, and its share of the
- * measured bandwidth of one core times the threads (an upper bound that memory, shared by the
- * cores, may not reach; the cache figure is the relevant one where the weights fit in it).
+ * read bandwidth measured with the same threads reading at once (the cache figure is the
+ * relevant one where the weights fit in the last-level cache, as I1's do).
  */
-function weightTraffic(c: BenchConfig, r: BenchResult, bw: ReturnType<typeof machineBandwidth>, threads: number) {
+function weightTraffic(c: BenchConfig, r: BenchResult, bw: Bandwidth | null) {
   if (c.kind !== "sample") return { weightBytesPerToken: null, weightGBs: null, fractionOfBandwidth: null };
   const bytes = sampleBytesPerToken(c);
   const gbs = (bytes * r.tokensPerSec) / 1e9;
-  return { weightBytesPerToken: bytes, weightGBs: gbs, fractionOfBandwidth: bw ? { memory: gbs / (bw.memoryGBs * threads), cache: gbs / (bw.cacheGBs * threads), threads } : null };
+  return { weightBytesPerToken: bytes, weightGBs: gbs, fractionOfBandwidth: bw ? { memory: gbs / bw.memoryGBs, cache: gbs / bw.cacheGBs, threads: bw.threads } : null };
 }

@@ -5,7 +5,7 @@ import { modelFromCheckpoint } from "../model/trained.js";
 import { evaluate, evaluateSplit, type Evaluation } from "../generate/text.js";
 import { applyThreadsOption } from "../node/native-backend.js";
 import { backendName, int } from "./options.js";
-import { dequantizeLanguageModel } from "../generate/quantized.js";
+import { dequantizeLanguageModel, type WeightFormat } from "../generate/quantized.js";
 
 interface EvalFlags {
   model: string;
@@ -14,7 +14,7 @@ interface EvalFlags {
   json?: boolean;
   backend: string;
   threads?: number;
-  weights: "float32" | "int8";
+  weights: WeightFormat;
 }
 
 /** `unroll eval` */
@@ -32,15 +32,18 @@ export function evalCommand(): Command {
     .option("--backend <name>", "compute backend", backendName, "auto")
     .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS)", int(1))
     .addOption(
-      new Option("--weights <format>", "int8: evaluate the int8 weights (per-row scales) that `sample --weights int8` uses, dequantized to float32")
-        .choices(["float32", "int8"])
+      new Option(
+        "--weights <format>",
+        "int8 or bf16: evaluate the compact weights that `sample --weights` uses (int8 with per-row scales, or bfloat16), as float32 values",
+      )
+        .choices(["float32", "bf16", "int8"])
         .default("float32"),
     )
     .action(async (f: EvalFlags) => {
       applyThreadsOption(f.threads);
       const ck = readCheckpointFile(f.model);
       const trained = modelFromCheckpoint(ck);
-      const lm = f.weights === "int8" ? { ...trained, model: dequantizeLanguageModel(trained.model) } : trained;
+      const lm = f.weights !== "float32" ? { ...trained, model: dequantizeLanguageModel(trained.model, f.weights) } : trained;
       let result: Evaluation;
       let what: string;
       if (f.data) {

@@ -1,14 +1,21 @@
 /**
- * int8 inference weights for batch-1 sampling (issue 16): every weight matrix of a language
- * model (the recurrent W_ih and W_hh of each layer, and the output linear) stored as int8 with one
- * float32 scale per row, symmetric:
+ * Compact inference weights for batch-1 sampling (issue 16): every weight matrix of a language
+ * model (the recurrent W_ih and W_hh of each layer, and the output linear) stored as
  *
- *   scale[r] = max_k |w[r,k]| / 127   (1 for an all-zero row),   q[r,k] = round(w[r,k] / scale[r])
+ * - int8, one float32 scale per row, symmetric:
  *
- * so |w − q·scale| ≤ scale/2 element-wise. Biases and the embedding stay float32. A step reads a
- * quarter of the float32 weight bytes; the products accumulate in float32:
+ *     scale[r] = max_k |w[r,k]| / 127   (1 for an all-zero row),   q[r,k] = round(w[r,k] / scale[r])
  *
- *   y[r] = scale[r] · Σ_k q[r,k]·x[k]      (the `qgemv` primitive, `QuantizedKernels`)
+ *   so |w − q·scale| ≤ scale/2 element-wise; a quarter of the float32 bytes;
+ *     y[r] = scale[r] · Σ_k q[r,k]·x[k]
+ *   accumulated in float32, or, by the native kernel on CPUs with AVX512-VNNI, exactly in int32
+ *   with x rounded to 15 bits (native/qgemv.c);
+ * - bf16 (bfloat16: float32 rounded to nearest even to its upper 16 bits, 8 significant bits):
+ *   half the float32 bytes, |w − bf16(w)| ≤ 2⁻⁸·|w|;
+ *     y[r] = Σ_k w[r,k]·x[k]
+ *   accumulated in float32 (with AVX512-BF16, x enters as the sum of two bf16, 16 bits).
+ *
+ * Biases and the embedding stay float32. The matrix–vector products are `QuantizedKernels.gemv`.
  *
  * `quantizedStep` runs one token through the model: embedding row → per layer
  * gates = W_ih·x + b_ih + W_hh·h + b_hh → the cell update in float32 → logits = W_out·h + b. The
@@ -30,21 +37,35 @@ import type { FloatArray } from "../tensor/dtype.js";
 // Dimensions: V vocabulary, E input width (embedding, or V one-hot), H hidden, G gates, L layers.
 
 /** Storage of a model's weight matrices for inference. */
-export type WeightFormat = "float32" | "int8";
+export type WeightFormat = "float32" | "bf16" | "int8";
+
+/** The compact formats (`quantizeLanguageModel`). */
+export type QuantizedFormat = Exclude<WeightFormat, "float32">;
 
 /** Checks a `--weights` / `weights` value. */
 export function parseWeightFormat(s: string): WeightFormat {
-  if (s === "float32" || s === "int8") return s;
-  throw new Error(`weights must be "float32" or "int8", got ${JSON.stringify(s)}`);
+  if (s === "float32" || s === "bf16" || s === "int8") return s;
+  throw new Error(`weights must be "float32", "bf16" or "int8", got ${JSON.stringify(s)}`);
 }
 
 /** A rows × cols int8 matrix (row-major) with one float32 scale per row. */
-export interface QuantizedMatrix {
+export interface Int8Matrix {
+  readonly format: "int8";
   readonly rows: number;
   readonly cols: number;
   readonly q: Int8Array;
   readonly scale: Float32Array;
 }
+
+/** A rows × cols bfloat16 matrix (row-major): the upper 16 bits of each float32. */
+export interface Bf16Matrix {
+  readonly format: "bf16";
+  readonly rows: number;
+  readonly cols: number;
+  readonly w: Uint16Array;
+}
+
+export type QuantizedMatrix = Int8Matrix | Bf16Matrix;
 
 /** One layer's quantized weights and float32 biases. */
 export interface QuantizedLayer {
@@ -52,12 +73,13 @@ export interface QuantizedLayer {
   /** (G·H, H) */ readonly Whh: QuantizedMatrix;
   /** (G·H) */ readonly bih: Float32Array;
   /** (G·H) */ readonly bhh: Float32Array;
+  /** (G·H) b_ih + b_hh, which LSTM and RNN steps add once; null for GRU (its b_hn is gated) */ readonly bias: Float32Array | null;
 }
 
-/** A language model with int8 weight matrices (`quantizeLanguageModel`). */
+/** A language model with int8 or bf16 weight matrices (`quantizeLanguageModel`). */
 export interface QuantizedLanguageModel {
   readonly kind: "quantized-language-model";
-  readonly format: "int8";
+  readonly format: QuantizedFormat;
   readonly config: LanguageModelConfig;
   /** Gates per cell: 4 LSTM, 3 GRU, 1 RNN. */
   readonly G: number;
@@ -73,10 +95,11 @@ export interface QuantizedLanguageModel {
   readonly tables: Map<string, Float32Array>;
 }
 
-/** The int8 × float32 product, y (rows) = scale ⊙ (q x), or y += it when `accumulate`. */
+/** The compact-matrix × float32 product. */
 export interface QuantizedKernels {
   readonly name: string;
-  qgemv(q: Int8Array, scale: Float32Array, rows: number, cols: number, x: Float32Array, y: Float32Array, accumulate: boolean): void;
+  /** y (m.rows) = m x (int8: scale ⊙ (q x)), or y += it when `accumulate`; then y += bias when given. */
+  gemv(m: QuantizedMatrix, x: Float32Array, y: Float32Array, accumulate: boolean, bias?: Float32Array): void;
   /**
    * Optional: the logistic-gate LSTM cell update from the pre-activations (4H, biases added),
    * c and h (H) in place; without it the step runs the update in TypeScript.
@@ -84,35 +107,55 @@ export interface QuantizedKernels {
   lstmCell?(H: number, gates: Float32Array, c: Float32Array, h: Float32Array): void;
 }
 
-/** The TypeScript kernel: per row, a float32 running sum of q·x (Math.fround after each step), times the scale. */
+/** bf16 matrices widened to float32 for the TypeScript kernel (exact), made once per matrix. */
+const widened = new WeakMap<Bf16Matrix, Float32Array>();
+
+/**
+ * The TypeScript kernel: per row, a float32 running sum of w·x (Math.fround after each step);
+ * int8 rows are then multiplied by their scale.
+ */
 export const portableQuantizedKernels: QuantizedKernels = {
   name: "portable",
-  qgemv(q, scale, rows, cols, x, y, accumulate) {
+  gemv(m, x, y, accumulate, bias) {
     const f = Math.fround;
-    for (let r = 0; r < rows; r++) {
-      const o = r * cols;
-      let s = 0;
-      for (let k = 0; k < cols; k++) s = f(s + f(q[o + k] * x[k]));
-      const v = f(s * scale[r]);
-      y[r] = accumulate ? y[r] + v : v;
+    const { rows, cols } = m;
+    if (m.format === "int8") {
+      const { q, scale } = m;
+      for (let r = 0; r < rows; r++) {
+        const o = r * cols;
+        let s = 0;
+        for (let k = 0; k < cols; k++) s = f(s + f(q[o + k] * x[k]));
+        const v = f(s * scale[r]);
+        y[r] = accumulate ? y[r] + v : v;
+      }
+    } else {
+      let w = widened.get(m);
+      if (!w) widened.set(m, (w = dequantizeMatrix(m) as Float32Array));
+      for (let r = 0; r < rows; r++) {
+        const o = r * cols;
+        let s = 0;
+        for (let k = 0; k < cols; k++) s = f(s + f(w[o + k] * x[k]));
+        y[r] = accumulate ? y[r] + s : s;
+      }
     }
+    if (bias) for (let r = 0; r < rows; r++) y[r] += bias[r];
   },
 };
 
 const registered = new Map<string, QuantizedKernels>();
 
-/** Makes `kernels` the int8 kernels of backend `backendName` (the native addon registers "native"). */
+/** Makes `kernels` the compact-weight kernels of backend `backendName` (the native addon registers "native"). */
 export function registerQuantizedKernels(backendName: string, kernels: QuantizedKernels): void {
   registered.set(backendName, kernels);
 }
 
-/** The int8 kernels of a backend: its registered ones, else the portable TypeScript kernel. */
+/** The compact-weight kernels of a backend: its registered ones, else the portable TypeScript kernel. */
 export function quantizedKernelsFor(backendName: string): QuantizedKernels {
   return registered.get(backendName) ?? portableQuantizedKernels;
 }
 
 /** Symmetric per-row int8 quantization of a rows × cols row-major matrix. */
-export function quantizeMatrix(w: ArrayLike<number>, rows: number, cols: number): QuantizedMatrix {
+export function quantizeMatrix(w: ArrayLike<number>, rows: number, cols: number): Int8Matrix {
   if (w.length !== rows * cols) throw new Error(`quantizeMatrix: ${w.length} values for ${rows} × ${cols}`);
   const q = new Int8Array(rows * cols);
   const scale = new Float32Array(rows);
@@ -125,11 +168,32 @@ export function quantizeMatrix(w: ArrayLike<number>, rows: number, cols: number)
     scale[r] = s;
     for (let k = 0; k < cols; k++) q[o + k] = Math.max(-127, Math.min(127, Math.round(w[o + k] / s)));
   }
-  return { rows, cols, q, scale };
+  return { format: "int8", rows, cols, q, scale };
 }
 
-/** q·scale as float32: the weight values the int8 kernels compute with. */
+/** A rows × cols row-major matrix in bfloat16, each value rounded to nearest even. */
+export function bf16Matrix(w: ArrayLike<number>, rows: number, cols: number): Bf16Matrix {
+  if (w.length !== rows * cols) throw new Error(`bf16Matrix: ${w.length} values for ${rows} × ${cols}`);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  const out = new Uint16Array(rows * cols);
+  for (let i = 0; i < out.length; i++) {
+    f[0] = w[i];
+    if (!Number.isFinite(f[0])) throw new Error(`bf16Matrix: row ${Math.floor(i / cols)} holds a non-finite weight`);
+    const b = u[0];
+    out[i] = (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
+  }
+  return { format: "bf16", rows, cols, w: out };
+}
+
+/** The float32 values the kernels compute with: q·scale (int8), or the bf16 values widened exactly. */
 export function dequantizeMatrix(m: QuantizedMatrix, out: FloatArray = new Float32Array(m.rows * m.cols)): FloatArray {
+  if (m.format === "bf16") {
+    const u = new Uint32Array(m.w.length);
+    for (let i = 0; i < u.length; i++) u[i] = m.w[i] << 16;
+    out.set(new Float32Array(u.buffer));
+    return out;
+  }
   for (let r = 0; r < m.rows; r++) {
     const o = r * m.cols;
     const s = m.scale[r];
@@ -142,10 +206,10 @@ export function dequantizeMatrix(m: QuantizedMatrix, out: FloatArray = new Float
 function checkCell(cell: CellConfig): number {
   switch (cell.kind) {
     case "lstm":
-      if (cell.peephole || cell.coupled) throw new Error("int8 weights: peephole and coupled LSTMs are not supported (plain lstm, gru, rnn are)");
+      if (cell.peephole || cell.coupled) throw new Error("int8 and bf16 weights: peephole and coupled LSTMs are not supported (plain lstm, gru, rnn are)");
       return 4;
     case "gru":
-      if (!cell.resetAfter) throw new Error("int8 weights: gru-cho (reset before the product) is not supported (plain lstm, gru, rnn are)");
+      if (!cell.resetAfter) throw new Error("int8 and bf16 weights: gru-cho (reset before the product) is not supported (plain lstm, gru, rnn are)");
       return 3;
     case "rnn":
       return 1;
@@ -166,21 +230,23 @@ export function unquantizableReason(model: LanguageModel): string | null {
 const f32 = (a: FloatArray): Float32Array => Float32Array.from(a);
 
 /**
- * int8 weights of a language model (its weight matrices; biases and embedding float32). Throws for
- * bidirectional stacks or cells other than plain LSTM, GRU and RNN.
+ * int8 or bf16 weights of a language model (its weight matrices; biases and embedding float32).
+ * Throws for bidirectional stacks or cells other than plain LSTM, GRU and RNN.
  */
-export function quantizeLanguageModel(model: LanguageModel, format: "int8" = "int8"): QuantizedLanguageModel {
-  if (format !== "int8") throw new Error(`quantizeLanguageModel: format must be "int8", got ${JSON.stringify(format)}`);
+export function quantizeLanguageModel(model: LanguageModel, format: QuantizedFormat = "int8"): QuantizedLanguageModel {
+  if (format !== "int8" && format !== "bf16") throw new Error(`quantizeLanguageModel: format must be "int8" or "bf16", got ${JSON.stringify(format)}`);
   const c = model.config;
   const G = checkCell(c.cell);
   const v = bindLanguageModel(c, model.params);
-  if (v.rnn.dirs.length !== c.numLayers) throw new Error("int8 weights: bidirectional stacks are not supported");
+  if (v.rnn.dirs.length !== c.numLayers) throw new Error("int8 and bf16 weights: bidirectional stacks are not supported");
   const H = c.hiddenSize;
+  const matrix = format === "int8" ? quantizeMatrix : bf16Matrix;
   const layers = v.rnn.dirs.map((p, l) => ({
-    Wih: quantizeMatrix(p.Wih, G * H, l === 0 ? inputWidth(c) : H),
-    Whh: quantizeMatrix(p.Whh, G * H, H),
+    Wih: matrix(p.Wih, G * H, l === 0 ? inputWidth(c) : H),
+    Whh: matrix(p.Whh, G * H, H),
     bih: f32(p.bih),
     bhh: f32(p.bhh),
+    bias: G === 3 ? null : Float32Array.from(p.bih, (b, r) => b + p.bhh[r]),
   }));
   return {
     kind: "quantized-language-model",
@@ -189,17 +255,18 @@ export function quantizeLanguageModel(model: LanguageModel, format: "int8" = "in
     G,
     embedding: v.embedding ? f32(v.embedding) : null,
     layers,
-    W: quantizeMatrix(v.W, c.vocabSize, H),
+    W: matrix(v.W, c.vocabSize, H),
     b: f32(v.b),
     tables: new Map(),
   };
 }
 
 /**
- * A copy of `model` whose weight matrices are replaced by their int8 values q·scale (rounded to
- * the model's dtype), biases and embedding unchanged: the float model the int8 step computes.
+ * A copy of `model` whose weight matrices are replaced by their compact values (q·scale, or the
+ * bf16 values), biases and embedding unchanged: the float model the quantized step computes.
  */
-export function dequantizeLanguageModel(model: LanguageModel, qm: QuantizedLanguageModel = quantizeLanguageModel(model)): LanguageModel {
+export function dequantizeLanguageModel(model: LanguageModel, qm: QuantizedLanguageModel | QuantizedFormat = "int8"): LanguageModel {
+  if (typeof qm === "string") qm = quantizeLanguageModel(model, qm);
   const out = createLanguageModel(model.config, model.params.dtype);
   out.params.data.set(model.params.data);
   const v = bindLanguageModel(out.config, out.params);
@@ -211,15 +278,15 @@ export function dequantizeLanguageModel(model: LanguageModel, qm: QuantizedLangu
   return out;
 }
 
-/** Bytes of weights one `quantizedStep` reads: int8 matrices, their scales, float32 biases, one embedding or table row. */
+/** Bytes of weights one `quantizedStep` reads: the compact matrices (int8 with their scales), float32 biases, one embedding or table row. */
 export function quantizedBytesPerToken(qm: QuantizedLanguageModel): number {
-  const mat = (m: QuantizedMatrix) => m.rows * m.cols + 4 * m.rows;
+  const mat = (m: QuantizedMatrix) => (m.format === "int8" ? m.rows * m.cols + 4 * m.rows : 2 * m.rows * m.cols);
   const GH = qm.G * qm.config.hiddenSize;
   let n = 0;
   qm.layers.forEach((layer, l) => {
-    if (l === 0 && usesTable(qm)) n += 4 * GH; // the table row (b_ih included)
+    if (l === 0 && usesTable(qm)) n += 4 * GH; // the table row (biases included)
     else n += (l === 0 ? (qm.embedding ? 4 * inputWidth(qm.config) : 0) : 0) + mat(layer.Wih) + 4 * GH;
-    n += mat(layer.Whh) + 4 * GH;
+    n += mat(layer.Whh) + (layer.bias || (l === 0 && usesTable(qm)) ? 0 : 4 * GH); // b_hh apart: GRU
   });
   return n + mat(qm.W) + 4 * qm.config.vocabSize;
 }
@@ -250,40 +317,51 @@ export function createQuantizedState(qm: QuantizedLanguageModel): QuantizedState
   };
 }
 
-/** The first layer's W_ih·e_v + b_ih table for `kernels` (V, G·H), made on first use. */
+/** The first layer's W_ih·e_v + b_ih (+ b_hh but for GRU) table for `kernels` (V, G·H), made on first use. */
 function inputTable(qm: QuantizedLanguageModel, kernels: QuantizedKernels): Float32Array {
   const hit = qm.tables.get(kernels.name);
   if (hit) return hit;
   const { vocabSize: V, embedSize: E } = qm.config;
-  const { Wih, bih } = qm.layers[0];
+  const { Wih } = qm.layers[0];
   const GH = Wih.rows;
   const table = new Float32Array(V * GH);
-  for (let t = 0; t < V; t++) {
-    const row = table.subarray(t * GH, (t + 1) * GH);
-    kernels.qgemv(Wih.q, Wih.scale, GH, E, qm.embedding!.subarray(t * E, (t + 1) * E), row, false);
-    for (let r = 0; r < GH; r++) row[r] += bih[r];
-  }
+  for (let t = 0; t < V; t++) kernels.gemv(Wih, qm.embedding!.subarray(t * E, (t + 1) * E), table.subarray(t * GH, (t + 1) * GH), false, inputBias(qm.layers[0]));
   qm.tables.set(kernels.name, table);
   return table;
 }
 
-/** gi ← W_ih x + b_ih of layer 0 for `token`. */
+/** The bias added with W_ih x: b_ih + b_hh, or for GRU b_ih alone. */
+const inputBias = (layer: QuantizedLayer): Float32Array => layer.bias ?? layer.bih;
+
+/** gi ← W_ih x + the input bias of layer 0 for `token`. */
 function firstInput(qm: QuantizedLanguageModel, token: number, gi: Float32Array, kernels: QuantizedKernels): void {
-  const { Wih, bih } = qm.layers[0];
+  const { Wih } = qm.layers[0];
   const GH = Wih.rows;
+  const bias = inputBias(qm.layers[0]);
   if (usesTable(qm)) {
     gi.set(inputTable(qm, kernels).subarray(token * GH, (token + 1) * GH));
-    return;
-  }
-  if (qm.embedding) {
+  } else if (qm.embedding) {
     const E = Wih.cols;
-    kernels.qgemv(Wih.q, Wih.scale, GH, E, qm.embedding.subarray(token * E, (token + 1) * E), gi, false);
+    kernels.gemv(Wih, qm.embedding.subarray(token * E, (token + 1) * E), gi, false, bias);
   } else {
-    // one-hot: column `token` of W_ih (the kernel's sum of q·1 and zeros is q exactly)
-    const V = Wih.cols;
-    for (let r = 0; r < GH; r++) gi[r] = Math.fround(Wih.q[r * V + token] * Wih.scale[r]);
+    // one-hot: column `token` of W_ih (the kernel's sum of w·1 and zeros is w exactly)
+    oneHotColumn(Wih, token, gi);
+    for (let r = 0; r < GH; r++) gi[r] += bias[r];
   }
-  for (let r = 0; r < GH; r++) gi[r] += bih[r];
+}
+
+/** y ← column `k` of m as float32 (q·scale, or the bf16 value). */
+function oneHotColumn(m: QuantizedMatrix, k: number, y: Float32Array): void {
+  const { rows, cols } = m;
+  if (m.format === "int8") for (let r = 0; r < rows; r++) y[r] = Math.fround(m.q[r * cols + k] * m.scale[r]);
+  else {
+    const u = new Uint32Array(1);
+    const f = new Float32Array(u.buffer);
+    for (let r = 0; r < rows; r++) {
+      u[0] = m.w[r * cols + k] << 16;
+      y[r] = f[0];
+    }
+  }
 }
 
 /**
@@ -295,22 +373,17 @@ export function quantizedStep(qm: QuantizedLanguageModel, token: number, state: 
   const V = c.vocabSize;
   if (!Number.isInteger(token) || token < 0 || token >= V) throw new RangeError(`token id ${token} is outside the vocabulary [0, ${V})`);
   const H = c.hiddenSize;
-  const GH = qm.G * H;
   const { gi, gh } = state;
   const cell = c.cell;
   const gate = gateFunctions(gateOf(cell)).f;
   for (let l = 0; l < qm.layers.length; l++) {
     const layer = qm.layers[l];
     if (l === 0) firstInput(qm, token, gi, kernels);
-    else {
-      kernels.qgemv(layer.Wih.q, layer.Wih.scale, GH, H, state.h.subarray((l - 1) * H, l * H), gi, false);
-      for (let r = 0; r < GH; r++) gi[r] += layer.bih[r];
-    }
+    else kernels.gemv(layer.Wih, state.h.subarray((l - 1) * H, l * H), gi, false, inputBias(layer));
     const h = state.h.subarray(l * H, (l + 1) * H);
     if (cell.kind === "gru") {
       // the recurrent side apart: n = tanh(gi_n + r ⊙ (W_hn h + b_hn))
-      kernels.qgemv(layer.Whh.q, layer.Whh.scale, GH, H, h, gh, false);
-      for (let r = 0; r < GH; r++) gh[r] += layer.bhh[r];
+      kernels.gemv(layer.Whh, h, gh, false, layer.bhh);
       for (let j = 0; j < H; j++) {
         const rg = gate(gi[j] + gh[j]);
         const z = gate(gi[H + j] + gh[H + j]);
@@ -319,8 +392,7 @@ export function quantizedStep(qm: QuantizedLanguageModel, token: number, state: 
       }
       continue;
     }
-    kernels.qgemv(layer.Whh.q, layer.Whh.scale, GH, H, h, gi, true);
-    for (let r = 0; r < GH; r++) gi[r] += layer.bhh[r];
+    kernels.gemv(layer.Whh, h, gi, true); // both biases are in gi already
     if (cell.kind === "lstm") {
       const cs = state.c!.subarray(l * H, (l + 1) * H);
       if (gate === sigmoid && kernels.lstmCell) {
@@ -359,7 +431,6 @@ export function quantizedStep(qm: QuantizedLanguageModel, token: number, state: 
     }
   }
   const top = state.h.subarray((qm.layers.length - 1) * H);
-  kernels.qgemv(qm.W.q, qm.W.scale, V, H, top, state.logits, false);
-  for (let v = 0; v < V; v++) state.logits[v] += qm.b[v];
+  kernels.gemv(qm.W, top, state.logits, false, qm.b);
   return state.logits;
 }

@@ -9,7 +9,7 @@ import { languageModelForward, languageModelInputProjections, type LanguageModel
 import type { FloatArray } from "../tensor/dtype.js";
 import type { Rng } from "../tensor/random.js";
 import { Workspace } from "../tensor/workspace.js";
-import { createQuantizedState, quantizedKernelsFor, quantizedStep, quantizeLanguageModel, type QuantizedKernels, type QuantizedLanguageModel, type WeightFormat } from "./quantized.js";
+import { createQuantizedState, parseWeightFormat, quantizedKernelsFor, quantizedStep, quantizeLanguageModel, type QuantizedKernels, type QuantizedLanguageModel, type WeightFormat } from "./quantized.js";
 
 // Dimensions: V vocabulary.
 
@@ -29,9 +29,9 @@ export interface SampleOptions {
   readonly prime?: Int32Array;
   readonly rng: Rng;
   /**
-   * "int8": step with int8 weight matrices (per-row scales, float32 accumulation; quantized.ts),
-   * quantized when the generator starts; or the model's `quantizeLanguageModel` result itself, so
-   * that several samples share one quantization. Default "float32".
+   * "int8" or "bf16": step with compact weight matrices (quantized.ts: int8 with per-row scales,
+   * or bfloat16), made when the generator starts; or the model's `quantizeLanguageModel` result
+   * itself, so that several samples share one. Default "float32".
    */
   readonly weights?: WeightFormat | QuantizedLanguageModel;
 }
@@ -43,7 +43,7 @@ export function checkSampleOptions(o: SampleOptions, V: number): void {
   if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 1)) throw new Error(`top-k must be a positive integer, got ${o.topK}`);
   if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new Error(`top-p must be in (0, 1], got ${o.topP}`);
   if (o.prime) checkTokenIds(o.prime, V, "prime token id");
-  if (o.weights !== undefined && typeof o.weights !== "object" && o.weights !== "float32" && o.weights !== "int8") throw new Error(`weights must be "float32" or "int8", got ${JSON.stringify(o.weights)}`);
+  if (o.weights !== undefined && typeof o.weights !== "object") parseWeightFormat(o.weights);
 }
 
 /** The index of the largest entry (the first one on ties). */
@@ -94,8 +94,8 @@ export function pickToken(z: FloatArray, o: Omit<SampleOptions, "length" | "prim
 export function* sampleTokens(backend: Backend, model: LanguageModel, opts: SampleOptions): Generator<number, void, undefined> {
   const V = model.config.vocabSize;
   checkSampleOptions(opts, V);
-  if (opts.weights === "int8" || typeof opts.weights === "object") {
-    const qm = typeof opts.weights === "object" ? opts.weights : quantizeLanguageModel(model, "int8");
+  if (opts.weights === "int8" || opts.weights === "bf16" || typeof opts.weights === "object") {
+    const qm = typeof opts.weights === "object" ? opts.weights : quantizeLanguageModel(model, opts.weights);
     yield* sampleTokensQuantized(qm, quantizedKernelsFor(backend.name), opts);
     return;
   }
@@ -124,7 +124,7 @@ export function* sampleTokens(backend: Backend, model: LanguageModel, opts: Samp
 }
 
 /**
- * `sampleTokens` with int8 weights: every token (prime included) stepped by `quantizedStep` with
+ * `sampleTokens` with int8 or bf16 weights: every token (prime included) stepped by `quantizedStep` with
  * `kernels` (`quantizedKernelsFor(backend.name)`: the native C kernel, or the TypeScript one). The
  * same draws from `opts.rng` as the float32 path, so a seed gives the same tokens wherever the
  * two models' probabilities agree closely enough.

@@ -27,7 +27,7 @@ export interface TextSampleOptions {
   readonly stop?: string;
   readonly seed?: number;
   readonly backend?: string | Backend;
-  /** "int8": sample with int8 weight matrices (generate/quantized.ts), or a model they were made for already. Default "float32". */
+  /** "int8" or "bf16": sample with compact weight matrices (generate/quantized.ts), or a `quantizeLanguageModel` result made already. Default "float32". */
   readonly weights?: WeightFormat | QuantizedLanguageModel;
   /** Told how many symbols of `prime` were not in the vocabulary. */
   readonly onUnknown?: (count: number) => void;

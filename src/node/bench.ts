@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import type { Backend } from "../backend/backend.js";
 import { parseCell } from "../cells/cell.js";
 import { sampleTokens, sampleTokensQuantized } from "../generate/sample.js";
-import { quantizedBytesPerToken, quantizedKernelsFor, quantizeLanguageModel } from "../generate/quantized.js";
+import { quantizedBytesPerToken, quantizedKernelsFor, quantizeLanguageModel, type QuantizedFormat } from "../generate/quantized.js";
 import { createLanguageModel, languageModelForward, languageModelLoss, type RecurrentState } from "../model/language-model.js";
 import type { Chunk } from "../text/batches.js";
 import { Rng } from "../tensor/random.js";
@@ -37,8 +37,8 @@ export interface BenchConfig {
   readonly opt: "adam" | "sgd";
   readonly lr: number;
   readonly clip: number | null;
-  /** "int8": sampling with int8 weight matrices (generate/quantized.ts); unroll only, no PyTorch counterpart. */
-  readonly weights?: "int8";
+  /** "int8" or "bf16": sampling with compact weight matrices (generate/quantized.ts); unroll only, no PyTorch counterpart. */
+  readonly weights?: QuantizedFormat;
 }
 
 const CHAR = { cell: "lstm", V: 96, E: 256, H: 256, L: 2, seq: 64, batch: 32, opt: "adam", lr: 2e-3, clip: null } as const;
@@ -51,7 +51,8 @@ export const BENCH_CONFIGS: readonly BenchConfig[] = [
   { ...CHAR, name: "T4", kind: "train", cell: "gru", desc: "char-LM train, GRU 2x256, V=96, seq 64, batch 32, Adam" },
   { ...CHAR, name: "T5", kind: "train", cell: "rnn", desc: "char-LM train, RNN(tanh) 2x256, V=96, seq 64, batch 32, Adam" },
   { ...CHAR, name: "I1", kind: "sample", E: 512, H: 512, seq: 2000, batch: 1, desc: "sampling, LSTM 2x512, V=96, batch 1, 2000 chars one at a time, multinomial" },
-  { ...CHAR, name: "I1q", kind: "sample", E: 512, H: 512, seq: 2000, batch: 1, weights: "int8", desc: "I1 with int8 weights (per-row scales, float32 accumulation); unroll only" },
+  { ...CHAR, name: "I1q", kind: "sample", E: 512, H: 512, seq: 2000, batch: 1, weights: "int8", desc: "I1 with int8 weights (per-row scales); unroll only" },
+  { ...CHAR, name: "I1b", kind: "sample", E: 512, H: 512, seq: 2000, batch: 1, weights: "bf16", desc: "I1 with bf16 weights; unroll only" },
   { ...CHAR, name: "I2", kind: "score", E: 512, H: 512, seq: 256, batch: 32, desc: "scoring (forward + CE, no gradient), LSTM 2x512, V=96, seq 256, batch 32" },
   { cell: "lstm", V: 10000, E: 200, H: 200, L: 2, seq: 20, batch: 20, opt: "sgd", lr: 1, clip: 5, name: "W1", kind: "train", desc: "word-LM train (Zaremba small), LSTM 2x200, V=10000, seq 20, batch 20, SGD lr 1, clip 5" },
 ];
@@ -95,21 +96,29 @@ export function cpuInfo(): CpuInfo {
 /** Buffer sizes of the bandwidth probe: far past any last-level cache, and one that fits in it. */
 export const BANDWIDTH_BYTES = { memory: 512 * 2 ** 20, cache: 4 * 2 ** 20 } as const;
 
-/**
- * One core's read bandwidth, measured by the native addon (widest registers, best pass): over
- * 512 MiB (memory) and 4 MiB (cache). Null without the addon.
- */
-export function machineBandwidth(seconds = 0.4): { readonly memoryGBs: number; readonly cacheGBs: number } | null {
-  if (!nativeAddon || typeof nativeAddon.readBandwidth !== "function") return null;
-  const memoryGBs = nativeAddon.readBandwidth(BANDWIDTH_BYTES.memory, seconds);
-  const cacheGBs = nativeAddon.readBandwidth(BANDWIDTH_BYTES.cache, seconds);
-  return memoryGBs > 0 && cacheGBs > 0 ? { memoryGBs, cacheGBs } : null;
+/** Measured read bandwidth (GB/s) of `threads` threads together. */
+export interface Bandwidth {
+  readonly threads: number;
+  readonly memoryGBs: number;
+  readonly cacheGBs: number;
 }
 
-/** The bandwidth figures in words, with the buffer sizes they were measured over. */
-export function describeBandwidth(bw: { readonly memoryGBs: number; readonly cacheGBs: number }): string {
+/**
+ * Read bandwidth measured by the native addon (widest registers, best pass), `threads` threads
+ * of its pool each reading their share at once: over 512 MiB (memory) and 4 MiB (cache). Null
+ * without the addon.
+ */
+export function machineBandwidth(seconds = 0.4, threads = 1): Bandwidth | null {
+  if (!nativeAddon || typeof nativeAddon.readBandwidth !== "function") return null;
+  const memoryGBs = nativeAddon.readBandwidth(BANDWIDTH_BYTES.memory, seconds, threads);
+  const cacheGBs = nativeAddon.readBandwidth(BANDWIDTH_BYTES.cache, seconds, threads);
+  return memoryGBs > 0 && cacheGBs > 0 ? { threads, memoryGBs, cacheGBs } : null;
+}
+
+/** The bandwidth figures in words, with the buffer sizes and threads they were measured with. */
+export function describeBandwidth(bw: Bandwidth): string {
   const mib = (b: number) => `${b / 2 ** 20} MiB`;
-  return `${bw.memoryGBs.toFixed(1)} GB/s read from ${mib(BANDWIDTH_BYTES.memory)}, ${bw.cacheGBs.toFixed(1)} GB/s from ${mib(BANDWIDTH_BYTES.cache)} (cache), one core`;
+  return `${bw.memoryGBs.toFixed(1)} GB/s read from ${mib(BANDWIDTH_BYTES.memory)}, ${bw.cacheGBs.toFixed(1)} GB/s from ${mib(BANDWIDTH_BYTES.cache)} (cache), ${bw.threads === 1 ? "one core" : `${bw.threads} threads together`}`;
 }
 
 /**
@@ -124,13 +133,13 @@ export function weightBytesPerToken(c: BenchConfig, bytesPerWeight = 4): number 
 
 /**
  * Bytes of weights batch-1 sampling of `c` really reads per token: `weightBytesPerToken` in
- * float32; with int8 weights, what the quantized step reads (int8 matrices, their float32 row
+ * float32; with int8 or bf16 weights, what the quantized step reads (the compact matrices, int8 row
  * scales and biases, and for a small vocabulary the first layer's tabulated input projection).
  */
 export function sampleBytesPerToken(c: BenchConfig): number {
-  if (c.weights !== "int8") return weightBytesPerToken(c);
+  if (c.weights === undefined) return weightBytesPerToken(c);
   const model = createLanguageModel({ vocabSize: c.V, embedSize: c.E, cell: parseCell(c.cell), hiddenSize: c.H, numLayers: c.L, dropout: 0 }, "float32");
-  return quantizedBytesPerToken(quantizeLanguageModel(model, "int8"));
+  return quantizedBytesPerToken(quantizeLanguageModel(model, c.weights));
 }
 
 const GATES = { lstm: 4, gru: 3, rnn: 1 } as const;
@@ -209,8 +218,8 @@ export function benchUnroll(backend: Backend, c: BenchConfig, timing: BenchTimin
       languageModelLoss(model, pass, chunk.y, null);
     };
     tokens = c.seq * c.batch;
-  } else if (c.weights === "int8") {
-    const qm = quantizeLanguageModel(model, "int8"); // once, untimed, as a caller that keeps the quantized model
+  } else if (c.weights !== undefined) {
+    const qm = quantizeLanguageModel(model, c.weights); // once, untimed, as a caller that keeps the quantized model
     const kernels = quantizedKernelsFor(backend.name);
     step = () => {
       for (const t of sampleTokensQuantized(qm, kernels, { length: c.seq, rng })) void t;

@@ -23,7 +23,7 @@ import type { Backend, FusedBackward, FusedForward, FusedRecurrence, OptimizerKe
 import type { CellConfig } from "../cells/cell.js";
 import { registerBackend } from "../backend/select.js";
 import { countTargets } from "../layers/softmax-cross-entropy.js";
-import { registerQuantizedKernels, type QuantizedKernels } from "../generate/quantized.js";
+import { registerQuantizedKernels, type QuantizedKernels, type QuantizedMatrix } from "../generate/quantized.js";
 import type { DType, FloatArray } from "../tensor/dtype.js";
 
 /** Instruction sets of the native float32 kernel. */
@@ -44,7 +44,7 @@ export interface NativeAddon {
   /** Measured float32 FMA peak of one core in GFLOP/s, current ISA, best over `seconds` (default 0.3). */
   peakGflops(seconds?: number): number;
   /** Measured read bandwidth of one core over a buffer of `bytes`, GB/s, best over `seconds`; -1 when it cannot allocate. */
-  readBandwidth(bytes: number, seconds?: number): number;
+  readBandwidth(bytes: number, seconds?: number, threads?: number): number;
   /** Σ over counted rows of the softmax cross-entropy; dL/dlogits·scale into dlogits (native/recurrence.h). */
   softmaxXent(logits: Float32Array, targets: Int32Array, N: number, V: number, dlogits: Float32Array | null, ignore: number, scale: number): number;
   /** Adam/AdamW's update of n elements in place (native/optim.h), bit-identical to `adamStep`'s loop. */
@@ -68,7 +68,16 @@ export interface NativeAddon {
    * AVX2 or portable with the current ISA, rows split over the pool for large products. Absent
    * from addons built before it.
    */
-  qgemv?(q: Int8Array, scale: Float32Array, rows: number, cols: number, x: Float32Array, y: Float32Array, accumulate: boolean): void;
+  qgemv?(q: Int8Array, scale: Float32Array, rows: number, cols: number, x: Float32Array, y: Float32Array, accumulate: boolean, packed?: Uint8Array | null, bias?: Float32Array | null): void;
+  /** y (rows) (+)= w x, w bfloat16 bit patterns rows × cols row-major (native/qgemv.h). */
+  bgemv?(w: Uint16Array, rows: number, cols: number, x: Float32Array, y: Float32Array, accumulate: boolean, packed?: Uint16Array | null, bias?: Float32Array | null): void;
+  /** The matrix in the layout of the dot-product kernels (AVX512-VNNI / AVX512-BF16), for `packed`. */
+  qpack?(q: Int8Array, rows: number, cols: number): Uint8Array;
+  bpack?(w: Uint16Array, rows: number, cols: number): Uint16Array;
+  /** The kernels qgemv and bgemv use now: "avx512-vnni", "avx512-bf16", or the ISA's name. */
+  quantizedKernels?(): { int8: string; bf16: string };
+  /** Allows or forbids the dot-product kernels (tests reach the float ones); returns the previous setting. */
+  setQuantizedDot?(enabled: boolean): boolean;
   /** Batch-1 LSTM cell update from 4H pre-activations (logistic gates), c and h in place (native/qgemv.h). */
   qlstmCell?(H: number, gates: Float32Array, c: Float32Array, h: Float32Array): void;
   /** x ← copies of row (x.length a multiple of row.length), or zeros when row is null (native/optim.h). */
@@ -201,15 +210,34 @@ export const nativeBackend: Backend | null = nativeAddon && {
 
 if (nativeBackend) registerBackend(nativeBackend);
 
-/** The addon's int8 matrix–vector kernel for `quantizedStep`, or null without it. */
+/**
+ * The addon's compact-weight matrix–vector kernels for `quantizedStep`, or null without them.
+ * Where the CPU has the dot-product instructions, each matrix is also packed into their layout
+ * on first use (kept beside it, as many bytes again); the float kernels read the matrix itself.
+ */
 export const nativeQuantizedKernels: QuantizedKernels | null =
-  nativeAddon && typeof nativeAddon.qgemv === "function"
-    ? {
-        name: "native",
-        qgemv: nativeAddon.qgemv.bind(nativeAddon),
-        ...(typeof nativeAddon.qlstmCell === "function" ? { lstmCell: nativeAddon.qlstmCell.bind(nativeAddon) } : {}),
+  nativeAddon && typeof nativeAddon.qgemv === "function" && typeof nativeAddon.bgemv === "function" ? nativeKernels(nativeAddon) : null;
+
+function nativeKernels(addon: NativeAddon): QuantizedKernels {
+  const dot = addon.quantizedKernels?.() ?? { int8: "", bf16: "" };
+  const packInt8 = dot.int8 === "avx512-vnni" && addon.qpack;
+  const packBf16 = dot.bf16 === "avx512-bf16" && addon.bpack;
+  const packed = new WeakMap<QuantizedMatrix, Uint8Array | Uint16Array>();
+  return {
+    name: "native",
+    gemv(m, x, y, accumulate, bias) {
+      let p = packed.get(m);
+      if (m.format === "int8") {
+        if (!p && packInt8) packed.set(m, (p = packInt8.call(addon, m.q, m.rows, m.cols)));
+        addon.qgemv!(m.q, m.scale, m.rows, m.cols, x, y, accumulate, (p as Uint8Array | undefined) ?? null, bias ?? null);
+      } else {
+        if (!p && packBf16) packed.set(m, (p = packBf16.call(addon, m.w, m.rows, m.cols)));
+        addon.bgemv!(m.w, m.rows, m.cols, x, y, accumulate, (p as Uint16Array | undefined) ?? null, bias ?? null);
       }
-    : null;
+    },
+    ...(typeof addon.qlstmCell === "function" ? { lstmCell: addon.qlstmCell.bind(addon) } : {}),
+  };
+}
 
 if (nativeQuantizedKernels) registerQuantizedKernels("native", nativeQuantizedKernels);
 
