@@ -265,27 +265,28 @@ VNNI static int split_digits(const float *x, int cols, qx_digits *d)
 }
 
 /*
- * Packed int8 layout (unroll_qgemv_packed_size): blocks of 16 rows × 4 columns, 64 bytes each,
- * byte 4·i + j = q[16b + i][4g + j] + 128 (rows and columns padded with q = 0), block (b, g) at
- * (b · ⌈cols/4⌉ + g) · 64. One vpdpbusd multiplies a block by 4 broadcast digits of x and adds
- * into 16 lanes, one per row, so a row block needs no horizontal sum.
+ * Packed int8 layout (unroll_qgemv_packed_size): tiles of 16 rows × 4 columns, 64 bytes each,
+ * byte 4·i + j = q[64s + 16b + i][4g + j] + 128 (rows and columns padded with q = 0), tile
+ * (s, g, b) at ((s · ⌈cols/4⌉ + g) · 4 + b) · 64: the four tiles of a 64-row stripe s and column
+ * group g are adjacent, so a stripe streams from one address. One vpdpbusd multiplies a tile by 4
+ * broadcast digits of x and adds into 16 lanes, one per row: no horizontal sums.
  */
 VNNI static void rows_vnni(const uint8_t *packed, const float *scale, int lo, int hi, int cols, const qx_digits *d,
                            float *y, int accumulate)
 {
   const int groups = (cols + 3) / 4;
-  const size_t bstride = (size_t)groups * 64;
+  const size_t bstride = 64;
   const __m512 sx = _mm512_set1_ps((float)d->sx);
   const __m512i corr_h = _mm512_set1_epi32(128 * d->sum_hi), corr_l = _mm512_set1_epi32(128 * d->sum_lo);
   for (int r = lo; r < hi; r += 64) {
     const int nb = (hi - r + 15) / 16 < 4 ? (hi - r + 15) / 16 : 4;
-    const uint8_t *p = packed + (size_t)(r / 16) * bstride;
+    const uint8_t *p = packed + (size_t)(r / 64) * groups * 256;
     __m512i h0 = _mm512_setzero_si512(), h1 = h0, h2 = h0, h3 = h0, l0 = h0, l1 = h0, l2 = h0, l3 = h0;
     const int32_t *xh = (const int32_t *)d->hi, *xl = (const int32_t *)d->lo;
     if (nb == 4) {
       for (int g = 0; g < groups; g++) {
         const __m512i bh = _mm512_set1_epi32(xh[g]), bl = _mm512_set1_epi32(xl[g]);
-        const uint8_t *pg = p + (size_t)g * 64;
+        const uint8_t *pg = p + (size_t)g * 256;
         const __m512i w0 = _mm512_loadu_si512(pg), w1 = _mm512_loadu_si512(pg + bstride),
                       w2 = _mm512_loadu_si512(pg + 2 * bstride), w3 = _mm512_loadu_si512(pg + 3 * bstride);
         h0 = _mm512_dpbusd_epi32(h0, w0, bh);
@@ -300,7 +301,7 @@ VNNI static void rows_vnni(const uint8_t *packed, const float *scale, int lo, in
     } else {
       for (int g = 0; g < groups; g++) {
         const __m512i bh = _mm512_set1_epi32(xh[g]), bl = _mm512_set1_epi32(xl[g]);
-        const uint8_t *pg = p + (size_t)g * 64;
+        const uint8_t *pg = p + (size_t)g * 256;
         __m512i w = _mm512_loadu_si512(pg);
         h0 = _mm512_dpbusd_epi32(h0, w, bh);
         l0 = _mm512_dpbusd_epi32(l0, w, bl);
@@ -430,9 +431,10 @@ AVX2 static void brows_avx2(const uint16_t *w, int lo, int hi, int cols, const f
 #define BF16 __attribute__((target("avx512f,avx512bw,avx512bf16")))
 
 /*
- * Packed bf16 layout (unroll_bgemv_packed_size): blocks of 16 rows × 2 columns, 64 bytes each,
- * element 2·i + j = w[16b + i][2g + j] (padded with zeros), block (b, g) at (b · ⌈cols/2⌉ + g) · 32
- * elements. One vdpbf16ps multiplies a block by a broadcast pair of x and adds into 16 lanes.
+ * Packed bf16 layout (unroll_bgemv_packed_size): tiles of 16 rows × 2 columns, 64 bytes each,
+ * element 2·i + j = w[64s + 16b + i][2g + j] (padded with zeros), tile (s, g, b) at
+ * ((s · ⌈cols/2⌉ + g) · 4 + b) · 32 elements (as for int8, a stripe's four tiles are adjacent).
+ * One vdpbf16ps multiplies a tile by a broadcast pair of x and adds into 16 lanes.
  * xs holds bf16(x) then bf16(x − bf16(x)), each padded with zeros to a multiple of 32.
  */
 BF16 static void brows_bf16(const uint16_t *packed, int lo, int hi, int cols, const uint16_t *xs, float *y,
@@ -441,15 +443,15 @@ BF16 static void brows_bf16(const uint16_t *packed, int lo, int hi, int cols, co
   const int groups = (cols + 1) / 2;
   const int padded = (cols + 31) / 32 * 32;
   const uint32_t *xh = (const uint32_t *)xs, *xl = (const uint32_t *)(xs + padded);
-  const size_t bstride = (size_t)groups * 32;
+  const size_t bstride = 32;
   for (int r = lo; r < hi; r += 64) {
     const int nb = (hi - r + 15) / 16 < 4 ? (hi - r + 15) / 16 : 4;
-    const uint16_t *p = packed + (size_t)(r / 16) * bstride;
+    const uint16_t *p = packed + (size_t)(r / 64) * groups * 128;
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     if (nb == 4) {
       for (int g = 0; g < groups; g++) {
         const __m512bh bh = (__m512bh)_mm512_set1_epi32((int)xh[g]), bl = (__m512bh)_mm512_set1_epi32((int)xl[g]);
-        const uint16_t *pg = p + (size_t)g * 32;
+        const uint16_t *pg = p + (size_t)g * 128;
         const __m512bh w0 = (__m512bh)_mm512_loadu_si512(pg), w1 = (__m512bh)_mm512_loadu_si512(pg + bstride),
                        w2 = (__m512bh)_mm512_loadu_si512(pg + 2 * bstride), w3 = (__m512bh)_mm512_loadu_si512(pg + 3 * bstride);
         a0 = _mm512_dpbf16_ps(_mm512_dpbf16_ps(a0, w0, bh), w0, bl);
@@ -460,7 +462,7 @@ BF16 static void brows_bf16(const uint16_t *packed, int lo, int hi, int cols, co
     } else {
       for (int g = 0; g < groups; g++) {
         const __m512bh bh = (__m512bh)_mm512_set1_epi32((int)xh[g]), bl = (__m512bh)_mm512_set1_epi32((int)xl[g]);
-        const uint16_t *pg = p + (size_t)g * 32;
+        const uint16_t *pg = p + (size_t)g * 128;
         __m512bh w = (__m512bh)_mm512_loadu_si512(pg);
         a0 = _mm512_dpbf16_ps(_mm512_dpbf16_ps(a0, w, bh), w, bl);
         if (nb > 1) {
@@ -587,12 +589,18 @@ static brows_fn bkernel(void)
 
 size_t unroll_qgemv_packed_size(int rows, int cols)
 {
-  return (size_t)((rows + 15) / 16) * 16 * (size_t)((cols + 3) / 4) * 4;
+  return (size_t)((rows + 63) / 64) * 64 * (size_t)((cols + 3) / 4) * 4;
 }
 
 size_t unroll_bgemv_packed_size(int rows, int cols)
 {
-  return (size_t)((rows + 15) / 16) * 16 * (size_t)((cols + 1) / 2) * 2;
+  return (size_t)((rows + 63) / 64) * 64 * (size_t)((cols + 1) / 2) * 2;
+}
+
+/* Offset of row r's column group g in a packed matrix of `groups` groups, tiles of `tile` elements (int8 64, bf16 32). */
+static size_t tile_offset(int r, int g, int groups, int tile)
+{
+  return (((size_t)(r / 64) * groups + g) * 4 + (r % 64) / 16) * tile;
 }
 
 void unroll_qgemv_pack(const int8_t *q, int rows, int cols, uint8_t *packed)
@@ -601,7 +609,7 @@ void unroll_qgemv_pack(const int8_t *q, int rows, int cols, uint8_t *packed)
   memset(packed, 128, unroll_qgemv_packed_size(rows, cols));
   for (int r = 0; r < rows; r++)
     for (int k = 0; k < cols; k++)
-      packed[((size_t)(r / 16) * groups + k / 4) * 64 + (r % 16) * 4 + k % 4] = (uint8_t)(q[(size_t)r * cols + k] + 128);
+      packed[tile_offset(r, k / 4, groups, 64) + (r % 16) * 4 + k % 4] = (uint8_t)(q[(size_t)r * cols + k] + 128);
 }
 
 void unroll_bgemv_pack(const uint16_t *w, int rows, int cols, uint16_t *packed)
@@ -610,7 +618,7 @@ void unroll_bgemv_pack(const uint16_t *w, int rows, int cols, uint16_t *packed)
   memset(packed, 0, unroll_bgemv_packed_size(rows, cols) * 2);
   for (int r = 0; r < rows; r++)
     for (int k = 0; k < cols; k++)
-      packed[((size_t)(r / 16) * groups + k / 2) * 32 + (r % 16) * 2 + k % 2] = w[(size_t)r * cols + k];
+      packed[tile_offset(r, k / 2, groups, 32) + (r % 16) * 2 + k % 2] = w[(size_t)r * cols + k];
 }
 
 typedef struct {
