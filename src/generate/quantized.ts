@@ -186,12 +186,17 @@ export function bf16Matrix(w: ArrayLike<number>, rows: number, cols: number): Bf
   return { format: "bf16", rows, cols, w: out };
 }
 
+/** bf16 bit patterns as the float32 values they are (exact: the upper halves of float32 bits). */
+function widenBf16(w: Uint16Array): Float32Array {
+  const u = new Uint32Array(w.length);
+  for (let i = 0; i < u.length; i++) u[i] = w[i] << 16;
+  return new Float32Array(u.buffer);
+}
+
 /** The float32 values the kernels compute with: q·scale (int8), or the bf16 values widened exactly. */
 export function dequantizeMatrix(m: QuantizedMatrix, out: FloatArray = new Float32Array(m.rows * m.cols)): FloatArray {
   if (m.format === "bf16") {
-    const u = new Uint32Array(m.w.length);
-    for (let i = 0; i < u.length; i++) u[i] = m.w[i] << 16;
-    out.set(new Float32Array(u.buffer));
+    out.set(widenBf16(m.w));
     return out;
   }
   for (let r = 0; r < m.rows; r++) {
@@ -286,7 +291,7 @@ export function quantizedBytesPerToken(qm: QuantizedLanguageModel): number {
   qm.layers.forEach((layer, l) => {
     if (l === 0 && usesTable(qm)) n += 4 * GH; // the table row (biases included)
     else n += (l === 0 ? (qm.embedding ? 4 * inputWidth(qm.config) : 0) : 0) + mat(layer.Wih) + 4 * GH;
-    n += mat(layer.Whh) + (layer.bias || (l === 0 && usesTable(qm)) ? 0 : 4 * GH); // b_hh apart: GRU
+    n += mat(layer.Whh) + (layer.bias ? 0 : 4 * GH); // GRU adds b_hh apart, even after a table row
   });
   return n + mat(qm.W) + 4 * qm.config.vocabSize;
 }
@@ -354,14 +359,7 @@ function firstInput(qm: QuantizedLanguageModel, token: number, gi: Float32Array,
 function oneHotColumn(m: QuantizedMatrix, k: number, y: Float32Array): void {
   const { rows, cols } = m;
   if (m.format === "int8") for (let r = 0; r < rows; r++) y[r] = Math.fround(m.q[r * cols + k] * m.scale[r]);
-  else {
-    const u = new Uint32Array(1);
-    const f = new Float32Array(u.buffer);
-    for (let r = 0; r < rows; r++) {
-      u[0] = m.w[r * cols + k] << 16;
-      y[r] = f[0];
-    }
-  }
+  else y.set(widenBf16(Uint16Array.from({ length: rows }, (_, r) => m.w[r * cols + k])));
 }
 
 /**
