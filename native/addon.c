@@ -22,6 +22,8 @@
  *   quantizedKernels() → { int8, bf16 }   the kernel names those two use now ("avx512-vnni", "avx512-bf16", or the ISA's)
  *   setQuantizedDot(on) → the previous setting: allow the dot-product instructions (tests reach the others with false)
  *   qlstmCell(H, gates, c, h)   batch-1 LSTM cell update from 4H pre-activations, c and h in place (recurrence.h)
+ *   qlstmLayer(H, in, wih, scaleIh, x, whh, scaleHh, bias, gates, c, h, descending) → bool
+ *                               a whole batch-1 LSTM layer step on packed int8 / bf16 weights (qgemv.h)
  *
  * Arguments are validated here, once per call, and a bad call throws a TypeError or RangeError
  * instead of reading or writing out of bounds.
@@ -917,6 +919,81 @@ static napi_value QlstmCell(napi_env env, napi_callback_info info)
   return NULL;
 }
 
+/* A packed compact matrix (Uint8Array: int8, Uint16Array: bf16) of at least `need` elements; null allowed when `optional`. */
+static int get_packed(napi_env env, napi_value v, const char *name, int optional, int *bf16, size_t rows, size_t cols,
+                      void **out)
+{
+  char msg[192];
+  napi_valuetype t;
+  *out = NULL;
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (optional && (t == napi_null || t == napi_undefined)) return 1;
+  bool is_ta = false;
+  napi_typedarray_type type;
+  size_t n, off;
+  napi_value buf;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, v, &type, &n, out, &buf, &off) != napi_ok ||
+      (type != napi_uint8_array && type != napi_uint16_array) || (*bf16 >= 0 && *bf16 != (type == napi_uint16_array))) {
+    snprintf(msg, sizeof msg, "qlstmLayer: %s must be a packed %s (qpack / bpack)%s", name,
+             *bf16 < 0 ? "Uint8Array or Uint16Array" : *bf16 ? "Uint16Array, as the other matrix" : "Uint8Array, as the other matrix",
+             optional ? " or null" : "");
+    throw_type(env, msg);
+    return 0;
+  }
+  *bf16 = type == napi_uint16_array;
+  const size_t need = *bf16 ? unroll_bgemv_packed_size((int)rows, (int)cols) : unroll_qgemv_packed_size((int)rows, (int)cols);
+  if (n < need) {
+    snprintf(msg, sizeof msg, "qlstmLayer: %s packs %zu × %zu weights in %zu elements; got %zu", name, rows, cols, need, n);
+    throw_range(env, msg);
+    return 0;
+  }
+  return 1;
+}
+
+/*
+ * qlstmLayer(H, in, wih, scaleIh, x, whh, scaleHh, bias, gates, c, h, descending) → whether it ran
+ * (unroll_qlstm_layer; false leaves everything as it was).
+ */
+static napi_value QlstmLayer(napi_env env, napi_callback_info info)
+{
+  size_t argc = 12;
+  napi_value argv[12], out;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 12)
+    return throw_type(env, "qlstmLayer: expected 12 arguments (H, in, wih, scaleIh, x, whh, scaleHh, bias, gates, c, h, descending)");
+  int H, in, descending, bf16 = -1;
+  void *whh, *wih, *sih = NULL, *shh = NULL, *x = NULL, *bias = NULL;
+  float *g, *c, *h;
+  size_t ng, nc, nh;
+  if (!get_dim(env, argv[0], "H", &H) || !get_dim(env, argv[1], "in", &in)) return NULL;
+  if (H > 65536 || in > 65536) return throw_range(env, "qlstmLayer: H and in must be at most 65536");
+  const size_t G = 4 * (size_t)H;
+  if (!get_packed(env, argv[5], "whh", 0, &bf16, G, (size_t)H, &whh) || !get_packed(env, argv[2], "wih", 1, &bf16, G, (size_t)in, &wih))
+    return NULL;
+  if (!get_optional_typed(env, argv[6], napi_float32_array, "qlstmLayer", "scaleHh", "a Float32Array", G, &shh) ||
+      !get_optional_typed(env, argv[3], napi_float32_array, "qlstmLayer", "scaleIh", "a Float32Array", G, &sih) ||
+      !get_optional_typed(env, argv[4], napi_float32_array, "qlstmLayer", "x", "a Float32Array", (size_t)in, &x) ||
+      !get_optional_typed(env, argv[7], napi_float32_array, "qlstmLayer", "bias", "a Float32Array", G, &bias) ||
+      !get_typed(env, argv[8], napi_float32_array, "qlstmLayer", "gates", "a Float32Array", &ng, (void **)&g) ||
+      !get_typed(env, argv[9], napi_float32_array, "qlstmLayer", "c", "a Float32Array", &nc, (void **)&c) ||
+      !get_typed(env, argv[10], napi_float32_array, "qlstmLayer", "h", "a Float32Array", &nh, (void **)&h) ||
+      !get_bool(env, argv[11], "descending", &descending))
+    return NULL;
+  if (ng < G || nc < (size_t)H || nh < (size_t)H) return throw_range(env, "qlstmLayer: gates needs 4H values, c and h H each");
+  if (!bf16 && (!shh || (wih && !sih))) return throw_type(env, "qlstmLayer: int8 weights need their row scales");
+  if (wih && !x) return throw_type(env, "qlstmLayer: x is needed with wih");
+  const uint64_t hb = (uint64_t)H * 4, gb = 4 * hb, xb = (uint64_t)in * 4;
+  if (overlaps(c, hb, h, hb) || overlaps(c, hb, g, gb) || overlaps(h, hb, g, gb) ||
+      (x && (overlaps(x, xb, g, gb) || overlaps(x, xb, c, hb) || overlaps(x, xb, h, hb))) ||
+      (bias && (overlaps(bias, gb, g, gb) || overlaps(bias, gb, c, hb) || overlaps(bias, gb, h, hb))))
+    return throw_range(env, "qlstmLayer: gates, c and h must not overlap each other, x or bias");
+  const int ran = unroll_qlstm_layer(bf16, H, in, wih, (const float *)sih, (const float *)x, whh, (const float *)shh,
+                                     (const float *)bias, g, c, h, descending);
+  CHECK_NAPI(env, napi_get_boolean(env, ran != 0, &out));
+  return out;
+}
+
 static napi_value Fill(napi_env env, napi_callback_info info)
 {
   size_t argc = 2;
@@ -958,7 +1035,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
              {"recBackward", RecBackward}, {"peakGflops", Peak}, {"readBandwidth", Bandwidth}, {"softmaxXent", SoftmaxXent},
              {"adam", Adam},           {"sgd", Sgd},
              {"sumSquares", SumSquares}, {"scale", Scale}, {"fill", Fill},
-             {"scatterAddRows", ScatterAddRows}, {"qgemv", Qgemv}, {"qlstmCell", QlstmCell},
+             {"scatterAddRows", ScatterAddRows}, {"qgemv", Qgemv}, {"qlstmCell", QlstmCell}, {"qlstmLayer", QlstmLayer},
              {"bgemv", Bgemv}, {"qpack", Qpack}, {"bpack", Bpack}, {"quantizedKernels", QuantizedKernelNames}, {"setQuantizedDot", SetQuantizedDot}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

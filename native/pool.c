@@ -226,6 +226,57 @@ void unroll_pool_for(size_t nblocks, unroll_block_fn fn, void *ctx)
   unroll_pool_run(for_task, &j);
 }
 
+/*
+ * Affine blocks: thread t first claims the blocks of its own part of [0, nblocks) (part t of nth),
+ * then those left in the other parts. With the same block count and threads from call to call, a
+ * thread reads the same rows each time, so what it left in its own cache serves it again.
+ */
+typedef struct {
+  _Alignas(64) volatile size_t claimed; /* blocks of this part handed out so far */
+  size_t begin, count;
+} affine_part;
+
+typedef struct {
+  unroll_block_fn fn;
+  void *ctx;
+  int nparts, descending;
+  affine_part part[UNROLL_MAX_THREADS];
+} affine_job;
+
+static void affine_task(void *arg, int tid, int nth)
+{
+  (void)nth;
+  affine_job *j = (affine_job *)arg;
+  for (int k = 0; k < j->nparts; k++) {
+    affine_part *p = &j->part[(tid + k) % j->nparts];
+    for (;;) {
+      const size_t k = __atomic_fetch_add(&p->claimed, 1, __ATOMIC_ACQ_REL);
+      if (k >= p->count) break;
+      j->fn(j->ctx, j->descending ? p->begin + p->count - 1 - k : p->begin + k);
+    }
+  }
+}
+
+void unroll_pool_for_affine(size_t nblocks, unroll_block_fn fn, void *ctx, int descending)
+{
+  const int nth = unroll_pool_threads();
+  if (nth <= 1 || nblocks < 2) {
+    for (size_t k = 0; k < nblocks; k++) fn(ctx, descending ? nblocks - 1 - k : k);
+    return;
+  }
+  affine_job j;
+  j.fn = fn;
+  j.ctx = ctx;
+  j.nparts = nth;
+  j.descending = descending;
+  for (int t = 0; t < nth; t++) {
+    j.part[t].claimed = 0;
+    j.part[t].begin = nblocks * (size_t)t / (size_t)nth;
+    j.part[t].count = nblocks * (size_t)(t + 1) / (size_t)nth - j.part[t].begin;
+  }
+  unroll_pool_run(affine_task, &j);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Parallel SGEMM: each thread computes a fixed block of C with the serial kernel (and its own
  * thread-local packing scratch). Every element of C is the same sum in the same order whatever the

@@ -40,6 +40,14 @@ void unroll_pool_run(unroll_task fn, void *ctx);
 typedef void (*unroll_block_fn)(void *ctx, size_t block);
 void unroll_pool_for(size_t nblocks, unroll_block_fn fn, void *ctx);
 
+/*
+ * unroll_pool_for where thread t first runs the blocks of its own part t of [0, nblocks) (equal
+ * parts, in order, or in reverse order when `descending`), then helps with the others. Called again
+ * with the same nblocks, a thread mostly reads what it read the last time, so its own cache serves
+ * it; alternating the direction from call to call starts each call on what the last one read last.
+ */
+void unroll_pool_for_affine(size_t nblocks, unroll_block_fn fn, void *ctx, int descending);
+
 /* [lo, hi) of part t of n parts of [0, total), part sizes multiples of `align` (except the last). */
 void unroll_partition(int total, int n, int t, int align, int *lo, int *hi);
 

@@ -29,14 +29,20 @@
  *   avx512/avx2  each bf16 widened to float32 exactly (zero-extend, shift by 16), FMA with x
  *   portable     the scalar loop
  *
- * Threads: products of at least PARALLEL_MIN weights are split into fixed row blocks (multiples
- * of 4 rows) claimed by the pool's threads; batch-1 sampling of a 2×512 LSTM reads 4 MB of int8
- * weights per token, which two cores stream faster than one.
+ * Threads: products of at least PARALLEL_MIN weights are split into fixed row blocks (64 rows)
+ * claimed by the pool's threads, each first taking those of its own part (unroll_pool_for_affine),
+ * so that from token to token a core reads the same rows; batch-1 sampling of a 2×512 LSTM reads
+ * 3 MB of int8 weights per token, which two cores stream faster than one.
+ *
+ * unroll_qlstm_layer runs a whole LSTM layer step in one pass over the pool: each 64-unit block
+ * takes its four gates' stripes of W_ih and W_hh and then updates its units' cell, so a step costs
+ * one N-API call and one dispatch per layer instead of three calls and two dispatches.
  */
 #include "qgemv.h"
 
 #include "gemm.h"
 #include "pool.h"
+#include "recurrence.h"
 
 
 #if defined(__GNUC__) && !defined(UNROLL_PLAIN_C) && (defined(__x86_64__) || defined(__i386__))
@@ -192,20 +198,21 @@ typedef struct {
 #if QGEMV_X86
 #define QX_RANGE 16256
 
-static int8_t *digit_buf;
-static size_t digit_cap;
+/* Two slots per calling thread (a fused layer splits its input and its state), grown, never shrunk. */
+static _Thread_local int8_t *digit_buf[2];
+static _Thread_local size_t digit_cap[2];
 
-/* 64-byte aligned scratch of at least `bytes` (grown, never shrunk); NULL when out of memory. */
-static void *scratch(size_t bytes)
+/* 64-byte aligned scratch of at least `bytes` in `slot` (0 or 1); NULL when out of memory. */
+static void *scratch_slot(int slot, size_t bytes)
 {
-  if (bytes > digit_cap) {
-    free(digit_buf);
-    digit_cap = 0;
-    digit_buf = (int8_t *)aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (!digit_buf) return NULL;
-    digit_cap = bytes;
+  if (bytes > digit_cap[slot]) {
+    free(digit_buf[slot]);
+    digit_cap[slot] = 0;
+    digit_buf[slot] = (int8_t *)aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!digit_buf[slot]) return NULL;
+    digit_cap[slot] = bytes;
   }
-  return digit_buf;
+  return digit_buf[slot];
 }
 
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
@@ -232,12 +239,12 @@ VNNI static float max_abs(const float *x, int cols)
 }
 
 /* x as digits (qx_digits), padded with zeros; 0 when x holds a non-finite value or no scratch could be had. */
-VNNI static int split_digits(const float *x, int cols, qx_digits *d)
+VNNI static int split_digits(const float *x, int cols, qx_digits *d, int slot)
 {
   const float m = max_abs(x, cols);
   if (m < 0) return 0;
   const size_t padded = ((size_t)cols + 63) / 64 * 64;
-  int8_t *hi = (int8_t *)scratch(2 * padded);
+  int8_t *hi = (int8_t *)scratch_slot(slot, 2 * padded);
   if (!hi) return 0;
   int8_t *lo = hi + padded;
   const __m512 inv = _mm512_set1_ps(m > 0 ? (float)QX_RANGE / m : 0);
@@ -497,10 +504,10 @@ static inline uint16_t float_to_bf16(float f)
 
 #if QGEMV_X86
 /* bf16(x) then bf16(x − bf16(x)), each padded with zeros to a multiple of 32; NULL when x is not finite. */
-static const uint16_t *split_bf16(const float *x, int cols)
+static const uint16_t *split_bf16(const float *x, int cols, int slot)
 {
   const size_t padded = ((size_t)cols + 31) / 32 * 32;
-  uint16_t *xs = (uint16_t *)scratch(4 * padded);
+  uint16_t *xs = (uint16_t *)scratch_slot(slot, 4 * padded);
   if (!xs) return NULL;
   memset(xs, 0, 4 * padded);
   for (int k = 0; k < cols; k++) {
@@ -665,7 +672,7 @@ static void run(const qgemv_job *j)
     qgemv_rows(j, 0, j->rows);
     return;
   }
-  unroll_pool_for((size_t)nblocks, qgemv_block, (void *)j);
+  unroll_pool_for_affine((size_t)nblocks, qgemv_block, (void *)j, 0);
 }
 
 void unroll_qgemv(const int8_t *q, const uint8_t *packed, const float *scale, int rows, int cols, const float *x,
@@ -675,7 +682,7 @@ void unroll_qgemv(const int8_t *q, const uint8_t *packed, const float *scale, in
   qgemv_job j = {kernel(), NULL, q, packed, NULL, NULL, NULL, scale, x, bias, NULL, y, rows, cols, accumulate};
 #if QGEMV_X86
   qx_digits d;
-  if (packed && cols > 0 && cols <= 65536 && use_vnni() && split_digits(x, cols, &d)) j.d = &d;
+  if (packed && cols > 0 && cols <= 65536 && use_vnni() && split_digits(x, cols, &d, 0)) j.d = &d;
 #endif
   run(&j);
 }
@@ -686,7 +693,80 @@ void unroll_bgemv(const uint16_t *w, const uint16_t *packed, int rows, int cols,
   if (rows <= 0) return;
   qgemv_job j = {NULL, bkernel(), NULL, NULL, w, packed, NULL, NULL, x, bias, NULL, y, rows, cols, accumulate};
 #if QGEMV_X86
-  if (packed && cols > 0 && use_bf16dot()) j.xs = split_bf16(x, cols);
+  if (packed && cols > 0 && use_bf16dot()) j.xs = split_bf16(x, cols, 0);
 #endif
   run(&j);
+}
+
+/* ---- one batch-1 LSTM layer step on packed compact weights ---- */
+
+typedef struct {
+  int H, in, bf16;
+  const void *wih, *whh; /* packed: uint8 (int8 + 128) or bf16 */
+  const float *sih, *shh; /* int8 row scales */
+#if QGEMV_X86
+  const qx_digits *dx, *dh;
+#endif
+  const uint16_t *xsx, *xsh;
+  const float *bias;
+  float *g, *c, *h;
+} qlstm_job;
+
+/*
+ * Units [64·blk, 64·blk + 64): the four gates' 64-row stripes of W_ih x (+ bias) and W_hh h, in
+ * the order and with the roundings of unroll_qgemv / unroll_bgemv called apart, then the cell.
+ */
+static void qlstm_block(void *ctx, size_t blk)
+{
+#if QGEMV_X86
+  const qlstm_job *j = (const qlstm_job *)ctx;
+  const int H = j->H, u0 = (int)blk * 64;
+  for (int q = 0; q < 4; q++) {
+    const int r0 = q * H + u0, r1 = r0 + 64;
+    if (j->wih) {
+      if (j->bf16)
+        brows_bf16((const uint16_t *)j->wih, r0, r1, j->in, j->xsx, j->g, 0);
+      else
+        rows_vnni((const uint8_t *)j->wih, j->sih, r0, r1, j->in, j->dx, j->g, 0);
+      if (j->bias)
+        for (int r = r0; r < r1; r++) j->g[r] += j->bias[r];
+    }
+    if (j->bf16)
+      brows_bf16((const uint16_t *)j->whh, r0, r1, H, j->xsh, j->g, 1);
+    else
+      rows_vnni((const uint8_t *)j->whh, j->shh, r0, r1, H, j->dh, j->g, 1);
+  }
+  unroll_lstm_cell_part(H, 64, j->g + u0, j->c + u0, j->h + u0);
+#else
+  (void)ctx, (void)blk;
+#endif
+}
+
+int unroll_qlstm_layer(int bf16, int H, int in, const void *wih, const float *sih, const float *x, const void *whh,
+                       const float *shh, const float *bias, float *g, float *c, float *h, int descending)
+{
+#if QGEMV_X86
+  if (H <= 0 || H % 64 != 0 || H > 65536 || in > 65536 || (wih && in <= 0)) return 0;
+  if (bf16 ? !use_bf16dot() : !use_vnni()) return 0;
+  qx_digits dx, dh;
+  qlstm_job j = {H, in, bf16, wih, whh, sih, shh, NULL, NULL, NULL, NULL, bias, g, c, h};
+  /* x and h are read as digits (copies), so the blocks may write h while others still multiply by it */
+  if (bf16) {
+    if ((wih && !(j.xsx = split_bf16(x, in, 0))) || !(j.xsh = split_bf16(h, H, 1))) return 0;
+  } else {
+    if ((wih && !split_digits(x, in, &dx, 0)) || !split_digits(h, H, &dh, 1)) return 0;
+    j.dx = wih ? &dx : NULL;
+    j.dh = &dh;
+  }
+  const size_t nblocks = (size_t)(H / 64);
+  if (unroll_pool_threads() < 2 || 4LL * H * ((wih ? in : 0) + H) < PARALLEL_MIN)
+    for (size_t k = 0; k < nblocks; k++) qlstm_block(&j, k);
+  else
+    unroll_pool_for_affine(nblocks, qlstm_block, &j, descending);
+  return 1;
+#else
+  (void)bf16, (void)H, (void)in, (void)wih, (void)sih, (void)x, (void)whh, (void)shh, (void)bias, (void)g, (void)c,
+      (void)h, (void)descending;
+  return 0;
+#endif
 }

@@ -44,4 +44,19 @@ const char *unroll_bgemv_kernel(void);
 /* Allows (1) or forbids (0) the dot-product kernels, so that tests reach the float ones; returns the previous setting. */
 int unroll_qgemv_set_dot(int enabled);
 
+/*
+ * One batch-1 step of an LSTM layer (i, f, g, o gates, sigmoid and tanh) on packed weights where the
+ * dot-product kernels exist: gates ← W_ih x + bias + W_hh h (or, when wih is NULL, gates, holding the
+ * input side already, += W_hh h), then c and h updated in place as unroll_lstm_cell does. Weights are
+ * packed int8 with row scales sih / shh (bf16 = 0, the VNNI kernel) or packed bf16 (bf16 = 1, the
+ * BF16 kernel), W_ih 4H × in, W_hh 4H × H; bias (4H) may be NULL. The results equal those of
+ * unroll_qgemv / unroll_bgemv and unroll_lstm_cell called in turn. The pool's threads each take
+ * whole 64-unit blocks, the same ones from call to call; `descending` runs each thread's blocks in
+ * reverse order (alternate it from step to step: a thread starts on what it read last). Returns 0,
+ * having changed nothing, where it cannot run: H not a multiple of 64, no such kernel on this CPU,
+ * or a non-finite value in x or h.
+ */
+int unroll_qlstm_layer(int bf16, int H, int in, const void *wih, const float *sih, const float *x, const void *whh,
+                       const float *shh, const float *bias, float *g, float *c, float *h, int descending);
+
 #endif

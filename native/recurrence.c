@@ -305,15 +305,17 @@ static void pack_chunk(job *J, int c)
 #undef RK
 #undef RK_ATTR
 
-void unroll_lstm_cell(int H, const float *g, float *c, float *h)
+void unroll_lstm_cell_part(int S, int N, const float *g, float *c, float *h)
 {
 #if defined(__x86_64__) || defined(__i386__)
   const unroll_isa isa = unroll_current_isa();
-  if (isa == UNROLL_ISA_AVX512) return lstm_cell_avx512(H, g, c, h);
-  if (isa == UNROLL_ISA_AVX2) return lstm_cell_avx2(H, g, c, h);
+  if (isa == UNROLL_ISA_AVX512) return lstm_cell_avx512(S, N, g, c, h);
+  if (isa == UNROLL_ISA_AVX2) return lstm_cell_avx2(S, N, g, c, h);
 #endif
-  lstm_cell_generic(H, g, c, h);
+  lstm_cell_generic(S, N, g, c, h);
 }
+
+void unroll_lstm_cell(int H, const float *g, float *c, float *h) { unroll_lstm_cell_part(H, H, g, c, h); }
 
 /* ---------------------------------------------------------------------------------------------
  * Scratch, grown on demand and kept: per thread (packed weights, step products) and shared.

@@ -46,6 +46,9 @@ int unroll_rec_backward(const unroll_rec *r);
  */
 void unroll_lstm_cell(int H, const float *g, float *c, float *h);
 
+/* Units [0, N) of such a cell whose gate blocks are S apart in g (g + j + k·S, c + j, h + j); S = N = H is the whole cell. */
+void unroll_lstm_cell_part(int S, int N, const float *g, float *c, float *h);
+
 /*
  * Softmax cross-entropy over N rows of V float32 logits: returns the sum over rows whose target is
  * not `ignore` of log Σ e^z − z_target; when dlogits is non-null writes (softmax − onehot)·scale for

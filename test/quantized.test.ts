@@ -274,6 +274,125 @@ describe("quantizedStep", () => {
   });
 });
 
+/** The formats whose dot-product kernel this CPU has: where the native fused LSTM layer step runs. */
+const DOT: Record<QuantizedFormat, string> = { int8: "avx512-vnni", bf16: "avx512-bf16" };
+const fusedFormats = FORMATS.filter((f) => nativeAddon?.quantizedKernels?.()[f] === DOT[f] && typeof nativeAddon.qlstmLayer === "function");
+
+describe("the native fused LSTM layer step (qlstmLayer)", () => {
+  const withThreads = <T>(n: number, f: () => T): T => {
+    const before = nativeAddon!.threads();
+    nativeAddon!.setThreads(n);
+    try {
+      return f();
+    } finally {
+      nativeAddon!.setThreads(before);
+    }
+  };
+
+  for (const format of FORMATS) {
+    it.skipIf(!fusedFormats.includes(format))(`${format}: the same bits as gemv and lstmCell apart, table / embedding / one-hot inputs, 1–3 layers, 1 and 2 threads`, () => {
+      const fused = nativeQuantizedKernels!;
+      const { lstmLayer: _, ...apart } = fused;
+      for (const o of [{ V: 30, E: 40, H: 64, L: 1 }, { V: 50, E: 20, H: 128, L: 2 }, { V: 20, E: 0, H: 64, L: 3 }]) {
+        const qm = quantizeLanguageModel(lm("lstm", o), format);
+        for (const threads of [1, 2]) {
+          withThreads(threads, () => {
+            let ran = 0;
+            const counted: QuantizedKernels = { ...fused, lstmLayer: (...a) => (fused.lstmLayer!(...a) ? (ran++, true) : false) };
+            const a = createQuantizedState(qm), b = createQuantizedState(qm);
+            const tokens = [1, 7, 7, 0, 12, 3, 19]; // an odd count: each layer runs both directions
+            for (const t of tokens) {
+              const za = quantizedStep(qm, t, a, counted).slice();
+              expect(za).toEqual(quantizedStep(qm, t, b, apart));
+            }
+            expect(a.h).toEqual(b.h);
+            expect(a.c).toEqual(b.c);
+            expect(a.h.some((v) => v !== 0)).toBe(true);
+            expect(ran).toBe(o.L * tokens.length);
+          });
+        }
+      }
+    });
+
+    it.skipIf(!fusedFormats.includes(format))(`${format}, addon: an input width other than H, and a bias, give qgemv / bgemv and qlstmCell's bits`, () => {
+      const a = nativeAddon!;
+      const rng = Rng.seeded(21);
+      const H = 128, I = 100;
+      const Wih = make(format, randomArray(rng, 4 * H * I, 0.3), 4 * H, I), Whh = make(format, randomArray(rng, 4 * H * H, 0.3), 4 * H, H);
+      const pack = (m: QuantizedMatrix) => (m.format === "int8" ? a.qpack!(m.q, m.rows, m.cols) : a.bpack!(m.w, m.rows, m.cols));
+      const scale = (m: QuantizedMatrix) => (m.format === "int8" ? m.scale : null);
+      const x = randomArray(rng, I), bias = randomArray(rng, 4 * H), h0 = randomArray(rng, H, 0.9), c0 = randomArray(rng, H, 2);
+      const gemv = (m: QuantizedMatrix, v: Float32Array, y: Float32Array, acc: boolean, b: Float32Array | null) =>
+        m.format === "int8" ? a.qgemv!(m.q, m.scale, m.rows, m.cols, v, y, acc, pack(m) as Uint8Array, b) : a.bgemv!(m.w, m.rows, m.cols, v, y, acc, pack(m) as Uint16Array, b);
+      const want = { g: new Float32Array(4 * H), c: c0.slice(), h: h0.slice() };
+      gemv(Wih, x, want.g, false, bias);
+      gemv(Whh, want.h, want.g, true, null);
+      a.qlstmCell!(H, want.g, want.c, want.h);
+      for (const [threads, descending] of [[1, false], [2, false], [2, true]] as const) {
+        const got = { g: new Float32Array(4 * H), c: c0.slice(), h: h0.slice() };
+        const ran = withThreads(threads, () => a.qlstmLayer!(H, I, pack(Wih), scale(Wih), x, pack(Whh), scale(Whh), bias, got.g, got.c, got.h, descending));
+        expect(ran).toBe(true);
+        expect(got).toEqual(want);
+      }
+    });
+  }
+
+  it.skipIf(fusedFormats.length === 0)("declines, changing nothing, where it cannot run: H not a multiple of 64, a non-finite x or h, the dot kernels off", () => {
+    const a = nativeAddon!;
+    const format = fusedFormats[0];
+    const rng = Rng.seeded(5);
+    const call = (H: number, x: Float32Array, h: Float32Array) => {
+      const W = make(format, randomArray(rng, 4 * H * H), 4 * H, H);
+      const p = W.format === "int8" ? a.qpack!(W.q, W.rows, W.cols) : a.bpack!(W.w, W.rows, W.cols);
+      const s = W.format === "int8" ? W.scale : null;
+      const g = randomArray(rng, 4 * H), c = randomArray(rng, H);
+      const before = [g.slice(), c.slice(), h.slice()];
+      const ran = a.qlstmLayer!(H, H, p, s, x, p, s, null, g, c, h, false);
+      return { ran, unchanged: [g, c, h].every((v, i) => v.every((e, k) => Object.is(e, before[i][k]))) };
+    };
+    expect(call(64, randomArray(rng, 64), randomArray(rng, 64)).ran).toBe(true);
+    expect(call(48, randomArray(rng, 48), randomArray(rng, 48))).toEqual({ ran: false, unchanged: true });
+    const nanX = randomArray(rng, 64);
+    nanX[3] = Number.NaN;
+    expect(call(64, nanX, randomArray(rng, 64))).toEqual({ ran: false, unchanged: true });
+    const infH = randomArray(rng, 64);
+    infH[60] = Number.POSITIVE_INFINITY;
+    expect(call(64, randomArray(rng, 64), infH)).toEqual({ ran: false, unchanged: true });
+    a.setQuantizedDot!(false);
+    try {
+      expect(call(64, randomArray(rng, 64), randomArray(rng, 64))).toEqual({ ran: false, unchanged: true });
+    } finally {
+      a.setQuantizedDot!(true);
+    }
+  });
+
+  it.skipIf(fusedFormats.length === 0)("a NaN in the state still propagates through the step (the unfused kernels take it)", () => {
+    const qm = quantizeLanguageModel(lm("lstm", { V: 20, E: 30, H: 64, L: 2 }), fusedFormats[0]);
+    const state = createQuantizedState(qm);
+    state.h[70] = Number.NaN; // layer 1
+    const z = quantizedStep(qm, 2, state, nativeQuantizedKernels!);
+    expect(z.every((v) => Number.isNaN(v))).toBe(true);
+  });
+
+  it.skipIf(typeof nativeAddon?.qlstmLayer !== "function")("addon: bad arguments throw instead of reading out of bounds", () => {
+    const a = nativeAddon!;
+    const H = 64, q = new Int8Array(4 * H * H), p = a.qpack!(q, 4 * H, H), bp = a.bpack!(new Uint16Array(4 * H * H), 4 * H, H);
+    const s = new Float32Array(4 * H), x = new Float32Array(H), g = new Float32Array(4 * H), c = new Float32Array(H), h = new Float32Array(H);
+    const f = a.qlstmLayer!.bind(a) as (...args: unknown[]) => boolean;
+    expect(() => f(H, H, p, s, x, p, s, null, g, c, h)).toThrow(/12 arguments/);
+    expect(() => f(H, H, bp, null, x, p, s, null, g, c, h, false)).toThrow(/Uint8Array, as the other matrix/);
+    expect(() => f(H, H, p, s, x, new Float32Array(8), s, null, g, c, h, false)).toThrow(TypeError);
+    expect(() => f(H, H, p, s, x, p.subarray(0, 100), s, null, g, c, h, false)).toThrow(RangeError);
+    expect(() => f(H, H, p, s, x, p, null, null, g, c, h, false)).toThrow(/row scales/);
+    expect(() => f(H, H, p, s, null, p, s, null, g, c, h, false)).toThrow(/x is needed/);
+    expect(() => f(H, H, p, s, x, p, s.subarray(1), null, g, c, h, false)).toThrow(RangeError);
+    expect(() => f(H, H, p, s, x, p, s, null, g.subarray(1), c, h, false)).toThrow(/gates needs 4H/);
+    expect(() => f(H, H, p, s, x, p, s, null, g, g.subarray(0, H), h, false)).toThrow(/overlap/);
+    expect(() => f(H, H, p, s, h, p, s, null, g, c, h, false)).toThrow(/overlap/);
+    expect(() => f(H, H, null, null, null, bp, null, null, g, c, h, false)).not.toThrow();
+  });
+});
+
 describe("sampling with compact weights", () => {
   for (const format of FORMATS) {
     it(`${format}: deterministic for a seed, and weights: "${format}" matches sampleTokensQuantized`, () => {

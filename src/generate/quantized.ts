@@ -105,6 +105,13 @@ export interface QuantizedKernels {
    * c and h (H) in place; without it the step runs the update in TypeScript.
    */
   lstmCell?(H: number, gates: Float32Array, c: Float32Array, h: Float32Array): void;
+  /**
+   * Optional: a whole logistic-gate LSTM layer step, gates ← W_ih x + bias + W_hh h (or, with
+   * `Wih` null, gates, holding the input side already, += W_hh h), then the cell update of c and h
+   * in place, with the same results as `gemv` and `lstmCell` in turn. Returns false, having
+   * changed nothing, where it cannot run (then the step calls those).
+   */
+  lstmLayer?(Wih: QuantizedMatrix | null, x: Float32Array | null, Whh: QuantizedMatrix, bias: Float32Array | null, gates: Float32Array, c: Float32Array, h: Float32Array): boolean;
 }
 
 /** bf16 matrices widened to float32 for the TypeScript kernel (exact), made once per matrix. */
@@ -374,11 +381,17 @@ export function quantizedStep(qm: QuantizedLanguageModel, token: number, state: 
   const { gi, gh } = state;
   const cell = c.cell;
   const gate = gateFunctions(gateOf(cell)).f;
+  const fused = cell.kind === "lstm" && gate === sigmoid ? kernels.lstmLayer : undefined;
   for (let l = 0; l < qm.layers.length; l++) {
     const layer = qm.layers[l];
-    if (l === 0) firstInput(qm, token, gi, kernels);
-    else kernels.gemv(layer.Wih, state.h.subarray((l - 1) * H, l * H), gi, false, inputBias(layer));
+    const x = l === 0 ? null : state.h.subarray((l - 1) * H, l * H);
     const h = state.h.subarray(l * H, (l + 1) * H);
+    if (l === 0) firstInput(qm, token, gi, kernels);
+    if (fused) {
+      const cs = state.c!.subarray(l * H, (l + 1) * H);
+      if (x === null ? fused(null, null, layer.Whh, null, gi, cs, h) : fused(layer.Wih, x, layer.Whh, inputBias(layer), gi, cs, h)) continue;
+    }
+    if (x !== null) kernels.gemv(layer.Wih, x, gi, false, inputBias(layer));
     if (cell.kind === "gru") {
       // the recurrent side apart: n = tanh(gi_n + r ⊙ (W_hn h + b_hn))
       kernels.gemv(layer.Whh, h, gh, false, layer.bhh);

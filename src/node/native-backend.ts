@@ -80,6 +80,16 @@ export interface NativeAddon {
   setQuantizedDot?(enabled: boolean): boolean;
   /** Batch-1 LSTM cell update from 4H pre-activations (logistic gates), c and h in place (native/qgemv.h). */
   qlstmCell?(H: number, gates: Float32Array, c: Float32Array, h: Float32Array): void;
+  /**
+   * A batch-1 LSTM layer step on packed weights (qpack / bpack; wih null: gates hold the input side
+   * already), the same results as qgemv / bgemv then qlstmCell; false, changing nothing, where it
+   * cannot run (H not a multiple of 64, no dot-product kernel, a non-finite x or h) (native/qgemv.h).
+   */
+  qlstmLayer?(
+    H: number, inputs: number, wih: Uint8Array | Uint16Array | null, scaleIh: Float32Array | null, x: Float32Array | null,
+    whh: Uint8Array | Uint16Array, scaleHh: Float32Array | null, bias: Float32Array | null,
+    gates: Float32Array, c: Float32Array, h: Float32Array, descending: boolean,
+  ): boolean;
   /** x ← copies of row (x.length a multiple of row.length), or zeros when row is null (native/optim.h). */
   fill(x: Float32Array, row: Float32Array | null): void;
   /** Fused float32 forward of one direction of one layer (native/recurrence.h); unused arrays null. */
@@ -223,19 +233,42 @@ function nativeKernels(addon: NativeAddon): QuantizedKernels {
   const packInt8 = dot.int8 === "avx512-vnni" && addon.qpack;
   const packBf16 = dot.bf16 === "avx512-bf16" && addon.bpack;
   const packed = new WeakMap<QuantizedMatrix, Uint8Array | Uint16Array>();
+  /** m in the dot kernels' layout (made on first use), or null where they are absent. */
+  const packedOf = (m: QuantizedMatrix): Uint8Array | Uint16Array | null => {
+    let p = packed.get(m);
+    if (!p) {
+      if (m.format === "int8" && packInt8) p = packInt8.call(addon, m.q, m.rows, m.cols);
+      else if (m.format === "bf16" && packBf16) p = packBf16.call(addon, m.w, m.rows, m.cols);
+      else return null;
+      packed.set(m, p);
+    }
+    return p;
+  };
+  const scaleOf = (m: QuantizedMatrix): Float32Array | null => (m.format === "int8" ? m.scale : null);
+  /** Each layer's direction for its next step: a thread starts where it left its cache last time. */
+  const descending = new WeakMap<QuantizedMatrix, boolean>();
+  const qlstmLayer = addon.qlstmLayer;
   return {
     name: "native",
     gemv(m, x, y, accumulate, bias) {
-      let p = packed.get(m);
-      if (m.format === "int8") {
-        if (!p && packInt8) packed.set(m, (p = packInt8.call(addon, m.q, m.rows, m.cols)));
-        addon.qgemv!(m.q, m.scale, m.rows, m.cols, x, y, accumulate, (p as Uint8Array | undefined) ?? null, bias ?? null);
-      } else {
-        if (!p && packBf16) packed.set(m, (p = packBf16.call(addon, m.w, m.rows, m.cols)));
-        addon.bgemv!(m.w, m.rows, m.cols, x, y, accumulate, (p as Uint16Array | undefined) ?? null, bias ?? null);
-      }
+      const p = packedOf(m);
+      if (m.format === "int8") addon.qgemv!(m.q, m.scale, m.rows, m.cols, x, y, accumulate, p as Uint8Array | null, bias ?? null);
+      else addon.bgemv!(m.w, m.rows, m.cols, x, y, accumulate, p as Uint16Array | null, bias ?? null);
     },
     ...(typeof addon.qlstmCell === "function" ? { lstmCell: addon.qlstmCell.bind(addon) } : {}),
+    ...(typeof qlstmLayer === "function"
+      ? {
+          lstmLayer(Wih, x, Whh, bias, gates, c, h) {
+            const whh = packedOf(Whh);
+            const wih = Wih ? packedOf(Wih) : null;
+            if (!whh || (Wih && (!wih || Wih.format !== Whh.format))) return false;
+            const down = descending.get(Whh) ?? false;
+            const ran = qlstmLayer.call(addon, Whh.cols, Wih ? Wih.cols : 0, wih, Wih ? scaleOf(Wih) : null, x, whh, scaleOf(Whh), bias, gates, c, h, down);
+            if (ran) descending.set(Whh, !down);
+            return ran;
+          },
+        }
+      : {}),
   };
 }
 
