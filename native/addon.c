@@ -795,18 +795,23 @@ static napi_value aligned_typed(napi_env env, napi_typedarray_type type, size_t 
   return out;
 }
 
-/* qpack(q, rows, cols) → Uint8Array, bpack(w, rows, cols) → Uint16Array: the dot kernels' layout (qgemv.h). */
+/*
+ * qpack(q, rows, cols, gateOrder?) → Uint8Array, bpack(w, rows, cols, gateOrder?) → Uint16Array: the
+ * dot kernels' layout (qgemv.h); gateOrder (rows a multiple of 256) is qlstmLayer's stripe order.
+ */
 static napi_value Pack(napi_env env, napi_callback_info info, int bf16)
 {
   const char *fn = bf16 ? "bpack" : "qpack";
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char msg[160];
-  if (argc != 3) {
-    snprintf(msg, sizeof msg, "%s: expected 3 arguments (matrix, rows, cols)", fn);
+  if (argc != 3 && argc != 4) {
+    snprintf(msg, sizeof msg, "%s: expected 3 or 4 arguments (matrix, rows, cols, gateOrder)", fn);
     return throw_type(env, msg);
   }
+  int gate_order = 0;
+  if (argc == 4 && !get_bool(env, argv[3], "gateOrder", &gate_order)) return NULL;
   void *m;
   size_t n;
   int rows, cols;
@@ -819,14 +824,18 @@ static napi_value Pack(napi_env env, napi_callback_info info, int bf16)
              (unsigned long long)rows * cols, n);
     return throw_range(env, msg);
   }
+  if (gate_order && rows % 256 != 0) {
+    snprintf(msg, sizeof msg, "%s: gate order needs rows a multiple of 256 (4 gates × 64k units), got %d", fn, rows);
+    return throw_range(env, msg);
+  }
   const size_t elems = bf16 ? unroll_bgemv_packed_size(rows, cols) : unroll_qgemv_packed_size(rows, cols);
   void *data;
   napi_value out = aligned_typed(env, bf16 ? napi_uint16_array : napi_uint8_array, elems, elems * (bf16 ? 2 : 1), &data);
   if (!out) return NULL;
   if (bf16)
-    unroll_bgemv_pack((const uint16_t *)m, rows, cols, (uint16_t *)data);
+    unroll_bgemv_pack((const uint16_t *)m, rows, cols, gate_order, (uint16_t *)data);
   else
-    unroll_qgemv_pack((const int8_t *)m, rows, cols, (uint8_t *)data);
+    unroll_qgemv_pack((const int8_t *)m, rows, cols, gate_order, (uint8_t *)data);
   return out;
 }
 
@@ -935,7 +944,7 @@ static int get_packed(napi_env env, napi_value v, const char *name, int optional
   if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
       napi_get_typedarray_info(env, v, &type, &n, out, &buf, &off) != napi_ok ||
       (type != napi_uint8_array && type != napi_uint16_array) || (*bf16 >= 0 && *bf16 != (type == napi_uint16_array))) {
-    snprintf(msg, sizeof msg, "qlstmLayer: %s must be a packed %s (qpack / bpack)%s", name,
+    snprintf(msg, sizeof msg, "qlstmLayer: %s must be a packed %s (qpack / bpack in gate order)%s", name,
              *bf16 < 0 ? "Uint8Array or Uint16Array" : *bf16 ? "Uint16Array, as the other matrix" : "Uint8Array, as the other matrix",
              optional ? " or null" : "");
     throw_type(env, msg);

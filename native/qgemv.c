@@ -287,7 +287,7 @@ VNNI static void rows_vnni(const uint8_t *packed, const float *scale, int lo, in
   const __m512i corr_h = _mm512_set1_epi32(128 * d->sum_hi), corr_l = _mm512_set1_epi32(128 * d->sum_lo);
   for (int r = lo; r < hi; r += 64) {
     const int nb = (hi - r + 15) / 16 < 4 ? (hi - r + 15) / 16 : 4;
-    const uint8_t *p = packed + (size_t)(r / 64) * groups * 256;
+    const uint8_t *p = packed + (size_t)((r - lo) / 64) * groups * 256;
     __m512i h0 = _mm512_setzero_si512(), h1 = h0, h2 = h0, h3 = h0, l0 = h0, l1 = h0, l2 = h0, l3 = h0;
     const int32_t *xh = (const int32_t *)d->hi, *xl = (const int32_t *)d->lo;
     if (nb == 4) {
@@ -453,7 +453,7 @@ BF16 static void brows_bf16(const uint16_t *packed, int lo, int hi, int cols, co
   const size_t bstride = 32;
   for (int r = lo; r < hi; r += 64) {
     const int nb = (hi - r + 15) / 16 < 4 ? (hi - r + 15) / 16 : 4;
-    const uint16_t *p = packed + (size_t)(r / 64) * groups * 128;
+    const uint16_t *p = packed + (size_t)((r - lo) / 64) * groups * 128;
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     if (nb == 4) {
       for (int g = 0; g < groups; g++) {
@@ -604,28 +604,35 @@ size_t unroll_bgemv_packed_size(int rows, int cols)
   return (size_t)((rows + 63) / 64) * 64 * (size_t)((cols + 1) / 2) * 2;
 }
 
-/* Offset of row r's column group g in a packed matrix of `groups` groups, tiles of `tile` elements (int8 64, bf16 32). */
-static size_t tile_offset(int r, int g, int groups, int tile)
+/*
+ * Offset of row r's column group g in a packed matrix of `groups` groups, tiles of `tile` elements
+ * (int8 64, bf16 32). In gate order (`gate_stripes` > 0: four gates of gate_stripes stripes each),
+ * stripe s of gate s / gate_stripes sits at position 4·(s mod gate_stripes) + gate, so the four
+ * gates' stripes of a 64-unit block are adjacent.
+ */
+static size_t tile_offset(int r, int g, int groups, int tile, int gate_stripes)
 {
-  return (((size_t)(r / 64) * groups + g) * 4 + (r % 64) / 16) * tile;
+  size_t s = (size_t)(r / 64);
+  if (gate_stripes > 0) s = (s % (size_t)gate_stripes) * 4 + s / (size_t)gate_stripes;
+  return ((s * groups + g) * 4 + (r % 64) / 16) * tile;
 }
 
-void unroll_qgemv_pack(const int8_t *q, int rows, int cols, uint8_t *packed)
+void unroll_qgemv_pack(const int8_t *q, int rows, int cols, int gate_order, uint8_t *packed)
 {
-  const int groups = (cols + 3) / 4;
+  const int groups = (cols + 3) / 4, gs = gate_order ? rows / 256 : 0;
   memset(packed, 128, unroll_qgemv_packed_size(rows, cols));
   for (int r = 0; r < rows; r++)
     for (int k = 0; k < cols; k++)
-      packed[tile_offset(r, k / 4, groups, 64) + (r % 16) * 4 + k % 4] = (uint8_t)(q[(size_t)r * cols + k] + 128);
+      packed[tile_offset(r, k / 4, groups, 64, gs) + (r % 16) * 4 + k % 4] = (uint8_t)(q[(size_t)r * cols + k] + 128);
 }
 
-void unroll_bgemv_pack(const uint16_t *w, int rows, int cols, uint16_t *packed)
+void unroll_bgemv_pack(const uint16_t *w, int rows, int cols, int gate_order, uint16_t *packed)
 {
-  const int groups = (cols + 1) / 2;
+  const int groups = (cols + 1) / 2, gs = gate_order ? rows / 256 : 0;
   memset(packed, 0, unroll_bgemv_packed_size(rows, cols) * 2);
   for (int r = 0; r < rows; r++)
     for (int k = 0; k < cols; k++)
-      packed[tile_offset(r, k / 2, groups, 32) + (r % 16) * 2 + k % 2] = w[(size_t)r * cols + k];
+      packed[tile_offset(r, k / 2, groups, 32, gs) + (r % 16) * 2 + k % 2] = w[(size_t)r * cols + k];
 }
 
 typedef struct {
@@ -644,9 +651,9 @@ static void qgemv_rows(const qgemv_job *j, int lo, int hi)
 {
 #if QGEMV_X86
   if (j->d)
-    rows_vnni(j->qpacked, j->scale, lo, hi, j->cols, j->d, j->y, j->accumulate);
+    rows_vnni(j->qpacked + (size_t)(lo / 64) * ((j->cols + 3) / 4) * 256, j->scale, lo, hi, j->cols, j->d, j->y, j->accumulate);
   else if (j->xs)
-    brows_bf16(j->wpacked, lo, hi, j->cols, j->xs, j->y, j->accumulate);
+    brows_bf16(j->wpacked + (size_t)(lo / 64) * ((j->cols + 1) / 2) * 128, lo, hi, j->cols, j->xs, j->y, j->accumulate);
   else
 #endif
   if (j->bfn)
@@ -721,20 +728,24 @@ static void qlstm_block(void *ctx, size_t blk)
 #if QGEMV_X86
   const qlstm_job *j = (const qlstm_job *)ctx;
   const int H = j->H, u0 = (int)blk * 64;
+  /* stripe 4·blk + q of a gate-order pack (a stripe: ⌈cols/4⌉ int8 or ⌈cols/2⌉ bf16 tile groups of 256 bytes) */
+  const size_t sih = j->bf16 ? (size_t)((j->in + 1) / 2) * 128 : (size_t)((j->in + 3) / 4) * 256;
+  const size_t shh = j->bf16 ? (size_t)((H + 1) / 2) * 128 : (size_t)((H + 3) / 4) * 256;
   for (int q = 0; q < 4; q++) {
     const int r0 = q * H + u0, r1 = r0 + 64;
+    const size_t s = 4 * blk + (size_t)q;
     if (j->wih) {
       if (j->bf16)
-        brows_bf16((const uint16_t *)j->wih, r0, r1, j->in, j->xsx, j->g, 0);
+        brows_bf16((const uint16_t *)j->wih + s * sih, r0, r1, j->in, j->xsx, j->g, 0);
       else
-        rows_vnni((const uint8_t *)j->wih, j->sih, r0, r1, j->in, j->dx, j->g, 0);
+        rows_vnni((const uint8_t *)j->wih + s * sih, j->sih, r0, r1, j->in, j->dx, j->g, 0);
       if (j->bias)
         for (int r = r0; r < r1; r++) j->g[r] += j->bias[r];
     }
     if (j->bf16)
-      brows_bf16((const uint16_t *)j->whh, r0, r1, H, j->xsh, j->g, 1);
+      brows_bf16((const uint16_t *)j->whh + s * shh, r0, r1, H, j->xsh, j->g, 1);
     else
-      rows_vnni((const uint8_t *)j->whh, j->shh, r0, r1, H, j->dh, j->g, 1);
+      rows_vnni((const uint8_t *)j->whh + s * shh, j->shh, r0, r1, H, j->dh, j->g, 1);
   }
   unroll_lstm_cell_part(H, 64, j->g + u0, j->c + u0, j->h + u0);
 #else

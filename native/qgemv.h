@@ -33,8 +33,9 @@ void unroll_bgemv(const uint16_t *w, const uint16_t *packed, int rows, int cols,
  */
 size_t unroll_qgemv_packed_size(int rows, int cols);
 size_t unroll_bgemv_packed_size(int rows, int cols);
-void unroll_qgemv_pack(const int8_t *q, int rows, int cols, uint8_t *packed);
-void unroll_bgemv_pack(const uint16_t *w, int rows, int cols, uint16_t *packed);
+/* gate_order (rows a multiple of 256): the stripe order of unroll_qlstm_layer (each 64-unit block's four gates adjacent). */
+void unroll_qgemv_pack(const int8_t *q, int rows, int cols, int gate_order, uint8_t *packed);
+void unroll_bgemv_pack(const uint16_t *w, int rows, int cols, int gate_order, uint16_t *packed);
 
 /* The kernel a call uses now: "avx512-vnni" / "avx512-bf16" (dot-product instructions, see qgemv.c),
  * else the ISA's name ("avx512", "avx2", "portable"). */
@@ -48,8 +49,9 @@ int unroll_qgemv_set_dot(int enabled);
  * One batch-1 step of an LSTM layer (i, f, g, o gates, sigmoid and tanh) on packed weights where the
  * dot-product kernels exist: gates ← W_ih x + bias + W_hh h (or, when wih is NULL, gates, holding the
  * input side already, += W_hh h), then c and h updated in place as unroll_lstm_cell does. Weights are
- * packed int8 with row scales sih / shh (bf16 = 0, the VNNI kernel) or packed bf16 (bf16 = 1, the
- * BF16 kernel), W_ih 4H × in, W_hh 4H × H; bias (4H) may be NULL. The results equal those of
+ * packed in gate order, int8 with row scales sih / shh (bf16 = 0, the VNNI kernel) or bf16 (bf16 = 1,
+ * the BF16 kernel), W_ih 4H × in, W_hh 4H × H; bias (4H) may be NULL. Each thread then streams its
+ * blocks' weights from one address instead of eight. The results equal those of
  * unroll_qgemv / unroll_bgemv and unroll_lstm_cell called in turn. The pool's threads each take
  * whole 64-unit blocks, the same ones from call to call; `descending` runs each thread's blocks in
  * reverse order (alternate it from step to step: a thread starts on what it read last). Returns 0,

@@ -319,7 +319,7 @@ describe("the native fused LSTM layer step (qlstmLayer)", () => {
       const rng = Rng.seeded(21);
       const H = 128, I = 100;
       const Wih = make(format, randomArray(rng, 4 * H * I, 0.3), 4 * H, I), Whh = make(format, randomArray(rng, 4 * H * H, 0.3), 4 * H, H);
-      const pack = (m: QuantizedMatrix) => (m.format === "int8" ? a.qpack!(m.q, m.rows, m.cols) : a.bpack!(m.w, m.rows, m.cols));
+      const pack = (m: QuantizedMatrix, gateOrder = false) => (m.format === "int8" ? a.qpack!(m.q, m.rows, m.cols, gateOrder) : a.bpack!(m.w, m.rows, m.cols, gateOrder));
       const scale = (m: QuantizedMatrix) => (m.format === "int8" ? m.scale : null);
       const x = randomArray(rng, I), bias = randomArray(rng, 4 * H), h0 = randomArray(rng, H, 0.9), c0 = randomArray(rng, H, 2);
       const gemv = (m: QuantizedMatrix, v: Float32Array, y: Float32Array, acc: boolean, b: Float32Array | null) =>
@@ -330,7 +330,7 @@ describe("the native fused LSTM layer step (qlstmLayer)", () => {
       a.qlstmCell!(H, want.g, want.c, want.h);
       for (const [threads, descending] of [[1, false], [2, false], [2, true]] as const) {
         const got = { g: new Float32Array(4 * H), c: c0.slice(), h: h0.slice() };
-        const ran = withThreads(threads, () => a.qlstmLayer!(H, I, pack(Wih), scale(Wih), x, pack(Whh), scale(Whh), bias, got.g, got.c, got.h, descending));
+        const ran = withThreads(threads, () => a.qlstmLayer!(H, I, pack(Wih, true), scale(Wih), x, pack(Whh, true), scale(Whh), bias, got.g, got.c, got.h, descending));
         expect(ran).toBe(true);
         expect(got).toEqual(want);
       }
@@ -343,7 +343,8 @@ describe("the native fused LSTM layer step (qlstmLayer)", () => {
     const rng = Rng.seeded(5);
     const call = (H: number, x: Float32Array, h: Float32Array) => {
       const W = make(format, randomArray(rng, 4 * H * H), 4 * H, H);
-      const p = W.format === "int8" ? a.qpack!(W.q, W.rows, W.cols) : a.bpack!(W.w, W.rows, W.cols);
+      const gateOrder = H % 64 === 0;
+      const p = W.format === "int8" ? a.qpack!(W.q, W.rows, W.cols, gateOrder) : a.bpack!(W.w, W.rows, W.cols, gateOrder);
       const s = W.format === "int8" ? W.scale : null;
       const g = randomArray(rng, 4 * H), c = randomArray(rng, H);
       const before = [g.slice(), c.slice(), h.slice()];
@@ -376,7 +377,8 @@ describe("the native fused LSTM layer step (qlstmLayer)", () => {
 
   it.skipIf(typeof nativeAddon?.qlstmLayer !== "function")("addon: bad arguments throw instead of reading out of bounds", () => {
     const a = nativeAddon!;
-    const H = 64, q = new Int8Array(4 * H * H), p = a.qpack!(q, 4 * H, H), bp = a.bpack!(new Uint16Array(4 * H * H), 4 * H, H);
+    const H = 64, q = new Int8Array(4 * H * H), p = a.qpack!(q, 4 * H, H, true), bp = a.bpack!(new Uint16Array(4 * H * H), 4 * H, H, true);
+    expect(() => a.qpack!(q, 4 * H - 64, H, true)).toThrow(/multiple of 256/);
     const s = new Float32Array(4 * H), x = new Float32Array(H), g = new Float32Array(4 * H), c = new Float32Array(H), h = new Float32Array(H);
     const f = a.qlstmLayer!.bind(a) as (...args: unknown[]) => boolean;
     expect(() => f(H, H, p, s, x, p, s, null, g, c, h)).toThrow(/12 arguments/);

@@ -71,9 +71,12 @@ export interface NativeAddon {
   qgemv?(q: Int8Array, scale: Float32Array, rows: number, cols: number, x: Float32Array, y: Float32Array, accumulate: boolean, packed?: Uint8Array | null, bias?: Float32Array | null): void;
   /** y (rows) (+)= w x, w bfloat16 bit patterns rows × cols row-major (native/qgemv.h). */
   bgemv?(w: Uint16Array, rows: number, cols: number, x: Float32Array, y: Float32Array, accumulate: boolean, packed?: Uint16Array | null, bias?: Float32Array | null): void;
-  /** The matrix in the layout of the dot-product kernels (AVX512-VNNI / AVX512-BF16), for `packed`. */
-  qpack?(q: Int8Array, rows: number, cols: number): Uint8Array;
-  bpack?(w: Uint16Array, rows: number, cols: number): Uint16Array;
+  /**
+   * The matrix in the layout of the dot-product kernels (AVX512-VNNI / AVX512-BF16), for `packed`;
+   * with `gateOrder` (rows a multiple of 256), in qlstmLayer's stripe order instead.
+   */
+  qpack?(q: Int8Array, rows: number, cols: number, gateOrder?: boolean): Uint8Array;
+  bpack?(w: Uint16Array, rows: number, cols: number, gateOrder?: boolean): Uint16Array;
   /** The kernels qgemv and bgemv use now: "avx512-vnni", "avx512-bf16", or the ISA's name. */
   quantizedKernels?(): { int8: string; bf16: string };
   /** Allows or forbids the dot-product kernels (tests reach the float ones); returns the previous setting. */
@@ -81,7 +84,7 @@ export interface NativeAddon {
   /** Batch-1 LSTM cell update from 4H pre-activations (logistic gates), c and h in place (native/qgemv.h). */
   qlstmCell?(H: number, gates: Float32Array, c: Float32Array, h: Float32Array): void;
   /**
-   * A batch-1 LSTM layer step on packed weights (qpack / bpack; wih null: gates hold the input side
+   * A batch-1 LSTM layer step on weights packed in gate order (qpack / bpack; wih null: gates hold the input side
    * already), the same results as qgemv / bgemv then qlstmCell; false, changing nothing, where it
    * cannot run (H not a multiple of 64, no dot-product kernel, a non-finite x or h) (native/qgemv.h).
    */
@@ -233,14 +236,19 @@ function nativeKernels(addon: NativeAddon): QuantizedKernels {
   const packInt8 = dot.int8 === "avx512-vnni" && addon.qpack;
   const packBf16 = dot.bf16 === "avx512-bf16" && addon.bpack;
   const packed = new WeakMap<QuantizedMatrix, Uint8Array | Uint16Array>();
-  /** m in the dot kernels' layout (made on first use), or null where they are absent. */
-  const packedOf = (m: QuantizedMatrix): Uint8Array | Uint16Array | null => {
-    let p = packed.get(m);
+  const gatePacked = new WeakMap<QuantizedMatrix, Uint8Array | Uint16Array>();
+  /**
+   * m in the dot kernels' layout (made on first use), or null where they are absent; in gate order
+   * for lstmLayer (an LSTM layer's matrices are packed once, in that order, unless a step falls back).
+   */
+  const packedOf = (m: QuantizedMatrix, gateOrder = false): Uint8Array | Uint16Array | null => {
+    const cache = gateOrder ? gatePacked : packed;
+    let p = cache.get(m);
     if (!p) {
-      if (m.format === "int8" && packInt8) p = packInt8.call(addon, m.q, m.rows, m.cols);
-      else if (m.format === "bf16" && packBf16) p = packBf16.call(addon, m.w, m.rows, m.cols);
+      if (m.format === "int8" && packInt8) p = packInt8.call(addon, m.q, m.rows, m.cols, gateOrder);
+      else if (m.format === "bf16" && packBf16) p = packBf16.call(addon, m.w, m.rows, m.cols, gateOrder);
       else return null;
-      packed.set(m, p);
+      cache.set(m, p);
     }
     return p;
   };
@@ -259,8 +267,9 @@ function nativeKernels(addon: NativeAddon): QuantizedKernels {
     ...(typeof qlstmLayer === "function"
       ? {
           lstmLayer(Wih, x, Whh, bias, gates, c, h) {
-            const whh = packedOf(Whh);
-            const wih = Wih ? packedOf(Wih) : null;
+            if (Whh.cols % 64 !== 0 || Whh.rows !== 4 * Whh.cols) return false;
+            const whh = packedOf(Whh, true);
+            const wih = Wih ? packedOf(Wih, true) : null;
             if (!whh || (Wih && (!wih || Wih.format !== Whh.format))) return false;
             const down = descending.get(Whh) ?? false;
             const ran = qlstmLayer.call(addon, Whh.cols, Wih ? Wih.cols : 0, wih, Wih ? scaleOf(Wih) : null, x, whh, scaleOf(Whh), bias, gates, c, h, down);
