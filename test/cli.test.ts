@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
+import { readCheckpointFile } from "../src/node/checkpoint-file.js";
 import { referenceDir } from "./helpers/fixtures.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -50,6 +51,29 @@ describe("unroll conformance", () => {
 });
 
 describe("unroll train, sample, eval", () => {
+  it("--backend wasm --threads 2 starts the wasm worker and trains bit for bit as one thread does", () => {
+    const dir = mkdtempSync(join(tmpdir(), "unroll-wasm2-"));
+    const data = join(dir, "corpus.txt");
+    writeFileSync(data, CORPUS);
+    const args = ["train", "--data", data, "--backend", "wasm", "--max-steps", "6", "--eval-every", "3", "--hidden", "64", "--embed", "16", "--batch", "16", "--seq-len", "16"];
+    const losses = (threads: string) => {
+      const r = run(...args, "--threads", threads, "--out", join(dir, `t${threads}`));
+      expect(r.status, r.stderr).toBe(0);
+      const vals = [...r.stdout.matchAll(/validation loss (\d+\.\d+)/g)].map((m) => m[1]);
+      expect(vals.length).toBeGreaterThan(0);
+      return { vals, start: r.stdout.split("\n")[0] };
+    };
+    const one = losses("1"), two = losses("2");
+    expect(one.start).toMatch(/backend wasm, resumed|backend wasm\n|backend wasm$/);
+    expect(two.start).toMatch(/backend wasm \(2 threads\)$/);
+    expect(two.vals).toEqual(one.vals);
+    // the weights and the optimizer state, every bit (the files differ in their run folders and times)
+    const saved = (t: string) => readCheckpointFile(join(dir, `t${t}`, "best.ckpt")).tensors;
+    const a = saved("1"), b = saved("2");
+    expect([...b.keys()]).toEqual([...a.keys()]);
+    for (const [name, x] of a) expect(b.get(name), name).toEqual(x);
+  });
+
   it("trains, writes checkpoints, metrics and plots, and the done line names the checkpoint", () => {
     const dir = mkdtempSync(join(tmpdir(), "unroll-run-"));
     const data = join(dir, "corpus.txt");

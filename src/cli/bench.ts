@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { getBackend } from "../backend/select.js";
 import { BENCH_CONFIGS, benchTorch, benchUnroll, cpuInfo, describeBandwidth, machineBandwidth, machinePeak, medianBy, torchAvailable, sampleBytesPerToken, type Bandwidth, type BenchConfig, type BenchResult } from "../node/bench.js";
 import { accepting, backendName, int, num } from "./options.js";
-import { applyThreadsOption, nativeThreads } from "../node/native-backend.js";
+import { applyThreads, threadsOf } from "../node/threads-option.js";
 
 interface BenchFlags {
   config?: string;
@@ -39,15 +39,15 @@ export function benchCommand(): Command {
     )
     .option("--config <names>", `comma-separated configurations (${BENCH_CONFIGS.map((c) => c.name).join(", ")}); default all`, configList)
     .option("--backend <name>", "compute backend", backendName, "auto")
-    .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS); PyTorch gets the same (default 2)", int(1))
+    .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS); wasm: 2 or more starts its second thread; PyTorch gets the same (default 2)", int(1))
     .option("--no-torch", "do not run PyTorch for comparison")
     .option("--min-time <s>", "time each configuration at least this long", num(0), 5)
     .option("--min-steps <n>", "and at least this many steps", int(1), 10)
     .option("--warmup <n>", "untimed steps first", int(0), 2)
     .option("--rounds <n>", "measure unroll and PyTorch alternately this many times per configuration; report medians", int(1), 1)
     .option("--json", "print one JSON object per configuration")
-    .action((f: BenchFlags) => {
-      applyThreadsOption(f.threads);
+    .action(async (f: BenchFlags) => {
+      await applyThreads(f.threads, f.backend);
       const names = f.config ? f.config.split(",").map((s) => s.trim().toUpperCase()) : BENCH_CONFIGS.map((c) => c.name.toUpperCase());
       const configs = names.map((n) => {
         const c = BENCH_CONFIGS.find((x) => x.name.toUpperCase() === n);
@@ -57,13 +57,13 @@ export function benchCommand(): Command {
       const backend = getBackend(f.backend);
       const timing = { warmup: f.warmup, minSteps: f.minSteps, minTime: f.minTime, maxTime: Math.max(30, f.minTime) };
       const torch = f.torch && torchAvailable();
-      const threads = backend.name === "native" ? (nativeThreads() ?? 1) : 1;
+      const threads = threadsOf(f.backend);
       const peak = machinePeak(threads);
       const cpu = cpuInfo();
       const bandwidth = machineBandwidth();
       const bandwidthAll = threads > 1 ? machineBandwidth(0.4, threads) : bandwidth;
       if (!f.json) {
-        console.log(`unroll bench: backend ${backend.name}${backend.name === "native" ? ` (${threads} thread${threads === 1 ? "" : "s"})` : ""}${torch ? `, PyTorch from /usr/bin/python3 in the same run (${f.threads ?? 2} threads)` : ", no PyTorch comparison"}${f.rounds > 1 ? `; medians of ${f.rounds} rounds${torch ? ", alternating" : ""}` : ""}`);
+        console.log(`unroll bench: backend ${backend.name}${backend.name !== "js" ? ` (${threads} thread${threads === 1 ? "" : "s"})` : ""}${torch ? `, PyTorch from /usr/bin/python3 in the same run (${f.threads ?? 2} threads)` : ", no PyTorch comparison"}${f.rounds > 1 ? `; medians of ${f.rounds} rounds${torch ? ", alternating" : ""}` : ""}`);
         console.log(
           peak
             ? `peak:   ${peak.gflops.toFixed(0)} GFLOP/s float32 (${peak.isa} FMA, measured ${peak.perCore.toFixed(1)} per core × ${peak.threads})`

@@ -15,7 +15,7 @@ import { decodeTaskCheckpoint, encodeTaskCheckpoint, type TaskCheckpoint } from 
 import { createTaskTraining, type TaskEvent, type TaskTrainingState } from "../tasks/trainer.js";
 import type { FloatArray } from "../tensor/dtype.js";
 import { formatDuration, stopOnInterrupt } from "./options.js";
-import { applyThreadsOption } from "../node/native-backend.js";
+import { applyThreads } from "../node/threads-option.js";
 import { setupTask } from "./task-setup.js";
 import type { TaskFlags } from "./task-util.js";
 
@@ -49,7 +49,7 @@ export function readTaskCheckpoint(path: string): TaskCheckpoint {
   const RUN_LIMITS = ["maxSteps", "maxEpochs", "maxTime", "out", "resume", "quiet", "json", "threads", "backend"] as const;
 
   export async function runTaskTrain(given: TaskFlags, cmd: Command): Promise<void> {
-    applyThreadsOption(given.threads);
+    await applyThreads(given.threads, given.backend);
     const resume = given.resume ? readTaskCheckpoint(given.resume) : undefined;
     if (resume && !resume.training) throw new Error(`${given.resume}: holds a finished model without training state, so it cannot be resumed`);
     let f: TaskFlags = given;

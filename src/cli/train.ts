@@ -9,7 +9,7 @@ import { createTraining, DEFAULTS, type TrainEvent, type TrainOptions } from "..
 import { DivergedError } from "../train/step.js";
 import { openRunFolder, runStamp } from "../node/run-lock.js";
 import { backendName, duration, formatDuration, int, num, stopOnInterrupt } from "./options.js";
-import { applyThreadsOption } from "../node/native-backend.js";
+import { applyThreads, threadsOf } from "../node/threads-option.js";
 import { runTaskTrain, type TaskFlags } from "./task-train.js";
 
 /** Built-in corpora of the task shapes (`--task`), besides the language-model corpora. */
@@ -117,7 +117,7 @@ export function trainCommand(): Command {
     .option("--forget-bias <b>", "added to the LSTM forget-gate bias at initialisation", num(), DEFAULTS.forgetBias)
     .addOption(new Option("--dtype <dtype>", "precision").choices(["float32", "float64"]).default(DEFAULTS.dtype))
     .option("--backend <name>", "compute backend", backendName, "auto")
-    .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS)", int(1))
+    .option("--threads <n>", "native backend threads (default: logical cores, at most 8; or UNROLL_THREADS); wasm: 2 or more starts its second thread", int(1))
     .option("--out <dir>", "run folder for checkpoints, metrics and plots (default: runs/<corpus>-<time>)")
     .option("--resume <ckpt>", "continue the run saved in this checkpoint exactly (same data)")
     .option("--init-from <ckpt>", "start from this checkpoint's weights and vocabulary (fine-tune)")
@@ -155,7 +155,7 @@ async function runTrain(f: TrainFlags, cmd: Command): Promise<void> {
     if (cmd.getOptionValueSource("batch") === "default") f.batch = 64;
     return runTaskTrain(f as unknown as TaskFlags, cmd);
   }
-  applyThreadsOption(f.threads);
+  await applyThreads(f.threads, f.backend);
   const resume = f.resume ? readCheckpointFile(f.resume) : undefined;
   const initFrom = f.initFrom ? readCheckpointFile(f.initFrom) : undefined;
   const savedSource = resume?.training?.options.source as string | undefined;
@@ -274,7 +274,7 @@ function createProgress(f: TrainFlags, out: string): (e: TrainEvent | Record<str
         console.log(
           `unroll train: ${ev.options.cell} ${ev.options.layers}×${ev.options.hidden}, ${ev.params.toLocaleString("en")} parameters, ` +
             `vocabulary ${ev.vocabSize}, ${ev.trainTokens.toLocaleString("en")} training / ${ev.valTokens.toLocaleString("en")} validation tokens, ` +
-            `${ev.chunksPerEpoch} steps per epoch, backend ${ev.backend}${ev.resumed ? `, resumed at step ${ev.step}` : ""}\nrun folder: ${out}`,
+            `${ev.chunksPerEpoch} steps per epoch, backend ${ev.backend}${threadNote(f.backend)}${ev.resumed ? `, resumed at step ${ev.step}` : ""}\nrun folder: ${out}`,
         );
         return;
       case "step": {
@@ -315,4 +315,10 @@ function createProgress(f: TrainFlags, out: string): (e: TrainEvent | Record<str
       }
     }
   };
+}
+
+/** " (N threads)" where the backend computes on more than one. */
+function threadNote(backend: string): string {
+  const n = threadsOf(backend);
+  return n > 1 ? ` (${n} threads)` : "";
 }
