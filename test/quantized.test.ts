@@ -375,6 +375,36 @@ describe("the native fused LSTM layer step (qlstmLayer)", () => {
     expect(z.every((v) => Number.isNaN(v))).toBe(true);
   });
 
+  it.skipIf(typeof nativeAddon?.qlstmCell !== "function")("the cell update gives the same bits on AVX-512 (16 units at a time) and AVX2 (8), and within an ulp or so without FMA", () => {
+    const a = nativeAddon!;
+    const before = a.isa();
+    const rng = Rng.seeded(13);
+    try {
+      for (const H of [5, 37, 512]) {
+        const g = randomArray(rng, 4 * H, 6), c0 = randomArray(rng, H, 3);
+        const results: { isa: string; c: Float32Array; h: Float32Array }[] = [];
+        for (const isa of ["avx512", "avx2", "portable"] as NativeIsa[]) {
+          if (!a.setIsa(isa)) continue;
+          const c = c0.slice(), h = new Float32Array(H);
+          a.qlstmCell!(H, g, c, h);
+          results.push({ isa: a.isa(), c, h });
+        }
+        expect(results.map((r) => r.isa)).toContain("portable");
+        const [first, ...rest] = results;
+        for (const r of rest) {
+          if (r.isa !== "portable") expect({ c: r.c, h: r.h }, r.isa).toEqual({ c: first.c, h: first.h });
+          // the scalar build has no fused multiply-add: its polynomial rounds differently, by an ulp or so
+          else for (let j = 0; j < H; j++) {
+            expect(Math.abs(r.c[j] - first.c[j])).toBeLessThanOrEqual(4e-7 * (1 + Math.abs(first.c[j])));
+            expect(Math.abs(r.h[j] - first.h[j])).toBeLessThanOrEqual(4e-7);
+          }
+        }
+      }
+    } finally {
+      a.setIsa(before);
+    }
+  });
+
   it.skipIf(typeof nativeAddon?.qlstmLayer !== "function")("addon: bad arguments throw instead of reading out of bounds", () => {
     const a = nativeAddon!;
     const H = 64, q = new Int8Array(4 * H * H), p = a.qpack!(q, 4 * H, H, true), bp = a.bpack!(new Uint16Array(4 * H * H), 4 * H, H, true);
