@@ -962,7 +962,8 @@ static int get_packed(napi_env env, napi_value v, const char *name, int optional
 
 /*
  * qlstmLayer(H, in, wih, scaleIh, x, whh, scaleHh, bias, gates, c, h, descending) → whether it ran
- * (unroll_qlstm_layer; false leaves everything as it was).
+ * (unroll_qlstm_layer; false leaves everything as it was). Without wih, x is null (gates hold the
+ * input side) or the input side itself (4H).
  */
 static napi_value QlstmLayer(napi_env env, napi_callback_info info)
 {
@@ -982,7 +983,7 @@ static napi_value QlstmLayer(napi_env env, napi_callback_info info)
     return NULL;
   if (!get_optional_typed(env, argv[6], napi_float32_array, "qlstmLayer", "scaleHh", "a Float32Array", G, &shh) ||
       !get_optional_typed(env, argv[3], napi_float32_array, "qlstmLayer", "scaleIh", "a Float32Array", G, &sih) ||
-      !get_optional_typed(env, argv[4], napi_float32_array, "qlstmLayer", "x", "a Float32Array", (size_t)in, &x) ||
+      !get_optional_typed(env, argv[4], napi_float32_array, "qlstmLayer", "x", "a Float32Array", wih ? (size_t)in : G, &x) ||
       !get_optional_typed(env, argv[7], napi_float32_array, "qlstmLayer", "bias", "a Float32Array", G, &bias) ||
       !get_typed(env, argv[8], napi_float32_array, "qlstmLayer", "gates", "a Float32Array", &ng, (void **)&g) ||
       !get_typed(env, argv[9], napi_float32_array, "qlstmLayer", "c", "a Float32Array", &nc, (void **)&c) ||
@@ -992,7 +993,7 @@ static napi_value QlstmLayer(napi_env env, napi_callback_info info)
   if (ng < G || nc < (size_t)H || nh < (size_t)H) return throw_range(env, "qlstmLayer: gates needs 4H values, c and h H each");
   if (!bf16 && (!shh || (wih && !sih))) return throw_type(env, "qlstmLayer: int8 weights need their row scales");
   if (wih && !x) return throw_type(env, "qlstmLayer: x is needed with wih");
-  const uint64_t hb = (uint64_t)H * 4, gb = 4 * hb, xb = (uint64_t)in * 4;
+  const uint64_t hb = (uint64_t)H * 4, gb = 4 * hb, xb = wih ? (uint64_t)in * 4 : gb;
   if (overlaps(c, hb, h, hb) || overlaps(c, hb, g, gb) || overlaps(h, hb, g, gb) ||
       (x && (overlaps(x, xb, g, gb) || overlaps(x, xb, c, hb) || overlaps(x, xb, h, hb))) ||
       (bias && (overlaps(bias, gb, g, gb) || overlaps(bias, gb, c, hb) || overlaps(bias, gb, h, hb))))

@@ -279,7 +279,7 @@ VNNI static int split_digits(const float *x, int cols, qx_digits *d, int slot)
  * broadcast digits of x and adds into 16 lanes, one per row: no horizontal sums.
  */
 VNNI static void rows_vnni(const uint8_t *packed, const float *scale, int lo, int hi, int cols, const qx_digits *d,
-                           float *y, int accumulate)
+                           float *y, const float *add)
 {
   const int groups = (cols + 3) / 4;
   const size_t bstride = 64;
@@ -332,7 +332,7 @@ VNNI static void rows_vnni(const uint8_t *packed, const float *scale, int lo, in
       const __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(hs[b], corr_h)), _mm512_set1_ps(128.0f),
                                        _mm512_cvtepi32_ps(_mm512_sub_epi32(ls[b], corr_l)));
       __m512 out = _mm512_mul_ps(_mm512_mul_ps(v, sx), _mm512_maskz_loadu_ps(m, scale + r0));
-      if (accumulate) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(m, y + r0));
+      if (add) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(m, add + r0));
       _mm512_mask_storeu_ps(y + r0, m, out);
     }
   }
@@ -445,7 +445,7 @@ AVX2 static void brows_avx2(const uint16_t *w, int lo, int hi, int cols, const f
  * xs holds bf16(x) then bf16(x − bf16(x)), each padded with zeros to a multiple of 32.
  */
 BF16 static void brows_bf16(const uint16_t *packed, int lo, int hi, int cols, const uint16_t *xs, float *y,
-                            int accumulate)
+                            const float *add)
 {
   const int groups = (cols + 1) / 2;
   const int padded = (cols + 31) / 32 * 32;
@@ -487,7 +487,7 @@ BF16 static void brows_bf16(const uint16_t *packed, int lo, int hi, int cols, co
       const int r0 = r + 16 * b, n = hi - r0 < 16 ? hi - r0 : 16;
       const __mmask16 m = (__mmask16)(0xFFFFu >> (16 - n));
       __m512 out = as[b];
-      if (accumulate) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(m, y + r0));
+      if (add) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(m, add + r0));
       _mm512_mask_storeu_ps(y + r0, m, out);
     }
   }
@@ -651,9 +651,9 @@ static void qgemv_rows(const qgemv_job *j, int lo, int hi)
 {
 #if QGEMV_X86
   if (j->d)
-    rows_vnni(j->qpacked + (size_t)(lo / 64) * ((j->cols + 3) / 4) * 256, j->scale, lo, hi, j->cols, j->d, j->y, j->accumulate);
+    rows_vnni(j->qpacked + (size_t)(lo / 64) * ((j->cols + 3) / 4) * 256, j->scale, lo, hi, j->cols, j->d, j->y, j->accumulate ? j->y : NULL);
   else if (j->xs)
-    brows_bf16(j->wpacked + (size_t)(lo / 64) * ((j->cols + 1) / 2) * 128, lo, hi, j->cols, j->xs, j->y, j->accumulate);
+    brows_bf16(j->wpacked + (size_t)(lo / 64) * ((j->cols + 1) / 2) * 128, lo, hi, j->cols, j->xs, j->y, j->accumulate ? j->y : NULL);
   else
 #endif
   if (j->bfn)
@@ -716,6 +716,7 @@ typedef struct {
 #endif
   const uint16_t *xsx, *xsh;
   const float *bias;
+  const float *gin; /* what W_hh h adds to: g itself, or the input side of the gates given apart */
   float *g, *c, *h;
 } qlstm_job;
 
@@ -736,16 +737,16 @@ static void qlstm_block(void *ctx, size_t blk)
     const size_t s = 4 * blk + (size_t)q;
     if (j->wih) {
       if (j->bf16)
-        brows_bf16((const uint16_t *)j->wih + s * sih, r0, r1, j->in, j->xsx, j->g, 0);
+        brows_bf16((const uint16_t *)j->wih + s * sih, r0, r1, j->in, j->xsx, j->g, NULL);
       else
-        rows_vnni((const uint8_t *)j->wih + s * sih, j->sih, r0, r1, j->in, j->dx, j->g, 0);
+        rows_vnni((const uint8_t *)j->wih + s * sih, j->sih, r0, r1, j->in, j->dx, j->g, NULL);
       if (j->bias)
         for (int r = r0; r < r1; r++) j->g[r] += j->bias[r];
     }
     if (j->bf16)
-      brows_bf16((const uint16_t *)j->whh + s * shh, r0, r1, H, j->xsh, j->g, 1);
+      brows_bf16((const uint16_t *)j->whh + s * shh, r0, r1, H, j->xsh, j->g, j->gin);
     else
-      rows_vnni((const uint8_t *)j->whh + s * shh, j->shh, r0, r1, H, j->dh, j->g, 1);
+      rows_vnni((const uint8_t *)j->whh + s * shh, j->shh, r0, r1, H, j->dh, j->g, j->gin);
   }
   unroll_lstm_cell_part(H, 64, j->g + u0, j->c + u0, j->h + u0);
 #else
@@ -760,7 +761,8 @@ int unroll_qlstm_layer(int bf16, int H, int in, const void *wih, const float *si
   if (H <= 0 || H % 64 != 0 || H > 65536 || in > 65536 || (wih && in <= 0)) return 0;
   if (bf16 ? !use_bf16dot() : !use_vnni()) return 0;
   qx_digits dx, dh;
-  qlstm_job j = {H, in, bf16, wih, whh, sih, shh, NULL, NULL, NULL, NULL, bias, g, c, h};
+  /* without W_ih, x (when given) is the gates' input side (4H), e.g. a row of a token table */
+  qlstm_job j = {H, in, bf16, wih, whh, sih, shh, NULL, NULL, NULL, NULL, bias, wih || !x ? g : x, g, c, h};
   /* x and h are read as digits (copies), so the blocks may write h while others still multiply by it */
   if (bf16) {
     if ((wih && !(j.xsx = split_bf16(x, in, 0))) || !(j.xsh = split_bf16(h, H, 1))) return 0;

@@ -47,8 +47,9 @@ int unroll_qgemv_set_dot(int enabled);
 
 /*
  * One batch-1 step of an LSTM layer (i, f, g, o gates, sigmoid and tanh) on packed weights where the
- * dot-product kernels exist: gates ← W_ih x + bias + W_hh h (or, when wih is NULL, gates, holding the
- * input side already, += W_hh h), then c and h updated in place as unroll_lstm_cell does. Weights are
+ * dot-product kernels exist: gates ← W_ih x + bias + W_hh h (or, when wih is NULL, gates ← x + W_hh h
+ * with x the input side of the gates (4H), or gates += W_hh h when x is NULL too: gates hold it
+ * already), then c and h updated in place as unroll_lstm_cell does. Weights are
  * packed in gate order, int8 with row scales sih / shh (bf16 = 0, the VNNI kernel) or bf16 (bf16 = 1,
  * the BF16 kernel), W_ih 4H × in, W_hh 4H × H; bias (4H) may be NULL. Each thread then streams its
  * blocks' weights from one address instead of eight. The results equal those of

@@ -334,6 +334,14 @@ describe("the native fused LSTM layer step (qlstmLayer)", () => {
         expect(ran).toBe(true);
         expect(got).toEqual(want);
       }
+      // without W_ih: the input side given apart (a table row) or already in the gates, the same bits
+      const inputSide = want.g.map((v, i) => v * 0.5 + Math.sin(i));
+      const apart = { g: new Float32Array(4 * H), c: c0.slice(), h: h0.slice() };
+      const held = { g: inputSide.slice(), c: c0.slice(), h: h0.slice() };
+      expect(a.qlstmLayer!(H, 0, null, null, inputSide, pack(Whh, true), scale(Whh), null, apart.g, apart.c, apart.h, false)).toBe(true);
+      expect(a.qlstmLayer!(H, 0, null, null, null, pack(Whh, true), scale(Whh), null, held.g, held.c, held.h, true)).toBe(true);
+      expect(apart).toEqual(held);
+      expect(() => a.qlstmLayer!(H, 0, null, null, inputSide.subarray(1), pack(Whh, true), scale(Whh), null, apart.g, apart.c, apart.h, false)).toThrow(RangeError);
     });
   }
 

@@ -107,9 +107,10 @@ export interface QuantizedKernels {
   lstmCell?(H: number, gates: Float32Array, c: Float32Array, h: Float32Array): void;
   /**
    * Optional: a whole logistic-gate LSTM layer step, gates ← W_ih x + bias + W_hh h (or, with
-   * `Wih` null, gates, holding the input side already, += W_hh h), then the cell update of c and h
-   * in place, with the same results as `gemv` and `lstmCell` in turn. Returns false, having
-   * changed nothing, where it cannot run (then the step calls those).
+   * `Wih` null, gates ← x + W_hh h, x the input side of the gates (G·H), or with x null too,
+   * gates += W_hh h), then the cell update of c and h in place, with the same results as `gemv`
+   * and `lstmCell` in turn. Returns false, having changed nothing, where it cannot run (then the
+   * step calls those).
    */
   lstmLayer?(Wih: QuantizedMatrix | null, x: Float32Array | null, Whh: QuantizedMatrix, bias: Float32Array | null, gates: Float32Array, c: Float32Array, h: Float32Array): boolean;
 }
@@ -342,6 +343,12 @@ function inputTable(qm: QuantizedLanguageModel, kernels: QuantizedKernels): Floa
   return table;
 }
 
+/** Row `token` of the first layer's input table (a view). */
+function tableRow(qm: QuantizedLanguageModel, token: number, kernels: QuantizedKernels): Float32Array {
+  const GH = qm.layers[0].Wih.rows;
+  return inputTable(qm, kernels).subarray(token * GH, (token + 1) * GH);
+}
+
 /** The bias added with W_ih x: b_ih + b_hh, or for GRU b_ih alone. */
 const inputBias = (layer: QuantizedLayer): Float32Array => layer.bias ?? layer.bih;
 
@@ -351,7 +358,7 @@ function firstInput(qm: QuantizedLanguageModel, token: number, gi: Float32Array,
   const GH = Wih.rows;
   const bias = inputBias(qm.layers[0]);
   if (usesTable(qm)) {
-    gi.set(inputTable(qm, kernels).subarray(token * GH, (token + 1) * GH));
+    gi.set(tableRow(qm, token, kernels));
   } else if (qm.embedding) {
     const E = Wih.cols;
     kernels.gemv(Wih, qm.embedding.subarray(token * E, (token + 1) * E), gi, false, bias);
@@ -386,11 +393,17 @@ export function quantizedStep(qm: QuantizedLanguageModel, token: number, state: 
     const layer = qm.layers[l];
     const x = l === 0 ? null : state.h.subarray((l - 1) * H, l * H);
     const h = state.h.subarray(l * H, (l + 1) * H);
-    if (l === 0) firstInput(qm, token, gi, kernels);
     if (fused) {
       const cs = state.c!.subarray(l * H, (l + 1) * H);
-      if (x === null ? fused(null, null, layer.Whh, null, gi, cs, h) : fused(layer.Wih, x, layer.Whh, inputBias(layer), gi, cs, h)) continue;
-    }
+      if (x !== null) {
+        if (fused(layer.Wih, x, layer.Whh, inputBias(layer), gi, cs, h)) continue;
+      } else {
+        // the token's table row is read where it lies (no copy into gi)
+        const row = usesTable(qm) ? tableRow(qm, token, kernels) : (firstInput(qm, token, gi, kernels), null);
+        if (fused(null, row, layer.Whh, null, gi, cs, h)) continue;
+        if (row) gi.set(row);
+      }
+    } else if (l === 0) firstInput(qm, token, gi, kernels);
     if (x !== null) kernels.gemv(layer.Wih, x, gi, false, inputBias(layer));
     if (cell.kind === "gru") {
       // the recurrent side apart: n = tanh(gi_n + r ⊙ (W_hn h + b_hn))

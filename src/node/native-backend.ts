@@ -84,8 +84,8 @@ export interface NativeAddon {
   /** Batch-1 LSTM cell update from 4H pre-activations (logistic gates), c and h in place (native/qgemv.h). */
   qlstmCell?(H: number, gates: Float32Array, c: Float32Array, h: Float32Array): void;
   /**
-   * A batch-1 LSTM layer step on weights packed in gate order (qpack / bpack; wih null: gates hold the input side
-   * already), the same results as qgemv / bgemv then qlstmCell; false, changing nothing, where it
+   * A batch-1 LSTM layer step on weights packed in gate order (qpack / bpack; wih null: x is the gates' input
+   * side (4H), or null when gates hold it), the same results as qgemv / bgemv then qlstmCell; false, changing nothing, where it
    * cannot run (H not a multiple of 64, no dot-product kernel, a non-finite x or h) (native/qgemv.h).
    */
   qlstmLayer?(
