@@ -24,6 +24,8 @@
  *   qlstmCell(H, gates, c, h)   batch-1 LSTM cell update from 4H pre-activations, c and h in place (recurrence.h)
  *   qlstmLayer(H, in, wih, scaleIh, x, whh, scaleHh, bias, gates, c, h, descending) → bool
  *                               a whole batch-1 LSTM layer step on packed int8 / bf16 weights (qgemv.h)
+ *   qlstmPlan(H, layers) → plan; qlstmStack(plan, row, gates, h, c) → layers done
+ *                               every layer of a stacked LSTM in one call (qgemv.h)
  *
  * Arguments are validated here, once per call, and a bad call throws a TypeError or RangeError
  * instead of reading or writing out of bounds.
@@ -1004,6 +1006,141 @@ static napi_value QlstmLayer(napi_env env, napi_callback_info info)
   return out;
 }
 
+/*
+ * A stacked LSTM's packed weights for qlstmStack, made once by qlstmPlan: the packed matrices are
+ * kept alive by references; the row scales and biases are copied.
+ */
+#define PLAN_MAX_LAYERS 32
+typedef struct {
+  int bf16, L, H;
+  unsigned descending;
+  unroll_qlstm_weights w[PLAN_MAX_LAYERS];
+  napi_ref refs[2 * PLAN_MAX_LAYERS];
+  int nrefs;
+  float *copies; /* the scales and biases */
+} qlstm_plan;
+
+static void plan_free(napi_env env, void *data, void *hint)
+{
+  (void)hint;
+  qlstm_plan *p = (qlstm_plan *)data;
+  for (int i = 0; i < p->nrefs; i++) napi_delete_reference(env, p->refs[i]);
+  free(p->copies);
+  free(p);
+}
+
+/* A Float32Array of at least `need` values copied to *dst (advanced), or NULL for null when `optional`. */
+static int copy_floats(napi_env env, napi_value v, const char *name, size_t need, int optional, float **dst,
+                       const float **out)
+{
+  void *data = NULL;
+  *out = NULL;
+  if (optional) {
+    if (!get_optional_typed(env, v, napi_float32_array, "qlstmPlan", name, "a Float32Array", need, &data)) return 0;
+    if (!data) return 1;
+  } else {
+    size_t n;
+    if (!get_typed(env, v, napi_float32_array, "qlstmPlan", name, "a Float32Array", &n, &data)) return 0;
+    if (n < need) {
+      char msg[128];
+      snprintf(msg, sizeof msg, "qlstmPlan: %s needs %zu values, got %zu", name, need, n);
+      throw_range(env, msg);
+      return 0;
+    }
+  }
+  memcpy(*dst, data, need * sizeof(float));
+  *out = *dst;
+  *dst += need;
+  return 1;
+}
+
+/*
+ * qlstmPlan(H, layers) → plan, layers [{wih, scaleIh, whh, scaleHh, bias}, …] packed in gate order
+ * (qpack / bpack), all int8 or all bf16; layer 0's wih, scaleIh and bias are null (its input side
+ * comes with each step).
+ */
+static napi_value QlstmPlan(napi_env env, napi_callback_info info)
+{
+  size_t argc = 2;
+  napi_value argv[2], out;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 2) return throw_type(env, "qlstmPlan: expected 2 arguments (H, layers)");
+  int H;
+  bool is_array = false;
+  uint32_t L = 0;
+  if (!get_dim(env, argv[0], "H", &H)) return NULL;
+  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) return throw_type(env, "qlstmPlan: layers must be an array");
+  CHECK_NAPI(env, napi_get_array_length(env, argv[1], &L));
+  if (H == 0 || H > 65536 || L == 0 || L > PLAN_MAX_LAYERS) return throw_range(env, "qlstmPlan: needs 1 ≤ H ≤ 65536 and 1 to 32 layers");
+  const size_t G = 4 * (size_t)H;
+  qlstm_plan *p = (qlstm_plan *)calloc(1, sizeof *p);
+  float *copies = p ? (float *)malloc(L * 3 * G * sizeof(float)) : NULL;
+  if (!p || !copies) {
+    free(p);
+    free(copies);
+    return throw_range(env, "qlstmPlan: out of memory");
+  }
+  p->copies = copies;
+  p->L = (int)L;
+  p->H = H;
+  int bf16 = -1, ok = 1;
+  float *cur = copies;
+  for (uint32_t l = 0; l < L && ok; l++) {
+    napi_value layer, wih, sih, whh, shh, bias;
+    void *pw = NULL, *pi = NULL;
+    ok = napi_get_element(env, argv[1], l, &layer) == napi_ok && napi_get_named_property(env, layer, "wih", &wih) == napi_ok &&
+         napi_get_named_property(env, layer, "scaleIh", &sih) == napi_ok && napi_get_named_property(env, layer, "whh", &whh) == napi_ok &&
+         napi_get_named_property(env, layer, "scaleHh", &shh) == napi_ok && napi_get_named_property(env, layer, "bias", &bias) == napi_ok;
+    if (!ok) {
+      throw_type(env, "qlstmPlan: each layer must be an object {wih, scaleIh, whh, scaleHh, bias}");
+      break;
+    }
+    ok = get_packed(env, whh, "whh", 0, &bf16, G, (size_t)H, &pw) && (l == 0 || get_packed(env, wih, "wih", 0, &bf16, G, (size_t)H, &pi)) &&
+         copy_floats(env, shh, "scaleHh", G, bf16, &cur, &p->w[l].shh) &&
+         (l == 0 || (copy_floats(env, sih, "scaleIh", G, bf16, &cur, &p->w[l].sih) && copy_floats(env, bias, "bias", G, 1, &cur, &p->w[l].bias)));
+    if (!ok) break;
+    p->w[l].whh = pw;
+    p->w[l].wih = pi;
+    ok = napi_create_reference(env, whh, 1, &p->refs[p->nrefs++]) == napi_ok && (l == 0 || napi_create_reference(env, wih, 1, &p->refs[p->nrefs++]) == napi_ok);
+  }
+  p->bf16 = bf16 == 1;
+  if (!ok || napi_create_external(env, p, plan_free, NULL, &out) != napi_ok) {
+    plan_free(env, p, NULL);
+    return NULL;
+  }
+  return out;
+}
+
+/* qlstmStack(plan, row, gates, h, c) → layers done (unroll_qlstm_stack); row (4H) or null (gates hold layer 0's input side). */
+static napi_value QlstmStack(napi_env env, napi_callback_info info)
+{
+  size_t argc = 5;
+  napi_value argv[5], out;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 5) return throw_type(env, "qlstmStack: expected 5 arguments (plan, row, gates, h, c)");
+  qlstm_plan *p = NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, argv[0], &t) != napi_ok || t != napi_external || napi_get_value_external(env, argv[0], (void **)&p) != napi_ok || !p)
+    return throw_type(env, "qlstmStack: plan must come from qlstmPlan");
+  const size_t G = 4 * (size_t)p->H, LH = (size_t)p->L * p->H;
+  void *row = NULL;
+  float *g, *h, *c;
+  size_t ng, nh, nc;
+  if (!get_optional_typed(env, argv[1], napi_float32_array, "qlstmStack", "row", "a Float32Array", G, &row) ||
+      !get_typed(env, argv[2], napi_float32_array, "qlstmStack", "gates", "a Float32Array", &ng, (void **)&g) ||
+      !get_typed(env, argv[3], napi_float32_array, "qlstmStack", "h", "a Float32Array", &nh, (void **)&h) ||
+      !get_typed(env, argv[4], napi_float32_array, "qlstmStack", "c", "a Float32Array", &nc, (void **)&c))
+    return NULL;
+  if (ng < G || nh < LH || nc < LH) return throw_range(env, "qlstmStack: gates needs 4H values, h and c L·H each");
+  const uint64_t gb = G * 4, sb = LH * 4;
+  if (overlaps(g, gb, h, sb) || overlaps(g, gb, c, sb) || overlaps(h, sb, c, sb) ||
+      (row && (overlaps(row, gb, g, gb) || overlaps(row, gb, h, sb) || overlaps(row, gb, c, sb))))
+    return throw_range(env, "qlstmStack: row, gates, h and c must not overlap");
+  const int done = unroll_qlstm_stack(p->bf16, p->L, p->H, p->w, (const float *)row, g, h, c, &p->descending);
+  CHECK_NAPI(env, napi_create_int32(env, done, &out));
+  return out;
+}
+
 static napi_value Fill(napi_env env, napi_callback_info info)
 {
   size_t argc = 2;
@@ -1045,7 +1182,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
              {"recBackward", RecBackward}, {"peakGflops", Peak}, {"readBandwidth", Bandwidth}, {"softmaxXent", SoftmaxXent},
              {"adam", Adam},           {"sgd", Sgd},
              {"sumSquares", SumSquares}, {"scale", Scale}, {"fill", Fill},
-             {"scatterAddRows", ScatterAddRows}, {"qgemv", Qgemv}, {"qlstmCell", QlstmCell}, {"qlstmLayer", QlstmLayer},
+             {"scatterAddRows", ScatterAddRows}, {"qgemv", Qgemv}, {"qlstmCell", QlstmCell}, {"qlstmLayer", QlstmLayer}, {"qlstmPlan", QlstmPlan}, {"qlstmStack", QlstmStack},
              {"bgemv", Bgemv}, {"qpack", Qpack}, {"bpack", Bpack}, {"quantizedKernels", QuantizedKernelNames}, {"setQuantizedDot", SetQuantizedDot}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -783,3 +783,17 @@ int unroll_qlstm_layer(int bf16, int H, int in, const void *wih, const float *si
   return 0;
 #endif
 }
+
+int unroll_qlstm_stack(int bf16, int L, int H, const unroll_qlstm_weights *w, const float *row, float *g, float *h,
+                       float *c, unsigned *descending)
+{
+  for (int l = 0; l < L; l++) {
+    const int down = (int)((*descending >> l) & 1u);
+    const int ran = l == 0 ? unroll_qlstm_layer(bf16, H, 0, NULL, NULL, row, w[0].whh, w[0].shh, NULL, g, c, h, down)
+                           : unroll_qlstm_layer(bf16, H, H, w[l].wih, w[l].sih, h + (size_t)(l - 1) * H, w[l].whh, w[l].shh,
+                                                w[l].bias, g, c + (size_t)l * H, h + (size_t)l * H, down);
+    if (!ran) return l;
+    *descending ^= 1u << l;
+  }
+  return L;
+}

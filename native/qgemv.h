@@ -62,4 +62,19 @@ int unroll_qgemv_set_dot(int enabled);
 int unroll_qlstm_layer(int bf16, int H, int in, const void *wih, const float *sih, const float *x, const void *whh,
                        const float *shh, const float *bias, float *g, float *c, float *h, int descending);
 
+/* One layer's weights for unroll_qlstm_stack (wih, sih, bias unused in layer 0). */
+typedef struct {
+  const void *wih, *whh;
+  const float *sih, *shh, *bias;
+} unroll_qlstm_weights;
+
+/*
+ * Layers 0 … L−1 of a stacked LSTM in turn with unroll_qlstm_layer: layer 0 from its gates' input
+ * side `row` (4H; NULL: g holds it), layer l > 0 from h of layer l − 1 (W_ih H wide); h and c are
+ * L·H, layer after layer. Bit l of *descending is layer l's direction, flipped after it runs.
+ * Returns the number of layers done: where one declines, the caller goes on from it.
+ */
+int unroll_qlstm_stack(int bf16, int L, int H, const unroll_qlstm_weights *w, const float *row, float *g, float *h,
+                       float *c, unsigned *descending);
+
 #endif

@@ -290,15 +290,21 @@ describe("the native fused LSTM layer step (qlstmLayer)", () => {
   };
 
   for (const format of FORMATS) {
-    it.skipIf(!fusedFormats.includes(format))(`${format}: the same bits as gemv and lstmCell apart, table / embedding / one-hot inputs, 1–3 layers, 1 and 2 threads`, () => {
-      const fused = nativeQuantizedKernels!;
-      const { lstmLayer: _, ...apart } = fused;
+    it.skipIf(!fusedFormats.includes(format))(`${format}: the same bits as gemv and lstmCell apart, table / embedding / one-hot inputs, 1–3 layers, 1 and 2 threads, layer by layer and all layers in one call`, () => {
+      const native = nativeQuantizedKernels!;
+      const { lstmLayer: _, ...apart } = native;
+      const { lstmStack: __, ...layerByLayer } = native;
+      expect(native.lstmStack).toBeDefined();
       for (const o of [{ V: 30, E: 40, H: 64, L: 1 }, { V: 50, E: 20, H: 128, L: 2 }, { V: 20, E: 0, H: 64, L: 3 }]) {
-        const qm = quantizeLanguageModel(lm("lstm", o), format);
-        for (const threads of [1, 2]) {
+        for (const [fused, threads] of [[layerByLayer, 1], [layerByLayer, 2], [native, 1], [native, 2]] as [QuantizedKernels, number][]) {
+          const qm = quantizeLanguageModel(lm("lstm", o), format); // a fresh model: a fresh plan
           withThreads(threads, () => {
             let ran = 0;
-            const counted: QuantizedKernels = { ...fused, lstmLayer: (...a) => (fused.lstmLayer!(...a) ? (ran++, true) : false) };
+            const counted: QuantizedKernels = {
+              ...fused,
+              lstmLayer: (...a) => (fused.lstmLayer!(...a) ? (ran++, true) : false),
+              ...(fused.lstmStack ? { lstmStack: (...a) => { const n = fused.lstmStack!(...a); ran += n; return n; } } : {}),
+            };
             const a = createQuantizedState(qm), b = createQuantizedState(qm);
             const tokens = [1, 7, 7, 0, 12, 3, 19]; // an odd count: each layer runs both directions
             for (const t of tokens) {
@@ -411,6 +417,31 @@ describe("the native fused LSTM layer step (qlstmLayer)", () => {
     } finally {
       a.setIsa(before);
     }
+  });
+
+  it.skipIf(fusedFormats.length === 0)("qlstmStack: the layers done where one declines (a NaN in layer 1's state), each as qlstmLayer computes it", () => {
+    const a = nativeAddon!;
+    const format = fusedFormats[0];
+    const qm = quantizeLanguageModel(lm("lstm", { V: 20, E: 30, H: 64, L: 3 }), format);
+    const pack = (m: QuantizedMatrix) => (m.format === "int8" ? a.qpack!(m.q, m.rows, m.cols, true) : a.bpack!(m.w, m.rows, m.cols, true));
+    const scale = (m: QuantizedMatrix) => (m.format === "int8" ? m.scale : null);
+    const layers = qm.layers.map((layer, l) => ({ wih: l === 0 ? null : pack(layer.Wih), scaleIh: l === 0 ? null : scale(layer.Wih), whh: pack(layer.Whh), scaleHh: scale(layer.Whh), bias: l === 0 ? null : layer.bias }));
+    const plan = a.qlstmPlan!(64, layers);
+    const rng = Rng.seeded(8);
+    const row = randomArray(rng, 256), h0 = randomArray(rng, 3 * 64, 0.9), c0 = randomArray(rng, 3 * 64);
+    h0[64 + 5] = Number.NaN;
+    const got = { g: new Float32Array(256), h: h0.slice(), c: c0.slice() };
+    expect(a.qlstmStack!(plan, row, got.g, got.h, got.c)).toBe(1);
+    const want = { g: new Float32Array(256), h: h0.slice(), c: c0.slice() };
+    expect(a.qlstmLayer!(64, 0, null, null, row, layers[0].whh, layers[0].scaleHh, null, want.g, want.c.subarray(0, 64), want.h.subarray(0, 64), false)).toBe(true);
+    expect(got).toEqual(want);
+    expect(() => a.qlstmStack!(plan, row, got.g, got.h.subarray(1), got.c)).toThrow(/L·H/);
+    expect(() => a.qlstmStack!(plan, row.subarray(1), got.g, got.h, got.c)).toThrow(RangeError);
+    expect(() => a.qlstmStack!(plan, got.g, got.g, got.h, got.c)).toThrow(/overlap/);
+    expect(() => (a.qlstmStack as (...x: unknown[]) => number)({}, row, got.g, got.h, got.c)).toThrow(/from qlstmPlan/);
+    expect(() => a.qlstmPlan!(64, [{ ...layers[0], scaleHh: format === "int8" ? null : layers[0].scaleHh }, layers[1]].slice(0, format === "int8" ? 2 : 0))).toThrow();
+    expect(() => a.qlstmPlan!(64, [layers[0], { ...layers[1], wih: null }])).toThrow(TypeError);
+    expect(() => a.qlstmPlan!(64, [layers[0], { ...layers[1], bias: new Float32Array(3) }])).toThrow(/bias needs 256/);
   });
 
   it.skipIf(typeof nativeAddon?.qlstmLayer !== "function")("addon: bad arguments throw instead of reading out of bounds", () => {

@@ -113,6 +113,12 @@ export interface QuantizedKernels {
    * step calls those).
    */
   lstmLayer?(Wih: QuantizedMatrix | null, x: Float32Array | null, Whh: QuantizedMatrix, bias: Float32Array | null, gates: Float32Array, c: Float32Array, h: Float32Array): boolean;
+  /**
+   * Optional: `lstmLayer` for every layer of `qm` (logistic-gate LSTM) in one call, layer 0 from
+   * `row` (its gates' input side) or, when null, from `state.gi`; returns how many layers it ran
+   * (the step goes on from there, so a layer it declines runs apart).
+   */
+  lstmStack?(qm: QuantizedLanguageModel, row: Float32Array | null, state: QuantizedState): number;
 }
 
 /** bf16 matrices widened to float32 for the TypeScript kernel (exact), made once per matrix. */
@@ -389,21 +395,20 @@ export function quantizedStep(qm: QuantizedLanguageModel, token: number, state: 
   const cell = c.cell;
   const gate = gateFunctions(gateOf(cell)).f;
   const fused = cell.kind === "lstm" && gate === sigmoid ? kernels.lstmLayer : undefined;
-  for (let l = 0; l < qm.layers.length; l++) {
+  let l0 = 0; // the layers done by the fused kernels before the loop
+  if (fused) {
+    // layer 0's gates' input side: the token's table row where it lies, or computed into gi
+    const row = usesTable(qm) ? tableRow(qm, token, kernels) : (firstInput(qm, token, gi, kernels), null);
+    l0 = kernels.lstmStack ? kernels.lstmStack(qm, row, state) : 0;
+    if (l0 === 0 && fused(null, row, qm.layers[0].Whh, null, gi, state.c!.subarray(0, H), state.h.subarray(0, H))) l0 = 1;
+    if (l0 === 0 && row) gi.set(row); // layer 0 runs apart, from gi
+  }
+  for (let l = l0; l < qm.layers.length; l++) {
     const layer = qm.layers[l];
     const x = l === 0 ? null : state.h.subarray((l - 1) * H, l * H);
     const h = state.h.subarray(l * H, (l + 1) * H);
-    if (fused) {
-      const cs = state.c!.subarray(l * H, (l + 1) * H);
-      if (x !== null) {
-        if (fused(layer.Wih, x, layer.Whh, inputBias(layer), gi, cs, h)) continue;
-      } else {
-        // the token's table row is read where it lies (no copy into gi)
-        const row = usesTable(qm) ? tableRow(qm, token, kernels) : (firstInput(qm, token, gi, kernels), null);
-        if (fused(null, row, layer.Whh, null, gi, cs, h)) continue;
-        if (row) gi.set(row);
-      }
-    } else if (l === 0) firstInput(qm, token, gi, kernels);
+    if (l === 0 && !fused) firstInput(qm, token, gi, kernels);
+    if (fused && x !== null && fused(layer.Wih, x, layer.Whh, inputBias(layer), gi, state.c!.subarray(l * H, (l + 1) * H), h)) continue;
     if (x !== null) kernels.gemv(layer.Wih, x, gi, false, inputBias(layer));
     if (cell.kind === "gru") {
       // the recurrent side apart: n = tanh(gi_n + r ⊙ (W_hn h + b_hn))

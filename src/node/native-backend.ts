@@ -23,7 +23,7 @@ import type { Backend, FusedBackward, FusedForward, FusedRecurrence, OptimizerKe
 import type { CellConfig } from "../cells/cell.js";
 import { registerBackend } from "../backend/select.js";
 import { countTargets } from "../layers/softmax-cross-entropy.js";
-import { registerQuantizedKernels, type QuantizedKernels, type QuantizedMatrix } from "../generate/quantized.js";
+import { registerQuantizedKernels, type QuantizedKernels, type QuantizedLanguageModel, type QuantizedMatrix } from "../generate/quantized.js";
 import type { DType, FloatArray } from "../tensor/dtype.js";
 
 /** Instruction sets of the native float32 kernel. */
@@ -93,6 +93,10 @@ export interface NativeAddon {
     whh: Uint8Array | Uint16Array, scaleHh: Float32Array | null, bias: Float32Array | null,
     gates: Float32Array, c: Float32Array, h: Float32Array, descending: boolean,
   ): boolean;
+  /** A stacked LSTM's weights (packed in gate order; layer 0's wih, scaleIh, bias null) for qlstmStack. */
+  qlstmPlan?(H: number, layers: readonly QlstmPlanLayer[]): QlstmPlan;
+  /** qlstmLayer for every layer of `plan` in one call (layer 0 from `row`, or from gates when null); returns the layers done. */
+  qlstmStack?(plan: QlstmPlan, row: Float32Array | null, gates: Float32Array, h: Float32Array, c: Float32Array): number;
   /** x ← copies of row (x.length a multiple of row.length), or zeros when row is null (native/optim.h). */
   fill(x: Float32Array, row: Float32Array | null): void;
   /** Fused float32 forward of one direction of one layer (native/recurrence.h); unused arrays null. */
@@ -231,6 +235,19 @@ if (nativeBackend) registerBackend(nativeBackend);
 export const nativeQuantizedKernels: QuantizedKernels | null =
   nativeAddon && typeof nativeAddon.qgemv === "function" && typeof nativeAddon.bgemv === "function" ? nativeKernels(nativeAddon) : null;
 
+/** One layer of a qlstmPlan. */
+interface QlstmPlanLayer {
+  readonly wih: Uint8Array | Uint16Array | null;
+  readonly scaleIh: Float32Array | null;
+  readonly whh: Uint8Array | Uint16Array;
+  readonly scaleHh: Float32Array | null;
+  readonly bias: Float32Array | null;
+}
+
+/** The addon's handle of a stacked LSTM's weights. */
+declare const qlstmPlanBrand: unique symbol;
+type QlstmPlan = { readonly [qlstmPlanBrand]: true };
+
 function nativeKernels(addon: NativeAddon): QuantizedKernels {
   const dot = addon.quantizedKernels?.() ?? { int8: "", bf16: "" };
   const packInt8 = dot.int8 === "avx512-vnni" && addon.qpack;
@@ -256,6 +273,30 @@ function nativeKernels(addon: NativeAddon): QuantizedKernels {
   /** Each layer's direction for its next step: a thread starts where it left its cache last time. */
   const descending = new WeakMap<QuantizedMatrix, boolean>();
   const qlstmLayer = addon.qlstmLayer;
+  const { qlstmPlan, qlstmStack } = addon;
+  /** Each model's plan for qlstmStack, made on first use; null where it cannot run (then the step runs layer by layer). */
+  const plans = new WeakMap<QuantizedLanguageModel, QlstmPlan | null>();
+  const planOf = (qm: QuantizedLanguageModel): QlstmPlan | null => {
+    let plan = plans.get(qm);
+    if (plan === undefined) {
+      const H = qm.config.hiddenSize;
+      if (H % 64 !== 0 || qm.layers.length > 32) {
+        plans.set(qm, null);
+        return null;
+      }
+      const layers = qm.layers.map((layer, l) => ({
+        wih: l === 0 ? null : packedOf(layer.Wih, true),
+        scaleIh: l === 0 ? null : scaleOf(layer.Wih),
+        whh: packedOf(layer.Whh, true),
+        scaleHh: scaleOf(layer.Whh),
+        bias: l === 0 ? null : layer.bias,
+      }));
+      const ok = layers.every((x, l) => x.whh && (l === 0 || x.wih));
+      plan = ok ? qlstmPlan!.call(addon, H, layers as QlstmPlanLayer[]) : null;
+      plans.set(qm, plan);
+    }
+    return plan;
+  };
   return {
     name: "native",
     gemv(m, x, y, accumulate, bias) {
@@ -275,6 +316,14 @@ function nativeKernels(addon: NativeAddon): QuantizedKernels {
             const ran = qlstmLayer.call(addon, Whh.cols, Wih ? Wih.cols : 0, wih, Wih ? scaleOf(Wih) : null, x, whh, scaleOf(Whh), bias, gates, c, h, down);
             if (ran) descending.set(Whh, !down);
             return ran;
+          },
+        }
+      : {}),
+    ...(typeof qlstmPlan === "function" && typeof qlstmStack === "function"
+      ? {
+          lstmStack(qm, row, state) {
+            const plan = planOf(qm);
+            return plan ? qlstmStack.call(addon, plan, row, state.gi, state.h, state.c!) : 0;
           },
         }
       : {}),
