@@ -18,6 +18,7 @@ import { Rng } from "../src/tensor/random.js";
 import type { FloatArray } from "../src/tensor/dtype.js";
 import { nativeAddon, nativeBackend, nativeUnavailableReason } from "../src/node/native-backend.js";
 import { createTraining } from "../src/train/train.js";
+import { withThreads as withThreadsOf } from "./helpers/native.js";
 
 const CELLS = ["rnn-tanh", "rnn-sigmoid", "rnn-relu", "lstm", "lstm-peephole", "lstm-coupled", "lstm-peephole-coupled", "gru", "gru-cho"] as const;
 
@@ -125,15 +126,7 @@ function compareGrads(got: ReturnType<typeof backward>, want: ReturnType<typeof 
   for (const k of Object.keys(want.dp.extra)) close(got.dp.extra[k], want.dp.extra[k], `${what} d${k}`);
 }
 
-function withThreads<T>(n: number, f: () => T): T {
-  const before = nativeAddon!.threads();
-  nativeAddon!.setThreads(n);
-  try {
-    return f();
-  } finally {
-    nativeAddon!.setThreads(before);
-  }
-}
+const withThreads = <T>(n: number, f: () => T): T => withThreadsOf(nativeAddon!, n, f);
 
 const native = nativeBackend;
 describe.skipIf(!native)(`fused recurrence (native backend)${native ? "" : ` — skipped: ${nativeUnavailableReason}`}`, () => {

@@ -26,6 +26,7 @@ import { bindLanguageModel, createLanguageModel, languageModelForward, type Lang
 import { nativeAddon, nativeQuantizedKernels, type NativeIsa } from "../src/node/native-backend.js";
 import { Rng } from "../src/tensor/random.js";
 import { initLanguageModel } from "../src/train/init-model.js";
+import { withThreads as withThreadsOf } from "./helpers/native.js";
 
 const js = getBackend("js");
 
@@ -279,15 +280,7 @@ const DOT: Record<QuantizedFormat, string> = { int8: "avx512-vnni", bf16: "avx51
 const fusedFormats = FORMATS.filter((f) => nativeAddon?.quantizedKernels?.()[f] === DOT[f] && typeof nativeAddon.qlstmLayer === "function");
 
 describe("the native fused LSTM layer step (qlstmLayer)", () => {
-  const withThreads = <T>(n: number, f: () => T): T => {
-    const before = nativeAddon!.threads();
-    nativeAddon!.setThreads(n);
-    try {
-      return f();
-    } finally {
-      nativeAddon!.setThreads(before);
-    }
-  };
+  const withThreads = <T>(n: number, f: () => T): T => withThreadsOf(nativeAddon!, n, f);
 
   for (const format of FORMATS) {
     it.skipIf(!fusedFormats.includes(format))(`${format}: the same bits as gemv and lstmCell apart, table / embedding / one-hot inputs, 1–3 layers, 1 and 2 threads, layer by layer and all layers in one call`, () => {
