@@ -931,8 +931,8 @@ static napi_value QlstmCell(napi_env env, napi_callback_info info)
 }
 
 /* A packed compact matrix (Uint8Array: int8, Uint16Array: bf16) of at least `need` elements; null allowed when `optional`. */
-static int get_packed(napi_env env, napi_value v, const char *name, int optional, int *bf16, size_t rows, size_t cols,
-                      void **out)
+static int get_packed(napi_env env, napi_value v, const char *fn, const char *name, int optional, int *bf16, size_t rows,
+                      size_t cols, void **out)
 {
   char msg[192];
   napi_valuetype t;
@@ -946,7 +946,7 @@ static int get_packed(napi_env env, napi_value v, const char *name, int optional
   if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
       napi_get_typedarray_info(env, v, &type, &n, out, &buf, &off) != napi_ok ||
       (type != napi_uint8_array && type != napi_uint16_array) || (*bf16 >= 0 && *bf16 != (type == napi_uint16_array))) {
-    snprintf(msg, sizeof msg, "qlstmLayer: %s must be a packed %s (qpack / bpack in gate order)%s", name,
+    snprintf(msg, sizeof msg, "%s: %s must be a packed %s (qpack / bpack in gate order)%s", fn, name,
              *bf16 < 0 ? "Uint8Array or Uint16Array" : *bf16 ? "Uint16Array, as the other matrix" : "Uint8Array, as the other matrix",
              optional ? " or null" : "");
     throw_type(env, msg);
@@ -955,7 +955,7 @@ static int get_packed(napi_env env, napi_value v, const char *name, int optional
   *bf16 = type == napi_uint16_array;
   const size_t need = *bf16 ? unroll_bgemv_packed_size((int)rows, (int)cols) : unroll_qgemv_packed_size((int)rows, (int)cols);
   if (n < need) {
-    snprintf(msg, sizeof msg, "qlstmLayer: %s packs %zu × %zu weights in %zu elements; got %zu", name, rows, cols, need, n);
+    snprintf(msg, sizeof msg, "%s: %s packs %zu × %zu weights in %zu elements; got %zu", fn, name, rows, cols, need, n);
     throw_range(env, msg);
     return 0;
   }
@@ -981,7 +981,7 @@ static napi_value QlstmLayer(napi_env env, napi_callback_info info)
   if (!get_dim(env, argv[0], "H", &H) || !get_dim(env, argv[1], "in", &in)) return NULL;
   if (H > 65536 || in > 65536) return throw_range(env, "qlstmLayer: H and in must be at most 65536");
   const size_t G = 4 * (size_t)H;
-  if (!get_packed(env, argv[5], "whh", 0, &bf16, G, (size_t)H, &whh) || !get_packed(env, argv[2], "wih", 1, &bf16, G, (size_t)in, &wih))
+  if (!get_packed(env, argv[5], "qlstmLayer", "whh", 0, &bf16, G, (size_t)H, &whh) || !get_packed(env, argv[2], "qlstmLayer", "wih", 1, &bf16, G, (size_t)in, &wih))
     return NULL;
   if (!get_optional_typed(env, argv[6], napi_float32_array, "qlstmLayer", "scaleHh", "a Float32Array", G, &shh) ||
       !get_optional_typed(env, argv[3], napi_float32_array, "qlstmLayer", "scaleIh", "a Float32Array", G, &sih) ||
@@ -1095,7 +1095,7 @@ static napi_value QlstmPlan(napi_env env, napi_callback_info info)
       throw_type(env, "qlstmPlan: each layer must be an object {wih, scaleIh, whh, scaleHh, bias}");
       break;
     }
-    ok = get_packed(env, whh, "whh", 0, &bf16, G, (size_t)H, &pw) && (l == 0 || get_packed(env, wih, "wih", 0, &bf16, G, (size_t)H, &pi)) &&
+    ok = get_packed(env, whh, "qlstmPlan", "whh", 0, &bf16, G, (size_t)H, &pw) && (l == 0 || get_packed(env, wih, "qlstmPlan", "wih", 0, &bf16, G, (size_t)H, &pi)) &&
          copy_floats(env, shh, "scaleHh", G, bf16, &cur, &p->w[l].shh) &&
          (l == 0 || (copy_floats(env, sih, "scaleIh", G, bf16, &cur, &p->w[l].sih) && copy_floats(env, bias, "bias", G, 1, &cur, &p->w[l].bias)));
     if (!ok) break;

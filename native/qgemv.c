@@ -635,6 +635,12 @@ void unroll_bgemv_pack(const uint16_t *w, int rows, int cols, int gate_order, ui
       packed[tile_offset(r, k / 2, groups, 32, gs) + (r % 16) * 2 + k % 2] = w[(size_t)r * cols + k];
 }
 
+/* Elements of one 64-row stripe of a packed matrix of `cols` columns: int8 ⌈cols/4⌉ tile groups of 256 bytes, bf16 ⌈cols/2⌉ of 128. */
+static size_t stripe_elems(int bf16, int cols)
+{
+  return bf16 ? (size_t)((cols + 1) / 2) * 128 : (size_t)((cols + 3) / 4) * 256;
+}
+
 typedef struct {
   rows_fn fn;
   brows_fn bfn;
@@ -651,9 +657,9 @@ static void qgemv_rows(const qgemv_job *j, int lo, int hi)
 {
 #if QGEMV_X86
   if (j->d)
-    rows_vnni(j->qpacked + (size_t)(lo / 64) * ((j->cols + 3) / 4) * 256, j->scale, lo, hi, j->cols, j->d, j->y, j->accumulate ? j->y : NULL);
+    rows_vnni(j->qpacked + (size_t)(lo / 64) * stripe_elems(0, j->cols), j->scale, lo, hi, j->cols, j->d, j->y, j->accumulate ? j->y : NULL);
   else if (j->xs)
-    brows_bf16(j->wpacked + (size_t)(lo / 64) * ((j->cols + 1) / 2) * 128, lo, hi, j->cols, j->xs, j->y, j->accumulate ? j->y : NULL);
+    brows_bf16(j->wpacked + (size_t)(lo / 64) * stripe_elems(1, j->cols), lo, hi, j->cols, j->xs, j->y, j->accumulate ? j->y : NULL);
   else
 #endif
   if (j->bfn)
@@ -729,9 +735,8 @@ static void qlstm_block(void *ctx, size_t blk)
 #if QGEMV_X86
   const qlstm_job *j = (const qlstm_job *)ctx;
   const int H = j->H, u0 = (int)blk * 64;
-  /* stripe 4·blk + q of a gate-order pack (a stripe: ⌈cols/4⌉ int8 or ⌈cols/2⌉ bf16 tile groups of 256 bytes) */
-  const size_t sih = j->bf16 ? (size_t)((j->in + 1) / 2) * 128 : (size_t)((j->in + 3) / 4) * 256;
-  const size_t shh = j->bf16 ? (size_t)((H + 1) / 2) * 128 : (size_t)((H + 3) / 4) * 256;
+  /* stripe 4·blk + q of a gate-order pack */
+  const size_t sih = stripe_elems(j->bf16, j->in), shh = stripe_elems(j->bf16, H);
   for (int q = 0; q < 4; q++) {
     const int r0 = q * H + u0, r1 = r0 + 64;
     const size_t s = 4 * blk + (size_t)q;
