@@ -369,3 +369,24 @@ export function addColumnSums(out: usize, m: usize, R: i32, N: i32): void {
     }
   }
 }
+
+/**
+ * For n = 0 … R−1 in order, row ids[n] of out += row n of src, rows of N floats: `unroll`'s
+ * grouping of dXP by token (`Backend.scatterAddRows`), the same additions into each element in
+ * the same order as its loop. `ids` holds R i32 row numbers, each already checked to be in range.
+ */
+export function scatterAddRows(out: usize, src: usize, ids: usize, R: i32, N: i32): void {
+  for (let r = 0; r < R; r++) {
+    const dst = out + ((<usize>load<i32>(ids + (<usize>r << 2)) * <usize>N) << 2);
+    const row = src + ((<usize>r * <usize>N) << 2);
+    let j = 0;
+    for (; j + 4 <= N; j += 4) {
+      const p = dst + (<usize>j << 2);
+      v128.store(p, f32x4.add(v128.load(p), v128.load(row + (<usize>j << 2))));
+    }
+    for (; j < N; j++) {
+      const p = dst + (<usize>j << 2);
+      store<f32>(p, load<f32>(p) + load<f32>(row + (<usize>j << 2)));
+    }
+  }
+}

@@ -5,7 +5,7 @@
  * src/backend/wasm/ calls them. Everything works on float32
  * buffers that the caller has placed in linear memory above `heapBase()`.
  */
-export { packedASize, packedBSize, packA, packB, gemmPacked, sgemm, addColumnSums, setTile } from "./gemm";
+export { packedASize, packedBSize, packA, packB, gemmPacked, sgemm, addColumnSums, scatterAddRows, setTile } from "./gemm";
 export { lstmForward, lstmBackward, gruForward, gruBackward, rnnForward, rnnBackward } from "./cells";
 export { setWorker, workerPoll } from "./threads";
 export { workerRun } from "./worker";

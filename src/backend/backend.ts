@@ -129,17 +129,46 @@ export interface SgdScalars {
 export interface FusedRecurrence {
   /** Whether `forward`/`backward` handle this cell in this dtype. */
   supports(cell: CellConfig, dtype: DType): boolean;
+  /**
+   * Whether `forward` and `backward` also take the layer's input (`FusedForward.input`,
+   * `FusedBackward.input`) and do the input projection inside the call: a backend whose buffers
+   * live apart from the caller's (wasm's linear memory) then keeps XP and dXP where they are made
+   * instead of copying them out and back in. The results must be exactly those of `unroll`'s own
+   * projection around a call without `input` (the same kernels on the same values, in the same order).
+   */
+  readonly projects?: boolean;
   forward(a: FusedForward): void;
   backward(a: FusedBackward): void;
 }
+
+/**
+ * A layer's input handed to a fused call that `projects`: time-major rows (T·B, I), or token ids
+ * whose projections are rows of the (V, G·H) table `P` (`tokenProjection`).
+ */
+export type ProjectionInput =
+  | { readonly kind: "dense"; readonly x: FloatArray; readonly I: number }
+  | { readonly kind: "rows"; readonly ids: Int32Array; readonly P: FloatArray };
+
+/**
+ * What the backward pass of a projecting call does with dXP (T, B, G·H), instead of writing `dxp`:
+ * - dense: dW_ih += dXPᵀ X, then db_ih += Σ dXP (into `dp`), then dx += dXP W_ih when `dx` is given,
+ *   as `unroll` does (its three GEMMs on the backend);
+ * - rows: D[ids[n]] += dXP[n] for n ascending (`Backend.scatterAddRows`), leaving dW_ih and db_ih,
+ *   small products with D, to the caller.
+ */
+export type ProjectionGrad =
+  | { readonly kind: "dense"; readonly x: FloatArray; readonly I: number; readonly dx: FloatArray | null }
+  | { readonly kind: "rows"; readonly ids: Int32Array; readonly D: FloatArray };
 
 export interface FusedForward {
   readonly cell: CellConfig;
   readonly dims: Dims;
   readonly reverse: boolean;
   readonly p: CellParams;
-  /** (T, B, G·H) input projections W_ih x_t + b_ih, indexed by time t (read only) */
+  /** (T, B, G·H) input projections W_ih x_t + b_ih, indexed by time t (read only); not read when `input` is given */
   readonly xp: FloatArray;
+  /** the layer's input, only where the recurrence `projects`: the backend computes XP from it (then `xp` is empty) */
+  readonly input?: ProjectionInput;
   /** (T+1, B, H) hs[0] = h0 on entry; hs[k+1] = state after processing step k is written */
   readonly hs: FloatArray;
   /** (T+1, B, H) likewise for the cell state (LSTM); empty otherwise */
@@ -164,8 +193,10 @@ export interface FusedBackward {
   readonly dh: FloatArray;
   /** (B, H) in: dL/dc_T; out: dL/dc0 (LSTM); empty otherwise */
   readonly dc: FloatArray;
-  /** (T, B, G·H) written: dL/d(input projection), indexed by time t */
+  /** (T, B, G·H) written: dL/d(input projection), indexed by time t; not written when `input` is given */
   readonly dxp: FloatArray;
+  /** only where the recurrence `projects`: what to do with dL/d(input projection) instead (then `dxp` is empty) */
+  readonly input?: ProjectionGrad;
 }
 
 /** x ← copies of `row` (x.length a multiple of row.length), or zeros when `row` is null; through `backend.fill` when it has one. */

@@ -22,7 +22,7 @@
  * which costs V rows instead of T·B in each of the three large GEMMs (a char LM: V ≈ 100 against
  * T·B ≈ 2000). Only the order of float additions differs from the dense path.
  */
-import { fillRows, type Backend } from "../backend/backend.js";
+import { fillRows, type Backend, type ProjectionGrad, type ProjectionInput } from "../backend/backend.js";
 import { addColumnSumsGemm, type Cell, type CellParams, type Dims } from "../cells/cell.js";
 import { allocate, type DType, type FloatArray } from "../tensor/dtype.js";
 import type { Allocator } from "../tensor/workspace.js";
@@ -65,6 +65,22 @@ export function tokenProjection(backend: Backend, p: CellParams, dtype: DType, G
   return P;
 }
 
+/** Throws unless every id is a row of the table: 0 ≤ id < V. */
+function checkIds(input: TokenInput): void {
+  const { ids, V } = input;
+  for (let r = 0; r < ids.length; r++) {
+    if (!(ids[r] >= 0 && ids[r] < V)) throw new Error(`token input: id ${ids[r]} at row ${r} is not in 0…${V - 1} (V = ${V})`);
+  }
+}
+
+/** The token input's projection table: the caller's (`TokenInput.projection`), checked, or made here. */
+function projectionOf(backend: Backend, p: CellParams, dtype: DType, GH: number, I: number, x: TokenInput): FloatArray {
+  checkIds(x);
+  if (!x.projection) return tokenProjection(backend, p, dtype, GH, I, x);
+  if (x.projection.length !== x.V * GH) throw new Error(`token input: the projection table has ${x.projection.length} values, not V·G·H = ${x.V}·${GH}`);
+  return x.projection;
+}
+
 /** What `unrollForward` keeps for `unrollBackward`. */
 export interface UnrollCache {
   readonly dims: Dims;
@@ -76,7 +92,7 @@ export interface UnrollCache {
   readonly hs: FloatArray;
   /** (T+1, B, H) cell states (LSTM), else empty */
   readonly cs: FloatArray;
-  /** (T, B, G·H) input projections, indexed by time t */
+  /** (T, B, G·H) input projections, indexed by time t; empty where the backend's fused call made them itself (`projects`) */
   readonly xp: FloatArray;
   readonly cell: unknown;
   /** where the run's buffers came from; the backward pass takes its own from there too */
@@ -109,12 +125,20 @@ export function unrollForward(
   const { T, B, H } = dims;
   const GH = cell.G * H;
   const BH = B * H;
-  const xp = alloc(dtype, T * B * GH, true); // every row: a row of P, or b_ih + the GEMM
-  if (isTokenInput(x)) {
-    const P = x.projection ?? tokenProjection(backend, p, dtype, GH, I, x);
-    if (P.length !== x.V * GH) throw new Error(`token input: the projection table has ${P.length} values, not V·G·H = ${x.V}·${GH}`);
+  const fused = backend.recurrence?.supports(cell.config, dtype) ? backend.recurrence : null;
+  // A recurrence that projects takes the input itself; otherwise XP is made here, every row a row
+  // of P or b_ih + the GEMM.
+  let input: ProjectionInput | undefined;
+  let xp: FloatArray;
+  if (fused?.projects) {
+    input = isTokenInput(x) ? { kind: "rows", ids: x.ids, P: projectionOf(backend, p, dtype, GH, I, x) } : { kind: "dense", x, I };
+    xp = allocate(dtype, 0);
+  } else if (isTokenInput(x)) {
+    const P = projectionOf(backend, p, dtype, GH, I, x);
+    xp = alloc(dtype, T * B * GH, true);
     for (let r = 0; r < T * B; r++) xp.set(P.subarray(x.ids[r] * GH, (x.ids[r] + 1) * GH), r * GH);
   } else {
+    xp = alloc(dtype, T * B * GH, true);
     fillRows(backend, xp, p.bih);
     backend.gemm(false, true, T * B, GH, I, x, p.Wih, xp, true);
   }
@@ -126,8 +150,8 @@ export function unrollForward(
     else cs.fill(0, 0, BH);
   }
   const cache = cell.createCache(dtype, dims, alloc);
-  if (backend.recurrence?.supports(cell.config, dtype)) {
-    backend.recurrence.forward({ cell: cell.config, dims, reverse, p, xp, hs, cs, cache });
+  if (fused) {
+    fused.forward({ cell: cell.config, dims, reverse, p, xp, hs, cs, cache, input });
     return { dims, I, reverse, x, hs, cs, xp, cell: cache, alloc };
   }
   const empty = cs.subarray(0, 0);
@@ -200,7 +224,10 @@ export function unrollBackward(
   const { T, B, H } = dims;
   const GH = cellDef.G * H;
   const BH = B * H;
-  const dxp = cache.alloc(dtype, T * B * GH, true); // every step writes its rows
+  const x = cache.x;
+  const fused = backend.recurrence?.supports(cellDef.config, dtype) ? backend.recurrence : null;
+  const projects = fused?.projects === true;
+  const dxp = cache.alloc(dtype, projects ? 0 : T * B * GH, true); // every step writes its rows
   // Two (B, H) carries swapped each step: dh/dc into the step, dhPrev/dcPrev out of it.
   let dh = allocate(dtype, BH);
   let dhPrev = allocate(dtype, BH);
@@ -208,8 +235,16 @@ export function unrollBackward(
   let dcPrev = allocate(dtype, cellDef.hasC ? BH : 0);
   if (dhT) dh.set(dhT);
   if (dcT && cellDef.hasC) dc.set(dcT);
-  if (backend.recurrence?.supports(cellDef.config, dtype)) {
-    backend.recurrence.backward({ cell: cellDef.config, dims, reverse, p, dp, hs, cs, cache: cache.cell, dy, dh, dc, dxp });
+  if (fused && projects) {
+    // dXP stays inside the backend: it adds dW_ih, db_ih and dx (dense), or groups dXP by token into D
+    const D = isTokenInput(x) ? cache.alloc(dtype, x.V * GH) : null;
+    const input: ProjectionGrad = isTokenInput(x) ? { kind: "rows", ids: x.ids, D: D! } : { kind: "dense", x, I, dx };
+    fused.backward({ cell: cellDef.config, dims, reverse, p, dp, hs, cs, cache: cache.cell, dy, dh, dc, dxp, input });
+    if (isTokenInput(x)) tokenGrads(backend, p, dp, x, D!, GH, I, dx);
+    return { dh0: dh, dc0: dc };
+  }
+  if (fused) {
+    fused.backward({ cell: cellDef.config, dims, reverse, p, dp, hs, cs, cache: cache.cell, dy, dh, dc, dxp });
   } else {
     for (let k = T - 1; k >= 0; k--) {
       const t = timeOf(k, T, reverse);
@@ -239,10 +274,9 @@ export function unrollBackward(
     }
   }
   // The input projection of all steps: XP = X W_ihᵀ + b_ih.
-  const x = cache.x;
   if (isTokenInput(x)) {
-    const { V, ids, table } = x;
-    const D = cache.alloc(dtype, V * GH); // dXP grouped by token
+    const { ids } = x;
+    const D = cache.alloc(dtype, x.V * GH); // dXP grouped by token
     // The backend's kernel when it has one (bit-identical), else the loop, its specification.
     if (!backend.scatterAddRows?.(D, dxp, ids, GH)) {
       for (let r = 0; r < T * B; r++) {
@@ -250,14 +284,20 @@ export function unrollBackward(
         for (let g = 0; g < GH; g++) D[row + g] += dxp[r * GH + g];
       }
     }
-    if (table) backend.gemm(true, false, GH, I, V, D, table, dp.Wih, true);
-    else for (let g = 0; g < GH; g++) for (let v = 0; v < V; v++) dp.Wih[g * V + v] += D[v * GH + g];
-    addColumnSumsGemm(backend, dp.bih, D, V, GH);
-    if (dx && table) backend.gemm(false, false, V, I, GH, D, p.Wih, dx, true);
+    tokenGrads(backend, p, dp, x, D, GH, I, dx);
   } else {
     backend.gemm(true, false, GH, I, T * B, dxp, x, dp.Wih, true);
     addColumnSumsGemm(backend, dp.bih, dxp, T * B, GH);
     if (dx) backend.gemm(false, false, T * B, I, GH, dxp, p.Wih, dx, true);
   }
   return { dh0: dh, dc0: dc };
+}
+
+/** A token input's gradients from D (V, G·H), dXP grouped by token: dW_ih, db_ih, and d table into `dx`. */
+function tokenGrads(backend: Backend, p: CellParams, dp: CellParams, x: TokenInput, D: FloatArray, GH: number, I: number, dx: FloatArray | null): void {
+  const { V, table } = x;
+  if (table) backend.gemm(true, false, GH, I, V, D, table, dp.Wih, true);
+  else for (let g = 0; g < GH; g++) for (let v = 0; v < V; v++) dp.Wih[g * V + v] += D[v * GH + g];
+  addColumnSumsGemm(backend, dp.bih, D, V, GH);
+  if (dx && table) backend.gemm(false, false, V, I, GH, D, p.Wih, dx, true);
 }

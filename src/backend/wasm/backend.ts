@@ -11,8 +11,14 @@
  * in f32x4 — and copies states and cache out once. Backward keeps the pre-activation gradients of
  * every step in processing order and finishes with one GEMM dW_hh += dAᵀ·H over all T·B rows and
  * one column sum for db_hh.
+ *
+ * The recurrence `projects` (see `FusedRecurrence.projects`): a call also takes the layer's input
+ * and makes XP in linear memory — b_ih rows plus one GEMM X·W_ihᵀ, or a gather of the token table's
+ * rows — and the backward pass finishes dW_ih, db_ih and dx there (or groups dXP by token), the
+ * same kernels in the same order as `unroll` runs them through `gemm`. So XP and dXP, the largest
+ * buffers of a step, never cross between JS arrays and linear memory.
  */
-import type { Backend, FusedBackward, FusedForward, FusedRecurrence, OptimizerKernels } from "../backend.js";
+import type { Backend, FusedBackward, FusedForward, FusedRecurrence, OptimizerKernels, ProjectionGrad, ProjectionInput } from "../backend.js";
 import type { CellConfig } from "../cell-types.js";
 import type { DType, FloatArray } from "../../tensor/dtype.js";
 import { gemmBlocked } from "../js/gemm-blocked.js";
@@ -139,6 +145,7 @@ function createRecurrence(kernels: () => Kernels): FusedRecurrence {
   return {
     // The kernels' gates are the logistic sigmoid: hard-sigmoid cells run the cells' step code.
     supports: (cell: CellConfig, dtype: DType) => dtype === "float32" && (cell.kind === "rnn" || (cell.gate ?? "sigmoid") === "sigmoid"),
+    projects: true,
     forward(a) {
       logisticGates(a.cell);
       const w = kernels();
@@ -161,6 +168,136 @@ const f32 = (x: FloatArray) => x as Float32Array;
 /** Copies `src` in at a new allocation; returns its offset. (Allocate everything before `ready`.) */
 function putAll(w: Kernels, pairs: [number, Float32Array | undefined][]): void {
   for (const [off, src] of pairs) if (src) w.put(off, src);
+}
+
+/** The buffers of a forward call's input projection (`FusedForward.input`), laid out with the call's others. */
+interface ProjectionIn {
+  readonly input: ProjectionInput;
+  /** dense: X, W_ih and the GEMM's packing scratch; rows: the table P at `x` */
+  readonly x: number;
+  readonly wih: number;
+  readonly ap: number;
+  readonly bp: number;
+}
+
+/** Allocates the input projection's buffers of a call whose XP has T·B rows of GH; null without `input`. */
+function planIn(w: Kernels, a: FusedForward, GH: number): ProjectionIn | null {
+  const input = a.input;
+  if (!input) return null;
+  if (input.kind === "rows") return { input, x: w.alloc(input.P.length), wih: 0, ap: 0, bp: 0 };
+  const TB = a.dims.T * a.dims.B;
+  const direct = TB <= SMALL_M; // as in `gemm`: read unpacked
+  const { I } = input;
+  return { input, x: w.alloc(TB * I), wih: w.alloc(GH * I), ap: w.alloc(direct ? 0 : w.k.packedASize(TB, I)), bp: w.alloc(direct ? 0 : w.k.packedBSize(I, GH)) };
+}
+
+/**
+ * XP (T·B rows of GH) at `xp`: the caller's `a.xp` copied in, or made here from `a.input` as
+ * `unroll` makes it — b_ih in every row plus X·W_ihᵀ by the same GEMM as `gemm`, or row ids[n] of P.
+ */
+function projectIn(w: Kernels, plan: ProjectionIn | null, a: FusedForward, xp: number, GH: number): void {
+  if (!plan) {
+    w.put(xp, f32(a.xp));
+    return;
+  }
+  const TB = a.dims.T * a.dims.B;
+  const input = plan.input;
+  if (input.kind === "rows") {
+    w.put(plan.x, f32(input.P));
+    const V = input.P.length / GH;
+    for (let r = 0; r < TB; r++) {
+      const id = input.ids[r];
+      if (!(id >= 0 && id < V)) throw new Error(`token input: id ${id} at row ${r} is not in 0…${V - 1}`);
+      w.move(xp + 4 * r * GH, plan.x + 4 * id * GH, GH);
+    }
+    return;
+  }
+  const { x, I } = input;
+  w.putRows(xp, f32(a.p.bih), TB);
+  w.put(plan.x, f32(x), TB * I);
+  w.put(plan.wih, f32(a.p.Wih), GH * I);
+  w.k.sgemm(0, 1, TB, GH, I, plan.x, plan.wih, xp, 1, plan.ap, plan.bp);
+}
+
+/** The buffers of a backward call's projection gradients (`FusedBackward.input`). */
+interface ProjectionOut {
+  readonly grad: ProjectionGrad;
+  /** dXP by time, for a reverse direction (dA comes by processing step); unused otherwise */
+  readonly ordered: number;
+  /** dense: X, W_ih, dW_ih, db_ih, dx, a row of ones for the column sums, packing scratch; rows: D at `x`, the ids at `wih` */
+  readonly x: number;
+  readonly wih: number;
+  readonly dwih: number;
+  readonly dbih: number;
+  readonly dx: number;
+  readonly ones: number;
+  readonly ap: number;
+  readonly bp: number;
+}
+
+/** Allocates the projection gradients' buffers of a call whose dXP has T·B rows of GH; null without `input`. */
+function planOut(w: Kernels, a: FusedBackward, GH: number): ProjectionOut | null {
+  const grad = a.input;
+  if (!grad) return null;
+  const k = w.k;
+  const TB = a.dims.T * a.dims.B;
+  const ordered = w.alloc(a.reverse ? TB * GH : 0);
+  if (grad.kind === "rows") return { grad, ordered, x: w.alloc(grad.D.length), wih: w.alloc(TB), dwih: 0, dbih: 0, dx: 0, ones: 0, ap: 0, bp: 0 };
+  const { I } = grad;
+  // unroll's three GEMMs: dXPᵀ·X (GH×I over T·B), ones·dXP (1×GH over T·B), dXP·W_ih (T·B×I over GH)
+  const ap = Math.max(k.packedASize(GH, TB), k.packedASize(1, TB), grad.dx ? k.packedASize(TB, GH) : 0);
+  const bp = Math.max(k.packedBSize(TB, I), k.packedBSize(TB, GH), grad.dx ? k.packedBSize(GH, I) : 0);
+  return {
+    grad, ordered, x: w.alloc(TB * I), wih: w.alloc(GH * I), dwih: w.alloc(GH * I), dbih: w.alloc(GH), dx: w.alloc(grad.dx ? TB * I : 0),
+    ones: w.alloc(TB), ap: w.alloc(ap), bp: w.alloc(bp),
+  };
+}
+
+/**
+ * From dA (T·B rows of GH, by processing step) at `dA`: without `input`, the caller's `a.dxp` by
+ * time; with it, what `unroll` does with dXP — dW_ih += dXPᵀX, db_ih += Σ dXP, dx += dXP·W_ih by
+ * the same GEMMs as `gemm` (dense), or D[ids[n]] += dXP[n] for n ascending (rows).
+ */
+function projectOut(w: Kernels, plan: ProjectionOut | null, a: FusedBackward, dA: number, GH: number): void {
+  const { T, B } = a.dims;
+  if (!plan) {
+    scatterByTime(w, dA, f32(a.dxp), T, B * GH, a.reverse);
+    return;
+  }
+  const k = w.k;
+  const TB = T * B;
+  let dxp = dA;
+  if (a.reverse) {
+    for (let s = 0; s < T; s++) w.move(plan.ordered + 4 * (T - 1 - s) * B * GH, dA + 4 * s * B * GH, B * GH);
+    dxp = plan.ordered;
+  }
+  const g = plan.grad;
+  if (g.kind === "rows") {
+    const V = g.D.length / GH;
+    for (let r = 0; r < TB; r++) {
+      if (!(g.ids[r] >= 0 && g.ids[r] < V)) throw new Error(`token input: id ${g.ids[r]} at row ${r} is not in 0…${V - 1}`);
+    }
+    w.put(plan.x, f32(g.D));
+    w.putInt32(plan.wih, g.ids.subarray(0, TB));
+    k.scatterAddRows(plan.x, dxp, plan.wih, TB, GH);
+    w.get(plan.x, f32(g.D));
+    return;
+  }
+  const { x, I, dx } = g;
+  w.put(plan.x, f32(x), TB * I);
+  w.put(plan.wih, f32(a.p.Wih), GH * I);
+  w.put(plan.dwih, f32(a.dp.Wih), GH * I);
+  w.put(plan.dbih, f32(a.dp.bih), GH);
+  w.fill(plan.ones, 1, TB);
+  k.sgemm(1, 0, GH, I, TB, dxp, plan.x, plan.dwih, 1, plan.ap, plan.bp);
+  k.sgemm(0, 0, 1, GH, TB, plan.ones, dxp, plan.dbih, 1, plan.ap, plan.bp);
+  if (dx) {
+    w.put(plan.dx, f32(dx), TB * I);
+    k.sgemm(0, 0, TB, I, GH, dxp, plan.wih, plan.dx, 1, plan.ap, plan.bp);
+    w.get(plan.dx, f32(dx), TB * I);
+  }
+  w.get(plan.dwih, f32(a.dp.Wih), GH * I);
+  w.get(plan.dbih, f32(a.dp.bih), GH);
 }
 
 /** dxp (T, B, G·H) by time t from dA by processing step k. */
@@ -189,8 +326,10 @@ function lstmForward(w: Kernels, a: FusedForward, peephole: boolean, coupled: bo
   const gates = w.alloc(T * B * GH);
   const tc = w.alloc(T * BH);
   const ap = w.alloc(2 * k.packedASize(B, H)); // twice: a worker packs its rows into the second half
+  const proj = planIn(w, a, GH);
   w.ready();
-  putAll(w, [[xp, f32(a.xp)], [whh, f32(a.p.Whh)], [bhh, f32(a.p.bhh)], [opi, pi && f32(pi)], [opf, pf && f32(pf)], [opo, po && f32(po)]]);
+  projectIn(w, proj, a, xp, GH);
+  putAll(w, [[whh, f32(a.p.Whh)], [bhh, f32(a.p.bhh)], [opi, pi && f32(pi)], [opf, pf && f32(pf)], [opo, po && f32(po)]]);
   w.put(hs, f32(a.hs), BH);
   w.put(cs, f32(a.cs), BH);
   if (B > SMALL_M) k.packB(1, H, GH, whh, whhT);
@@ -226,6 +365,7 @@ function lstmBackward(w: Kernels, a: FusedBackward, peephole: boolean, coupled: 
   const dbhh = w.alloc(GH);
   const apW = w.alloc(k.packedASize(GH, T * B));
   const bpW = w.alloc(k.packedBSize(T * B, H));
+  const proj = planOut(w, a, GH);
   w.ready();
   putAll(w, [
     [whh, f32(a.p.Whh)], [opi, pi && f32(pi)], [opf, pf && f32(pf)], [opo, po && f32(po)],
@@ -246,7 +386,7 @@ function lstmBackward(w: Kernels, a: FusedBackward, peephole: boolean, coupled: 
   if (dpi) w.get(odpi, f32(dpi));
   if (dpf) w.get(odpf, f32(dpf));
   if (dpo) w.get(odpo, f32(dpo));
-  scatterByTime(w, dA, f32(a.dxp), T, B * GH, a.reverse);
+  projectOut(w, proj, a, dA, GH);
 }
 
 function gruForward(w: Kernels, a: FusedForward, resetAfter: boolean): void {
@@ -267,8 +407,10 @@ function gruForward(w: Kernels, a: FusedForward, resetAfter: boolean): void {
   const hn = w.alloc(T * BH);
   const rec = w.alloc(B * H3);
   const ap = w.alloc(2 * k.packedASize(B, H)); // twice: a worker packs its rows into the second half
+  const proj = planIn(w, a, H3);
   w.ready();
-  putAll(w, [[xp, f32(a.xp)], [whh, f32(a.p.Whh)], [bhh, f32(a.p.bhh)]]);
+  projectIn(w, proj, a, xp, H3);
+  putAll(w, [[whh, f32(a.p.Whh)], [bhh, f32(a.p.bhh)]]);
   w.put(hs, f32(a.hs), BH);
   if (packed && resetAfter) {
     k.packB(1, H, H3, whh, whhT);
@@ -305,6 +447,7 @@ function gruBackward(w: Kernels, a: FusedBackward, resetAfter: boolean): void {
   const dbhh = w.alloc(H3);
   const apW = w.alloc(k.packedASize(H3, TB));
   const bpW = w.alloc(k.packedBSize(TB, H));
+  const proj = planOut(w, a, H3);
   w.ready();
   putAll(w, [
     [whh, f32(a.p.Whh)], [hs, f32(a.hs)], [gates, cache.gates], [hn, cache.hn], [dy, a.dy ? f32(a.dy) : undefined],
@@ -332,7 +475,7 @@ function gruBackward(w: Kernels, a: FusedBackward, resetAfter: boolean): void {
   w.get(dh, f32(a.dh), BH);
   w.get(dWhh, f32(a.dp.Whh));
   w.get(dbhh, f32(a.dp.bhh));
-  scatterByTime(w, dX, f32(a.dxp), T, B * H3, a.reverse);
+  projectOut(w, proj, a, dX, H3);
 }
 
 function rnnForward(w: Kernels, a: FusedForward, f: number): void {
@@ -346,8 +489,10 @@ function rnnForward(w: Kernels, a: FusedForward, f: number): void {
   const bhh = w.alloc(H);
   const hs = w.alloc((T + 1) * BH);
   const ap = w.alloc(2 * k.packedASize(B, H)); // twice: a worker packs its rows into the second half
+  const proj = planIn(w, a, H);
   w.ready();
-  putAll(w, [[xp, f32(a.xp)], [whh, f32(a.p.Whh)], [bhh, f32(a.p.bhh)]]);
+  projectIn(w, proj, a, xp, H);
+  putAll(w, [[whh, f32(a.p.Whh)], [bhh, f32(a.p.bhh)]]);
   w.put(hs, f32(a.hs), BH);
   if (B > SMALL_M) k.packB(1, H, H, whh, whhT);
   k.rnnForward(T, B, H, +a.reverse, f, xp, whh, whhT, bhh, hs, ap);
@@ -371,6 +516,7 @@ function rnnBackward(w: Kernels, a: FusedBackward, f: number): void {
   const dbhh = w.alloc(H);
   const apW = w.alloc(k.packedASize(H, TB));
   const bpW = w.alloc(k.packedBSize(TB, H));
+  const proj = planOut(w, a, H);
   w.ready();
   putAll(w, [[whh, f32(a.p.Whh)], [hs, f32(a.hs)], [dy, a.dy ? f32(a.dy) : undefined], [dh, f32(a.dh)], [dWhh, f32(a.dp.Whh)], [dbhh, f32(a.dp.bhh)]]);
   k.packB(0, H, H, whh, whhP);
@@ -380,5 +526,5 @@ function rnnBackward(w: Kernels, a: FusedBackward, f: number): void {
   w.get(dh, f32(a.dh), BH);
   w.get(dWhh, f32(a.dp.Whh));
   w.get(dbhh, f32(a.dp.bhh));
-  scatterByTime(w, dA, f32(a.dxp), T, BH, a.reverse);
+  projectOut(w, proj, a, dA, H);
 }

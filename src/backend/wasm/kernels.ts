@@ -19,6 +19,7 @@ export interface KernelExports {
   packB(trans: number, K: number, N: number, b: number, bp: number): void;
   sgemm(tA: number, tB: number, M: number, N: number, K: number, a: number, b: number, c: number, acc: number, ap: number, bp: number): void;
   addColumnSums(out: number, m: number, R: number, N: number): void;
+  scatterAddRows(out: number, src: number, ids: number, R: number, N: number): void;
   setWorker(ctrl: number): void;
   lstmForward(...args: number[]): void;
   lstmBackward(...args: number[]): void;
@@ -147,6 +148,26 @@ export class Kernels {
   /** Copies n floats from `off` into dst at dstIndex. */
   get(off: number, dst: Float32Array, n = dst.length, dstIndex = 0): void {
     dst.set(this.view.subarray(off >> 2, (off >> 2) + n), dstIndex);
+  }
+
+  /** Copies the i32 values of src to byte offset `off`. */
+  putInt32(off: number, src: Int32Array): void {
+    new Int32Array(this.view.buffer, off, src.length).set(src);
+  }
+
+  /** Writes `rows` copies of `row` from byte offset `off` on. */
+  putRows(off: number, row: Float32Array, rows: number): void {
+    for (let r = 0, o = off >> 2; r < rows; r++, o += row.length) this.view.set(row, o);
+  }
+
+  /** Sets n floats from byte offset `off` to `value`. */
+  fill(off: number, value: number, n: number): void {
+    this.view.fill(value, off >> 2, (off >> 2) + n);
+  }
+
+  /** Copies n floats inside linear memory, from byte offset `src` to `dst` (the ranges must not overlap). */
+  move(dst: number, src: number, n: number): void {
+    this.view.copyWithin(dst >> 2, src >> 2, (src >> 2) + n);
   }
 }
 
