@@ -5,7 +5,20 @@
  * operations in the same order. So `adam`, `sgd` and `scale` write exactly what those loops write
  * (native/optim.c does the same in C). Two f64 lanes at a time; no fused multiply-add (plain SIMD128
  * has none, and none of this uses relaxed SIMD). `sumSquares` adds in its own order (two lanes).
+ *
+ * With a worker (threads.ts), `adam`, `sgd` and `scale` over many elements give it the second half
+ * of the buffers: every element is computed alone, so the bits are those of one thread.
  */
+import { hasWorker, jobArg as arg, jobArgF64 as argF64, joinJob, OP_ADAM, OP_SCALE, OP_SGD, postJob, setArg, setArgF64 } from "./threads";
+
+/** From this many elements on, an update is split with the worker (a round trip costs ≈ 1–2 µs). */
+// @ts-ignore: decorator
+@inline const SPLIT_MIN: i32 = 32_768;
+
+/** Where the worker's half starts: the second half of n, on a 16-element (64-byte) boundary; n when one thread runs it all. */
+function split(n: i32): i32 {
+  return hasWorker() && n >= SPLIT_MIN ? (n >> 1) & ~15 : n;
+}
 
 // @ts-ignore: decorator
 @inline function load2(p: usize): v128 {
@@ -24,6 +37,34 @@
 
 /** `adamStep`'s loop over n elements of p, g, m, v (see optimizers.ts). */
 export function adam(
+  n: i32, p: usize, g: usize, m: usize, v: usize,
+  shrink: f64, l2: f64, b1: f64, b2: f64, stepSize: f64, sqrtCorrection2: f64, eps: f64,
+): void {
+  const h = split(n);
+  let seq = 0;
+  if (h < n) {
+    const o = <usize>h << 2;
+    setArg(0, n - h); setArg(1, p + o); setArg(2, g + o); setArg(3, m + o); setArg(4, v + o);
+    setArgF64(6, shrink); setArgF64(8, l2); setArgF64(10, b1); setArgF64(12, b2); setArgF64(14, stepSize); setArgF64(16, sqrtCorrection2); setArgF64(18, eps);
+    seq = postJob(OP_ADAM, 0, 0);
+  }
+  adamRange(h, p, g, m, v, shrink, l2, b1, b2, stepSize, sqrtCorrection2, eps);
+  if (seq) joinJob(seq);
+}
+
+/** The worker's side of a split `adam`, `sgd` or `scale` (job `op`, arguments at `a`). */
+export function optimJob(op: i32, a: usize): void {
+  if (op == OP_ADAM) {
+    adamRange(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4),
+      argF64(a, 6), argF64(a, 8), argF64(a, 10), argF64(a, 12), argF64(a, 14), argF64(a, 16), argF64(a, 18));
+  } else if (op == OP_SGD) {
+    sgdRange(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), argF64(a, 6), argF64(a, 8), argF64(a, 10), arg(a, 4) != 0, arg(a, 5) != 0);
+  } else if (op == OP_SCALE) {
+    scaleRange(arg(a, 0), arg(a, 1), argF64(a, 2));
+  }
+}
+
+function adamRange(
   n: i32, p: usize, g: usize, m: usize, v: usize,
   shrink: f64, l2: f64, b1: f64, b2: f64, stepSize: f64, sqrtCorrection2: f64, eps: f64,
 ): void {
@@ -57,6 +98,19 @@ export function adam(
 
 /** `sgdStep`'s loop over n elements; b = 0: no momentum buffer. */
 export function sgd(n: i32, p: usize, g: usize, b: usize, lr: f64, wd: f64, mu: f64, nesterov: bool, firstStep: bool): void {
+  const h = split(n);
+  let seq = 0;
+  if (h < n) {
+    const o = <usize>h << 2;
+    setArg(0, n - h); setArg(1, p + o); setArg(2, g + o); setArg(3, b ? b + o : 0); setArg(4, nesterov); setArg(5, firstStep);
+    setArgF64(6, lr); setArgF64(8, wd); setArgF64(10, mu);
+    seq = postJob(OP_SGD, 0, 0);
+  }
+  sgdRange(h, p, g, b, lr, wd, mu, nesterov, firstStep);
+  if (seq) joinJob(seq);
+}
+
+function sgdRange(n: i32, p: usize, g: usize, b: usize, lr: f64, wd: f64, mu: f64, nesterov: bool, firstStep: bool): void {
   const vlr = f64x2.splat(lr), vwd = f64x2.splat(wd), vmu = f64x2.splat(mu);
   let i = 0;
   for (; i + 2 <= n; i += 2) {
@@ -85,6 +139,17 @@ export function sgd(n: i32, p: usize, g: usize, b: usize, lr: f64, wd: f64, mu: 
 
 /** x ← x·s over n elements (`clipGradNorm`'s scaling). */
 export function scale(n: i32, x: usize, s: f64): void {
+  const h = split(n);
+  let seq = 0;
+  if (h < n) {
+    setArg(0, n - h); setArg(1, x + (<usize>h << 2)); setArgF64(2, s);
+    seq = postJob(OP_SCALE, 0, 0);
+  }
+  scaleRange(h, x, s);
+  if (seq) joinJob(seq);
+}
+
+function scaleRange(n: i32, x: usize, s: f64): void {
   const vs = f64x2.splat(s);
   let i = 0;
   for (; i + 2 <= n; i += 2) {

@@ -22,10 +22,13 @@
 @inline const SPIN: i32 = 100_000;
 /** Below this many multiply-adds one thread is faster than a round trip. */
 export const MIN_WORK: i64 = 65_536;
-/** Job codes: 0 quit, 1 a GEMM share, 2–7 recurrences (cells.ts), 8 packing. */
+/** Job codes: 0 quit, 1 a GEMM share, 2–7 recurrences (cells.ts), 8 packing, 9–11 optimizer updates (optim.ts). */
 export const OP_QUIT: i32 = 0;
 export const OP_GEMM: i32 = 1;
 export const OP_PACK: i32 = 8;
+export const OP_ADAM: i32 = 9;
+export const OP_SGD: i32 = 10;
+export const OP_SCALE: i32 = 11;
 /** Byte offset of the job's arguments in the control block. */
 export const ARGS: usize = 64;
 
@@ -51,6 +54,17 @@ export function hasWorker(): bool {
 /** Sets argument i of the next job. */
 export function setArg(i: i32, v: i32): void {
   store<i32>(ctrl + ARGS + (<usize>i << 2), v);
+}
+
+/** Sets arguments i and i + 1 (i even) of the next job to the f64 `v`. */
+export function setArgF64(i: i32, v: f64): void {
+  store<f64>(ctrl + ARGS + (<usize>i << 2), v);
+}
+
+/** The f64 in arguments i and i + 1 of the job at `a` (the worker's side of `setArgF64`). */
+// @ts-ignore: decorator
+@inline export function jobArgF64(a: usize, i: i32): f64 {
+  return load<f64>(a + (<usize>i << 2));
 }
 
 /** Hands job `op` on rows [b0, b1) to the worker; returns its number for `joinJob`. */

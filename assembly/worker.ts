@@ -1,11 +1,12 @@
 /**
  * The worker's side of every job, at the top of the kernels' layering: it imports the kernels
- * (gemm.ts, cells.ts) and the control block (threads.ts); none of them imports it, so the
- * layering reads one way: threads ← gemm ← cells ← worker ← index.
+ * (gemm.ts, cells.ts, optim.ts) and the control block (threads.ts); none of them imports it, so the
+ * layering reads one way: threads ← gemm ← cells, optim ← worker ← index.
  */
 import { gemmJob, packJob, setTile } from "./gemm";
 import { runRowsJob } from "./cells";
-import { ARGS, finishJob, OP_GEMM, OP_PACK, OP_QUIT } from "./threads";
+import { optimJob } from "./optim";
+import { ARGS, finishJob, OP_ADAM, OP_GEMM, OP_PACK, OP_QUIT, OP_SCALE } from "./threads";
 
 /**
  * The worker's side, part 2 (part 1 is threads.ts `workerPoll`): runs job `seq` described at `c`
@@ -18,6 +19,7 @@ export function workerRun(c: usize, tile: usize, seq: i32): i32 {
   const a = c + ARGS;
   if (op == OP_GEMM) gemmJob(a);
   else if (op == OP_PACK) packJob(a);
+  else if (op >= OP_ADAM && op <= OP_SCALE) optimJob(op, a);
   else if (op != OP_QUIT) runRowsJob(op, a, load<i32>(c, 12), load<i32>(c, 16));
   finishJob(c, seq);
   return op;

@@ -154,7 +154,21 @@ export async function checkTwoThreads(backend: Backend, enable: () => Promise<un
       return [cache.hs, cache.cs, dx, g.dh0, g.dc0, dp.Wih, dp.Whh, dp.bhh, ...Object.values(dp.extra)];
     };
   };
-  const cases = [gemmCase(), ...["lstm", "lstm-peephole", "gru", "gru-cho", "rnn-relu"].flatMap((n) => [seqCase(n, false), seqCase(n, true)])];
+  // optimizer updates over more elements than one thread takes alone (assembly/optim.ts SPLIT_MIN), an odd count
+  const optimCase = () => {
+    const n = 100_003;
+    const p = random(rng, n), g = random(rng, n), m = random(rng, n, 0.1), v = random(rng, n, 0.1).map(Math.abs), b = random(rng, n);
+    const k = backend.optimizerKernels!;
+    return () => {
+      const [p1, m1, v1, p2, b2, p3, p4] = [p.slice(), m.slice(), v.slice(), p.slice(), b.slice(), p.slice(), p.slice()];
+      expect(k.adam(p1, g, m1, v1, { shrink: 0.999, l2: 0.01, beta1: 0.9, beta2: 0.999, stepSize: 1e-3, sqrtCorrection2: 0.3, eps: 1e-8 })).toBe(true);
+      expect(k.sgd(p2, g, b2, { lr: 0.1, weightDecay: 1e-4, momentum: 0.9, nesterov: true, firstStep: false })).toBe(true);
+      expect(k.sgd(p3, g, null, { lr: 0.1, weightDecay: 0, momentum: 0, nesterov: false, firstStep: false })).toBe(true);
+      expect(k.scale(p4, 0.37)).toBe(true);
+      return [p1, m1, v1, p2, b2, p3, p4];
+    };
+  };
+  const cases = [gemmCase(), optimCase(), ...["lstm", "lstm-peephole", "gru", "gru-cho", "rnn-relu"].flatMap((n) => [seqCase(n, false), seqCase(n, true)])];
   const single = cases.map((run) => run());
   expect(threads()).toBe(1);
   await enable();
