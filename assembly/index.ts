@@ -10,6 +10,7 @@ export { lstmForward, lstmBackward, gruForward, gruBackward, rnnForward, rnnBack
 export { setWorker, workerPoll } from "./threads";
 export { workerRun } from "./worker";
 export { adam, sgd, scale, sumSquares } from "./optim";
+export { softmaxXent } from "./xent";
 
 /** First free byte of linear memory: the caller lays out its buffers from here. */
 export function heapBase(): usize {

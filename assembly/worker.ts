@@ -1,12 +1,13 @@
 /**
  * The worker's side of every job, at the top of the kernels' layering: it imports the kernels
- * (gemm.ts, cells.ts, optim.ts) and the control block (threads.ts); none of them imports it, so the
- * layering reads one way: threads ← gemm ← cells, optim ← worker ← index.
+ * (gemm.ts, cells.ts, optim.ts, xent.ts) and the control block (threads.ts); none of them imports it, so the
+ * layering reads one way: threads ← gemm ← cells, optim, xent ← worker ← index.
  */
 import { gemmJob, packJob, setTile } from "./gemm";
 import { runRowsJob } from "./cells";
 import { optimJob } from "./optim";
-import { ARGS, finishJob, OP_ADAM, OP_GEMM, OP_PACK, OP_QUIT, OP_SCALE } from "./threads";
+import { ARGS, finishJob, OP_ADAM, OP_GEMM, OP_PACK, OP_QUIT, OP_SCALE, OP_XENT } from "./threads";
+import { xentJob } from "./xent";
 
 /**
  * The worker's side, part 2 (part 1 is threads.ts `workerPoll`): runs job `seq` described at `c`
@@ -20,6 +21,7 @@ export function workerRun(c: usize, tile: usize, seq: i32): i32 {
   if (op == OP_GEMM) gemmJob(a);
   else if (op == OP_PACK) packJob(a);
   else if (op >= OP_ADAM && op <= OP_SCALE) optimJob(op, a);
+  else if (op == OP_XENT) xentJob(a);
   else if (op != OP_QUIT) runRowsJob(op, a, load<i32>(c, 12), load<i32>(c, 16));
   finishJob(c, seq);
   return op;

@@ -56,7 +56,7 @@ describe.skipIf(!relaxed)("wasm backend, relaxed-SIMD modules", () => {
   });
 
   // Last: it switches this process's wasm backend to 2 threads (the threaded relaxed module).
-  it("2 threads give bit for bit the results of 1 thread (GEMM, fused forward and backward)", async () => {
+  it("2 threads give bit for bit the results of 1 thread (GEMM, optimizers, cross-entropy, fused forward and backward)", async () => {
     await checkTwoThreads(wasmBackend, enableWasmThreads, wasmThreads);
   });
 });

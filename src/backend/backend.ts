@@ -199,6 +199,21 @@ export interface FusedBackward {
   readonly input?: ProjectionGrad;
 }
 
+/**
+ * The number of rows whose target is not `ignoreIndex`; an Error naming the row for a target out of
+ * range (`softmaxCrossEntropy`'s check, which every `crossEntropy` kernel runs first).
+ */
+export function countTargets(targets: Int32Array, N: number, V: number, ignoreIndex: number): number {
+  let count = 0;
+  for (let n = 0; n < N; n++) {
+    const t = targets[n];
+    if (t === ignoreIndex) continue;
+    if (!(t >= 0 && t < V)) throw new Error(`target ${t} at row ${n} is out of range: there are ${V} classes (0…${V - 1}); use ${ignoreIndex} to ignore a row`);
+    count++;
+  }
+  return count;
+}
+
 /** x ← copies of `row` (x.length a multiple of row.length), or zeros when `row` is null; through `backend.fill` when it has one. */
 export function fillRows(backend: Backend, x: FloatArray, row: FloatArray | null): void {
   if (backend.fill?.(x, row)) return;

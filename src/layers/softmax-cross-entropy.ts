@@ -11,21 +11,12 @@
  * poisoning the weights with NaN. Every backend's fused kernel does the same
  * (test/cross-entropy.test.ts).
  */
+import { countTargets } from "../backend/backend.js";
 import type { FloatArray } from "../tensor/dtype.js";
 
-// Dimensions: N rows, V classes.
+export { countTargets };
 
-/** The number of rows whose target is not `ignoreIndex`; an Error naming the row for a target out of range. */
-export function countTargets(targets: Int32Array, N: number, V: number, ignoreIndex: number): number {
-  let count = 0;
-  for (let n = 0; n < N; n++) {
-    const t = targets[n];
-    if (t === ignoreIndex) continue;
-    if (!(t >= 0 && t < V)) throw new Error(`target ${t} at row ${n} is out of range: there are ${V} classes (0…${V - 1}); use ${ignoreIndex} to ignore a row`);
-    count++;
-  }
-  return count;
-}
+// Dimensions: N rows, V classes.
 
 /** Returns the mean loss and writes dL/dlogits into `dlogits` (N, V) when given. */
 export function softmaxCrossEntropy(

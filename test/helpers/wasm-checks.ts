@@ -120,7 +120,7 @@ export function checkRecurrence(backend: Backend, name: string, reverse: boolean
 }
 
 /**
- * Runs a GEMM and fused forward and backward passes of several cells on `backend`, calls `enable`
+ * Runs a GEMM, optimizer updates, a cross-entropy and fused forward and backward passes of several cells on `backend`, calls `enable`
  * (which switches it to 2 threads), runs them again and expects the same bits.
  */
 export async function checkTwoThreads(backend: Backend, enable: () => Promise<unknown>, threads: () => number): Promise<void> {
@@ -168,7 +168,18 @@ export async function checkTwoThreads(backend: Backend, enable: () => Promise<un
       return [p1, m1, v1, p2, b2, p3, p4];
     };
   };
-  const cases = [gemmCase(), optimCase(), ...["lstm", "lstm-peephole", "gru", "gru-cho", "rnn-relu"].flatMap((n) => [seqCase(n, false), seqCase(n, true)])];
+  // a cross-entropy over more logits than one thread takes alone, with ignored rows
+  const xentCase = () => {
+    const [N, V] = [1000, 97];
+    const logits = random(rng, N * V, 20);
+    const targets = Int32Array.from({ length: N }, (_, n) => (n % 5 === 2 ? -100 : (n * 31) % V));
+    return () => {
+      const d = new Float32Array(N * V);
+      const loss = backend.crossEntropy!(logits, targets, N, V, d, -100)!;
+      return [Float64Array.of(loss), d];
+    };
+  };
+  const cases = [gemmCase(), optimCase(), xentCase(), ...["lstm", "lstm-peephole", "gru", "gru-cho", "rnn-relu"].flatMap((n) => [seqCase(n, false), seqCase(n, true)])];
   const single = cases.map((run) => run());
   expect(threads()).toBe(1);
   await enable();

@@ -18,7 +18,7 @@
  * same kernels in the same order as `unroll` runs them through `gemm`. So XP and dXP, the largest
  * buffers of a step, never cross between JS arrays and linear memory.
  */
-import type { Backend, FusedBackward, FusedForward, FusedRecurrence, OptimizerKernels, ProjectionGrad, ProjectionInput } from "../backend.js";
+import { countTargets, type Backend, type FusedBackward, type FusedForward, type FusedRecurrence, type OptimizerKernels, type ProjectionGrad, type ProjectionInput } from "../backend.js";
 import type { CellConfig } from "../cell-types.js";
 import type { DType, FloatArray } from "../../tensor/dtype.js";
 import { gemmBlocked } from "../js/gemm-blocked.js";
@@ -72,6 +72,36 @@ export function createWasmBackend(kernels: () => Kernels): Backend {
     },
     recurrence: createRecurrence(kernels),
     optimizerKernels: createOptimizerKernels(kernels),
+    crossEntropy: createCrossEntropy(kernels),
+  };
+}
+
+/**
+ * `Backend.crossEntropy` in wasm for float32 (assembly/xent.ts: f32x4 exp; the worker takes half
+ * the rows): it gives each row's max and Σ e^{z − max}, and the loss max + log Σ − z_target is
+ * added here in row order, so 1 and 2 threads give the same loss. The targets are checked here,
+ * as the specification does.
+ */
+function createCrossEntropy(kernels: () => Kernels): NonNullable<Backend["crossEntropy"]> {
+  return (logits, targets, N, V, dlogits, ignoreIndex) => {
+    if (!(logits instanceof Float32Array) || (dlogits !== null && !(dlogits instanceof Float32Array))) return null;
+    const count = countTargets(targets, N, V, ignoreIndex);
+    const scale = count > 0 ? 1 / count : 0;
+    const w = kernels();
+    w.reset();
+    const z = w.alloc(N * V), t = w.alloc(N), d = w.alloc(dlogits ? N * V : 0), maxes = w.alloc(N), sums = w.alloc(2 * N);
+    w.ready();
+    w.put(z, logits, N * V);
+    w.putInt32(t, targets.subarray(0, N));
+    w.k.softmaxXent(z, t, N, V, dlogits ? d : 0, ignoreIndex, scale, maxes, sums);
+    if (dlogits) w.get(d, dlogits, N * V);
+    const mx = w.floats(maxes, N), sm = w.doubles(sums, N);
+    let total = 0;
+    for (let n = 0; n < N; n++) {
+      const tn = targets[n];
+      if (tn !== ignoreIndex) total += mx[n] + Math.log(sm[n]) - logits[n * V + tn];
+    }
+    return total * scale;
   };
 }
 

@@ -31,6 +31,7 @@ export interface KernelExports {
   sgd(n: number, p: number, g: number, b: number, lr: number, wd: number, mu: number, nesterov: number, firstStep: number): void;
   scale(n: number, x: number, s: number): void;
   sumSquares(n: number, x: number): number;
+  softmaxXent(logits: number, targets: number, N: number, V: number, dlogits: number, ignore: number, scale: number, maxes: number, sums: number): void;
 }
 
 /** The part of the global `WebAssembly` object used here (typed locally: the core has no DOM lib). */
@@ -158,6 +159,16 @@ export class Kernels {
   /** Writes `rows` copies of `row` from byte offset `off` on. */
   putRows(off: number, row: Float32Array, rows: number): void {
     for (let r = 0, o = off >> 2; r < rows; r++, o += row.length) this.view.set(row, o);
+  }
+
+  /** A view (no copy) of the n floats at byte offset `off`, valid until the next call. */
+  floats(off: number, n: number): Float32Array {
+    return this.view.subarray(off >> 2, (off >> 2) + n);
+  }
+
+  /** A view (no copy) of the n f64 values at byte offset `off` (8-byte aligned), valid until the next call. */
+  doubles(off: number, n: number): Float64Array {
+    return new Float64Array(this.view.buffer, off, n);
   }
 
   /** Sets n floats from byte offset `off` to `value`. */
