@@ -11,6 +11,7 @@ export { setWorker, workerPoll } from "./threads";
 export { workerRun } from "./worker";
 export { adam, sgd, scale, sumSquares } from "./optim";
 export { softmaxXent } from "./xent";
+export { qgemv } from "./qgemv";
 
 /** First free byte of linear memory: the caller lays out its buffers from here. */
 export function heapBase(): usize {

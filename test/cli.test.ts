@@ -93,6 +93,11 @@ describe("unroll train, sample, eval", () => {
     expect(s.stdout.startsWith("It is")).toBe(true);
     expect(Array.from(s.stdout.trimEnd()).length).toBeGreaterThanOrEqual(40);
     expect(run("sample", "--model", done.checkpoint, "--length", "40", "--prime", "It is", "--seed", "3").stdout).toBe(s.stdout);
+    // on wasm, --weights auto samples as int8 does (test/wasm-quantized.test.ts: fastInt8On)
+    const onWasm = (...w: string[]) => run("sample", "--model", done.checkpoint, "--length", "60", "--seed", "3", "--backend", "wasm", ...w);
+    const auto = onWasm();
+    expect(auto.status, auto.stderr).toBe(0);
+    expect(auto.stdout).toBe(onWasm("--weights", "int8").stdout);
 
     const e = run("eval", "--model", done.checkpoint, "--json");
     expect(e.status, e.stderr).toBe(0);

@@ -68,6 +68,24 @@ export interface Backend {
 
   /** Optimizer updates and gradient-norm kernels, when the backend has them. */
   readonly optimizerKernels?: OptimizerKernels;
+
+  /**
+   * The int8 matrix × float32 vector product of compact-weight sampling, when the backend has it
+   * (src/generate/quantized.ts `QuantizedKernels.gemv` for `Int8Matrix`): y = scale ⊙ (q x), or
+   * y += it when `accumulate`, then y += bias when given, in the fixed point of the native
+   * AVX512-VNNI kernel (x rounded to 15 bits, exact integer sums). The backend may keep its own
+   * copy of `m` for later calls, so a matrix must not change once used. Returns false, doing
+   * nothing, where it declines (x holding a NaN or ±Inf); the caller then runs the float32 loop.
+   */
+  readonly int8Gemv?: (m: Int8Rows, x: Float32Array, y: Float32Array, accumulate: boolean, bias?: Float32Array) => boolean;
+}
+
+/** A rows × cols row-major int8 matrix with one float32 scale per row (src/generate/quantized.ts `Int8Matrix`). */
+export interface Int8Rows {
+  readonly rows: number;
+  readonly cols: number;
+  readonly q: Int8Array;
+  readonly scale: Float32Array;
 }
 
 /**

@@ -28,10 +28,13 @@
  * (tanh, sigmoid, relu); logistic or hard-sigmoid gates. Others are refused with an error.
  *
  * Browser-safe: no Node APIs. The portable kernel is TypeScript; the native addon registers its
- * C kernel (native/qgemv.c) under the backend name "native" (`registerQuantizedKernels`).
+ * C kernel (native/qgemv.c) under the backend name "native" (`registerQuantizedKernels`), and the
+ * wasm backend's `int8Gemv` (assembly/qgemv.ts) computes int8 products with the C kernel's
+ * fixed-point arithmetic, bit for bit.
  */
 import { gateFunctions, gateOf, sigmoid, type CellConfig } from "../cells/cell.js";
 import { bindLanguageModel, createLanguageModel, inputWidth, type LanguageModel, type LanguageModelConfig } from "../model/language-model.js";
+import { backendNames, getBackend } from "../backend/select.js";
 import type { FloatArray } from "../tensor/dtype.js";
 
 // Dimensions: V vocabulary, E input width (embedding, or V one-hot), H hidden, G gates, L layers.
@@ -163,9 +166,40 @@ export function registerQuantizedKernels(backendName: string, kernels: Quantized
   registered.set(backendName, kernels);
 }
 
-/** The compact-weight kernels of a backend: its registered ones, else the portable TypeScript kernel. */
+/**
+ * Whether backend `backendName` has int8 products of its own (the native C kernel, wasm's
+ * `int8Gemv`), where `--weights auto` picks int8: faster than float32 there, while the TypeScript
+ * kernel is slower than float32 products.
+ */
+export function fastInt8On(backendName: string): boolean {
+  return registered.has(backendName) || (backendNames().includes(backendName) && getBackend(backendName).int8Gemv !== undefined);
+}
+
+/** Kernels made over a backend's `int8Gemv`, one per backend. */
+const overBackend = new Map<string, QuantizedKernels>();
+
+/**
+ * The compact-weight kernels of a backend: its registered ones; else, where the backend has an
+ * `int8Gemv` (wasm), that for int8 matrices and the TypeScript kernel for the rest (and for an x it
+ * declines); else the portable TypeScript kernel.
+ */
 export function quantizedKernelsFor(backendName: string): QuantizedKernels {
-  return registered.get(backendName) ?? portableQuantizedKernels;
+  const r = registered.get(backendName);
+  if (r) return r;
+  const backend = backendNames().includes(backendName) ? getBackend(backendName) : null;
+  const int8Gemv = backend?.int8Gemv;
+  if (!int8Gemv) return portableQuantizedKernels;
+  let k = overBackend.get(backendName);
+  if (!k) {
+    k = {
+      name: backendName,
+      gemv(m, x, y, accumulate, bias) {
+        if (m.format !== "int8" || !int8Gemv(m, x, y, accumulate, bias)) portableQuantizedKernels.gemv(m, x, y, accumulate, bias);
+      },
+    };
+    overBackend.set(backendName, k);
+  }
+  return k;
 }
 
 /** Symmetric per-row int8 quantization of a rows × cols row-major matrix. */

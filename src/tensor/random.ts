@@ -1,4 +1,5 @@
-import { xoroshiro128plus } from "pure-rand";
+// the generator's own module: pure-rand's root carries all four generators into a browser bundle (4 KB)
+import { xoroshiro128plus } from "pure-rand/generator/XoroShiro";
 import type { RandomGenerator } from "pure-rand";
 
 /**

@@ -120,7 +120,7 @@ export function checkRecurrence(backend: Backend, name: string, reverse: boolean
 }
 
 /**
- * Runs a GEMM, optimizer updates, a cross-entropy and fused forward and backward passes of several cells on `backend`, calls `enable`
+ * Runs a GEMM, optimizer updates, a cross-entropy, an int8 product and fused forward and backward passes of several cells on `backend`, calls `enable`
  * (which switches it to 2 threads), runs them again and expects the same bits.
  */
 export async function checkTwoThreads(backend: Backend, enable: () => Promise<unknown>, threads: () => number): Promise<void> {
@@ -179,7 +179,20 @@ export async function checkTwoThreads(backend: Backend, enable: () => Promise<un
       return [Float64Array.of(loss), d];
     };
   };
-  const cases = [gemmCase(), optimCase(), xentCase(), ...["lstm", "lstm-peephole", "gru", "gru-cho", "rnn-relu"].flatMap((n) => [seqCase(n, false), seqCase(n, true)])];
+  // an int8 product (two digits): its matrix was copied into the 1-thread instance, and is copied again into the threaded one
+  const int8Case = () => {
+    const [rows, cols] = [70, 1100];
+    const w = random(rng, rows * cols);
+    const q = Int8Array.from(w, (v) => Math.round(127 * v));
+    const m = { rows, cols, q, scale: random(rng, rows).map(Math.abs) };
+    const x = random(rng, cols);
+    return () => {
+      const y = new Float32Array(rows);
+      expect(backend.int8Gemv!(m, x, y, false)).toBe(true);
+      return [y];
+    };
+  };
+  const cases = [gemmCase(), optimCase(), xentCase(), int8Case(), ...["lstm", "lstm-peephole", "gru", "gru-cho", "rnn-relu"].flatMap((n) => [seqCase(n, false), seqCase(n, true)])];
   const single = cases.map((run) => run());
   expect(threads()).toBe(1);
   await enable();

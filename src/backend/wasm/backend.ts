@@ -18,7 +18,7 @@
  * same kernels in the same order as `unroll` runs them through `gemm`. So XP and dXP, the largest
  * buffers of a step, never cross between JS arrays and linear memory.
  */
-import { countTargets, type Backend, type FusedBackward, type FusedForward, type FusedRecurrence, type OptimizerKernels, type ProjectionGrad, type ProjectionInput } from "../backend.js";
+import { countTargets, type Backend, type FusedBackward, type FusedForward, type FusedRecurrence, type Int8Rows, type OptimizerKernels, type ProjectionGrad, type ProjectionInput } from "../backend.js";
 import type { CellConfig } from "../cell-types.js";
 import type { DType, FloatArray } from "../../tensor/dtype.js";
 import { gemmBlocked } from "../js/gemm-blocked.js";
@@ -73,6 +73,62 @@ export function createWasmBackend(kernels: () => Kernels): Backend {
     recurrence: createRecurrence(kernels),
     optimizerKernels: createOptimizerKernels(kernels),
     crossEntropy: createCrossEntropy(kernels),
+    int8Gemv: createInt8Gemv(kernels),
+  };
+}
+
+/** A compact matrix's copy in linear memory: q with rows padded to `pc` columns and to `rows4` rows, then the scales. */
+interface KeptInt8 {
+  readonly w: Kernels;
+  readonly off: number;
+  readonly bytes: number;
+  readonly pc: number;
+  readonly rows4: number;
+}
+
+/**
+ * `Backend.int8Gemv` in wasm (assembly/qgemv.ts, the native VNNI kernel's fixed point). Each
+ * matrix is copied into linear memory on first use and kept there (per instance of the kernels)
+ * until the matrix is collected, so a sampling step copies only x and y. The kernel takes rows
+ * four at a time: the copy has zero rows up to a multiple of 4, and y as many slots.
+ */
+function createInt8Gemv(kernels: () => Kernels): NonNullable<Backend["int8Gemv"]> {
+  const kept = new WeakMap<Int8Rows, KeptInt8>();
+  const gone = new FinalizationRegistry<KeptInt8>((c) => c.w.release(c.off, c.bytes));
+  const copyIn = (w: Kernels, m: Int8Rows): KeptInt8 => {
+    const { rows, cols } = m;
+    const pc = (cols + 7) & ~7; // assembly/qgemv.ts: rows of a multiple of 8 columns
+    const rows4 = (rows + 3) & ~3;
+    const bytes = rows4 * pc + 4 * rows4;
+    const off = w.keep(bytes);
+    const q = w.int8s(off, rows4 * pc).fill(0);
+    if (pc === cols) q.set(m.q.subarray(0, rows * cols));
+    else for (let r = 0; r < rows; r++) q.set(m.q.subarray(r * cols, (r + 1) * cols), r * pc);
+    w.fill(off + rows4 * pc, 0, rows4);
+    w.put(off + rows4 * pc, m.scale, rows);
+    const c: KeptInt8 = { w, off, bytes, pc, rows4 };
+    kept.set(m, c);
+    gone.register(m, c);
+    return c;
+  };
+  return (m, x, y, accumulate, bias) => {
+    const { rows, cols } = m;
+    if (m.q.length !== rows * cols || m.scale.length !== rows || x.length < cols || y.length < rows || (bias && bias.length < rows)) {
+      throw new Error(`int8Gemv: a ${rows} × ${cols} matrix needs q of ${rows * cols}, scale and y of ${rows}, x of ${cols} values`);
+    }
+    const w = kernels();
+    let c = kept.get(m);
+    if (c?.w !== w) c = copyIn(w, m); // first use, or a new instance since (enableWasmThreads)
+    const { rows4, pc } = c;
+    w.reset();
+    const ox = w.alloc(cols), oy = w.alloc(rows4), ob = w.alloc(bias ? rows4 : 0), dig = w.alloc(cols > 1024 ? pc : pc / 2); // pc i16 digits, two rows of them past 1024 columns
+    w.ready();
+    w.put(ox, x, cols);
+    if (accumulate) w.put(oy, y, rows);
+    if (bias) w.put(ob, bias, rows);
+    if (w.k.qgemv(c.off, c.off + rows4 * pc, rows4, cols, ox, oy, +accumulate, bias ? ob : 0, dig) === 0) return false;
+    w.get(oy, y, rows);
+    return true;
   };
 }
 

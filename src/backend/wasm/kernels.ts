@@ -32,6 +32,7 @@ export interface KernelExports {
   scale(n: number, x: number, s: number): void;
   sumSquares(n: number, x: number): number;
   softmaxXent(logits: number, targets: number, N: number, V: number, dlogits: number, ignore: number, scale: number, maxes: number, sums: number): void;
+  qgemv(q: number, scale: number, rows: number, cols: number, x: number, y: number, accumulate: number, bias: number, dig: number): number;
 }
 
 /** The part of the global `WebAssembly` object used here (typed locally: the core has no DOM lib). */
@@ -120,6 +121,35 @@ export class Kernels {
     this.top = this.base;
     this.ready();
     return off;
+  }
+
+  /** Blocks given back by `release`, by byte offset and size, to be handed out again by `keep`. */
+  private readonly spare: { off: number; bytes: number }[] = [];
+
+  /**
+   * A block of at least `bytes` (64-byte aligned, contents undefined) that later calls leave alone
+   * until `release`: a spare one that fits, else one above every block so far (calls lay out
+   * their buffers above it). For data kept between calls, e.g. compact weight matrices.
+   */
+  keep(bytes: number): number {
+    const size = align(bytes);
+    const i = this.spare.findIndex((b) => b.bytes >= size);
+    if (i < 0) return this.reserve(size / 4);
+    const b = this.spare[i];
+    const off = b.off;
+    if (b.bytes === size) this.spare.splice(i, 1);
+    else this.spare[i] = { off: off + size, bytes: b.bytes - size };
+    return off;
+  }
+
+  /** Gives back a block of `keep(bytes)` at `off`. */
+  release(off: number, bytes: number): void {
+    this.spare.push({ off, bytes: align(bytes) });
+  }
+
+  /** A view (no copy) of n bytes at byte offset `off` as int8, valid until memory grows. */
+  int8s(off: number, n: number): Int8Array {
+    return new Int8Array(this.view.buffer, off, n);
   }
 
   /** Starts the layout of a new call. */
