@@ -9,9 +9,12 @@
  * v into two 8-bit digits, v = 128·hi + lo, and forms 128·f32(Σ q·hi) + f32(Σ q·lo); up to 1024
  * columns both sums are exact in f32, so that is one rounding of Σ q·v, as here; past 1024 this
  * kernel splits v the same way and adds the same two sums. Then y += the previous y when
- * accumulating, then y += bias. Rows of q are padded with zeros to a multiple of 8 columns.
+ * accumulating, then y += bias. Rows of q are padded with zeros to a multiple of 8 columns. With a
+ * worker (threads.ts), a large product gives it the second half of the rows; each row's sum is the
+ * same whoever computes it.
  */
 import { at } from "./math";
+import { hasWorker, jobArg as arg, jobArgF64 as argF64, joinJob, MIN_WORK, OP_QGEMV, postJob, setArg, setArgF64 } from "./threads";
 
 // @ts-ignore: decorator
 @inline const QX_RANGE: f32 = 16256;
@@ -75,9 +78,29 @@ export function qgemv(q: usize, scale: usize, rows: i32, cols: i32, x: usize, y:
     store<i16>(dig + (<usize>k << 1), <i16>h);
     if (two) store<i16>(lo + (<usize>k << 1), <i16>(d - (h << 7)));
   }
+  let h = rows;
+  let seq = 0;
+  if (hasWorker() && rows >= 8 && <i64>rows * <i64>cols >= MIN_WORK) {
+    h = (rows >> 1) & ~3;
+    setArg(0, q); setArg(1, scale); setArg(2, h); setArg(3, rows); setArg(4, pc); setArg(5, two); setArg(6, dig); setArg(7, lo);
+    setArg(8, y); setArg(9, accumulate); setArg(10, bias); setArgF64(12, sx);
+    seq = postJob(OP_QGEMV, 0, 0);
+  }
+  qgemvRows(q, scale, 0, h, pc, two, dig, lo, sx, y, accumulate, bias);
+  if (seq) joinJob(seq);
+  return 1;
+}
+
+/** The worker's side of a split `qgemv` (arguments at `a`). */
+export function qgemvJob(a: usize): void {
+  qgemvRows(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5) != 0, arg(a, 6), arg(a, 7), <f32>argF64(a, 12), arg(a, 8), arg(a, 9) != 0, arg(a, 10));
+}
+
+/** Rows [r0, r1) (multiples of 4) from the digits. */
+function qgemvRows(q: usize, scale: usize, r0: i32, r1: i32, pc: i32, two: bool, dig: usize, lo: usize, sx: f32, y: usize, accumulate: bool, bias: usize): void {
   const vsx = f32x4.splat(sx);
   const planes = two ? 2 : 1;
-  for (let r = 0; r < rows; r += 4) {
+  for (let r = r0; r < r1; r += 4) {
     let s = f32x4.splat(0);
     for (let p = 0; p < planes; p++) {
       // one digit: f32(Σ q·v); two: 128·f32(Σ q·hi) + f32(Σ q·lo)
@@ -88,7 +111,6 @@ export function qgemv(q: usize, scale: usize, rows: i32, cols: i32, x: usize, y:
     if (bias) out = f32x4.add(out, v128.load(at(bias, r)));
     v128.store(at(y, r), out);
   }
-  return 1;
 }
 
 /** Σ_k q[r + i, k]·d_k for i = 0 … 3, one per lane (exact in i32). */

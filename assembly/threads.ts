@@ -1,8 +1,9 @@
 /**
  * Two threads — the caller and one worker on the same shared memory. Built only into the threaded
  * module (asconfig.json target "threads": shared memory, atomics); in the single-threaded module
- * `hasWorker()` is false and every job runs on the caller. The main kinds of job (optimizer updates
- * and the cross-entropy split their elements or rows in halves too, optim.ts and xent.ts):
+ * `hasWorker()` is false and every job runs on the caller. The main kinds of job (optimizer updates,
+ * the cross-entropy and int8 products split their elements or rows in halves too: optim.ts, xent.ts,
+ * qgemv.ts):
  * - a large GEMM split by column panels (rows, when there is a single panel): gemm.ts `gemmShared`;
  * - the packing of a large GEMM's operands, split by row blocks and panels: gemm.ts `packShared`;
  * - a whole recurrence on a range of batch rows (cells.ts `runRowsJob`): each thread runs all T
@@ -23,7 +24,7 @@
 @inline const SPIN: i32 = 100_000;
 /** Below this many multiply-adds one thread is faster than a round trip. */
 export const MIN_WORK: i64 = 65_536;
-/** Job codes: 0 quit, 1 a GEMM share, 2–7 recurrences (cells.ts), 8 packing, 9–11 optimizer updates (optim.ts), 12 cross-entropy (xent.ts). */
+/** Job codes: 0 quit, 1 a GEMM share, 2–7 recurrences (cells.ts), 8 packing, 9–11 optimizer updates (optim.ts), 12 cross-entropy (xent.ts), 13 int8 products (qgemv.ts). */
 export const OP_QUIT: i32 = 0;
 export const OP_GEMM: i32 = 1;
 export const OP_PACK: i32 = 8;
@@ -31,6 +32,7 @@ export const OP_ADAM: i32 = 9;
 export const OP_SGD: i32 = 10;
 export const OP_SCALE: i32 = 11;
 export const OP_XENT: i32 = 12;
+export const OP_QGEMV: i32 = 13;
 /** Byte offset of the job's arguments in the control block. */
 export const ARGS: usize = 64;
 

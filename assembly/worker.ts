@@ -1,12 +1,14 @@
 /**
  * The worker's side of every job, at the top of the kernels' layering: it imports the kernels
- * (gemm.ts, cells.ts, optim.ts, xent.ts) and the control block (threads.ts); none of them imports it, so the
- * layering reads one way: threads ← gemm ← cells, optim, xent ← worker ← index.
+ * (gemm.ts, cells.ts, optim.ts, xent.ts, qgemv.ts) and the control block (threads.ts); none of
+ * them imports it, so the layering reads one way:
+ * threads ← gemm ← cells, optim, xent, qgemv ← worker ← index.
  */
 import { gemmJob, packJob, setTile } from "./gemm";
 import { runRowsJob } from "./cells";
 import { optimJob } from "./optim";
-import { ARGS, finishJob, OP_ADAM, OP_GEMM, OP_PACK, OP_QUIT, OP_SCALE, OP_XENT } from "./threads";
+import { qgemvJob } from "./qgemv";
+import { ARGS, finishJob, OP_ADAM, OP_GEMM, OP_PACK, OP_QGEMV, OP_QUIT, OP_SCALE, OP_XENT } from "./threads";
 import { xentJob } from "./xent";
 
 /**
@@ -22,6 +24,7 @@ export function workerRun(c: usize, tile: usize, seq: i32): i32 {
   else if (op == OP_PACK) packJob(a);
   else if (op >= OP_ADAM && op <= OP_SCALE) optimJob(op, a);
   else if (op == OP_XENT) xentJob(a);
+  else if (op == OP_QGEMV) qgemvJob(a);
   else if (op != OP_QUIT) runRowsJob(op, a, load<i32>(c, 12), load<i32>(c, 16));
   finishJob(c, seq);
   return op;
