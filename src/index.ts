@@ -80,6 +80,15 @@ export { evaluateChunks } from "./model/evaluate.js";
 export { sampleTokens, pickToken, argmaxOf, type SampleOptions } from "./generate/sample.js";
 export { train, createTraining, DEFAULTS as TRAIN_DEFAULTS, type TrainOptions, type TrainEvent, type Training, type ResolvedTrainOptions } from "./train/train.js";
 export { sample, sampleStream, evaluate, evaluateSplit, type TextSampleOptions, type Evaluation } from "./generate/text.js";
+export {
+  quantizeLanguageModel,
+  dequantizeLanguageModel,
+  unquantizableReason,
+  fastInt8On,
+  type WeightFormat,
+  type QuantizedFormat,
+  type QuantizedLanguageModel,
+} from "./generate/quantized.js";
 export { modelFromCheckpoint, type TrainedModel } from "./model/trained.js";
 export { CHECKPOINT_VERSION, type Checkpoint, type TrainingSnapshot, type TrainingProgress } from "./model/checkpoint.js";
 export { encodeCheckpoint, decodeCheckpoint } from "./model/checkpoint-codec.js";

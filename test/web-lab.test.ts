@@ -108,8 +108,14 @@ describe.skipIf(!haveChromium)("the web lab in Chromium", () => {
     const a = await once();
     expect(a.startsWith("Call me ")).toBe(true);
     expect(a.length).toBeGreaterThan(300);
-    expect(await page.textContent("#sample-status")).toMatch(/^300 characters in/);
+    expect(await page.textContent("#sample-status")).toMatch(/^300 characters in .*, int8 weights\)/); // auto: the wasm int8 kernel
     expect(await once()).toBe(a);
+    await page.selectOption("#sample-weights", "float32");
+    const f = await once();
+    expect(f.startsWith("Call me ")).toBe(true);
+    expect(await page.textContent("#sample-status")).toMatch(/, float32 weights\)/);
+    expect(await once()).toBe(f);
+    await page.selectOption("#sample-weights", "auto");
     await shot(page, "generate");
     expect(errors).toEqual([]);
   });

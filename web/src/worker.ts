@@ -4,7 +4,7 @@
  * weights, and (inspect.ts) activations.
  */
 import { serveTraining, type WorkerContext } from "../../src/browser/index.js";
-import { exportLanguageModel, sampleStream, type TrainedModel } from "../../src/index.js";
+import { exportLanguageModel, fastInt8On, sampleStream, unquantizableReason, type TrainedModel, type WeightFormat } from "../../src/index.js";
 import { inspectHandlers } from "./inspect-handlers.js";
 
 export interface SampleRequest {
@@ -15,6 +15,8 @@ export interface SampleRequest {
   readonly topK: number;
   readonly topP: number;
   readonly seed: number;
+  /** "auto": int8 where the backend has its own int8 products and the model can be quantized, else float32 */
+  readonly weights: WeightFormat | "auto";
 }
 
 /** Pieces of a sample as they come: { sample: id, text }. */
@@ -36,6 +38,10 @@ serveTraining({
     async sample(payload, ctx) {
       const r = payload as SampleRequest;
       const lm = liveModel(ctx);
+      const backend = await ctx.backend();
+      // the weights as they are now, compacted once for this sample
+      const weights: WeightFormat =
+        r.weights !== "auto" ? r.weights : fastInt8On(backend.name) && lm.model.params.dtype === "float32" && unquantizableReason(lm.model) === null ? "int8" : "float32";
       sampling.aborted = true;
       const signal = (sampling = { aborted: false });
       let unknown = 0;
@@ -50,7 +56,8 @@ serveTraining({
         topK: r.topK > 0 ? r.topK : undefined,
         topP: r.topP < 1 ? r.topP : undefined,
         seed: r.seed,
-        backend: await ctx.backend(),
+        backend,
+        weights,
         signal,
         yieldEveryMs: 30,
         onUnknown: (n) => (unknown = n),
@@ -66,7 +73,7 @@ serveTraining({
       }
       if (buffered) ctx.post({ sample: r.id, text: buffered } satisfies SamplePiece);
       const ms = performance.now() - t0;
-      return { tokens, ms, unknown, stopped: signal.aborted };
+      return { tokens, ms, unknown, stopped: signal.aborted, weights };
     },
     stopSample() {
       sampling.aborted = true;
