@@ -12,7 +12,7 @@ export function infoCommand(): Command {
     console.log(`native:    ${isa === null ? `unavailable: ${nativeUnavailableReason}` : `float32 kernels ${isa}, float64 plain loops, ${nativeThreads()} threads`}`);
     const qk = nativeAddon?.quantizedKernels?.();
     if (qk) console.log(`sampling:  int8 weights ${qk.int8}, bf16 weights ${qk.bf16} (native)`);
-    console.log(`wasm:      ${wasmUsable() ? `SIMD128${wasmRelaxedSimd() ? " + relaxed SIMD (fused multiply-add)" : ""}` : "unavailable"}`);
+    console.log(`wasm:      ${wasmUsable() ? `SIMD128${wasmRelaxedSimd() ? " + relaxed SIMD (fused multiply-add)" : ""}; int8 sampling weights in fixed point (the native VNNI kernel's bits), bf16 in TypeScript` : "unavailable"}`);
     const cpu = cpuInfo();
     console.log(`cpu:       ${cpu.model}, ${cpu.logicalCores} logical cores${cpu.isa.length > 0 ? `; ${cpu.isa.join(" ")}` : ""}`);
     const peak = machinePeak(1);

@@ -22,7 +22,7 @@ export function mountGenerate(root: HTMLElement, lab: Lab): void {
       numberField("Top-p (1: off)", "top-p", 1, { min: 0.01, max: 1, step: 0.05 }),
       numberField("Length", "length", 500, { min: 1, max: 100000, step: 100 }),
       numberField("Seed", "sample-seed", 1, { min: 0, step: 1 }),
-      selectField("Weights", "sample-weights", [["auto", "auto (int8 where fastest)"], ["int8", "int8"], ["bf16", "bf16"], ["float32", "float32"]], "auto"),
+      selectField("Weights", "sample-weights", [["auto", "auto (int8 where fastest)"], ["int8", "int8"], ["float32", "float32"]], "auto"),
       h("button", { class: "primary", id: "generate", disabled: true }, "Generate"),
       h("button", { id: "generate-stop", disabled: true }, "Stop"),
     ),

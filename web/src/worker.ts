@@ -15,7 +15,7 @@ export interface SampleRequest {
   readonly topK: number;
   readonly topP: number;
   readonly seed: number;
-  /** "auto": int8 where the backend has its own int8 products and the model can be quantized, else float32 */
+  /** "auto": int8 where the backend has its own int8 products and the model can be quantized, else float32 (bf16 works, but the wasm backend multiplies it in TypeScript) */
   readonly weights: WeightFormat | "auto";
 }
 

@@ -114,7 +114,10 @@ export class Kernels {
     this.view = new Float32Array(this.k.memory.buffer);
   }
 
-  /** Reserves n zeroed floats for good (before any call): a control block, a worker's tile. */
+  /**
+   * Reserves n floats for good: a control block, a worker's tile (zeroed, reserved before any call),
+   * or a `keep` block (whatever earlier calls left there).
+   */
   reserve(n: number): number {
     const off = this.base;
     this.base = align(off + 4 * n);
