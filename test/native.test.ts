@@ -12,8 +12,8 @@ import {
   type NativeIsa,
 } from "../src/node/native-backend.js";
 import { Rng } from "../src/tensor/random.js";
-import { softmaxCrossEntropy } from "../src/layers/softmax-cross-entropy.js";
 import type { FloatArray } from "../src/tensor/dtype.js";
+import { checkCrossEntropy } from "./helpers/cross-entropy.js";
 import { loadReference, referenceFiles } from "./helpers/fixtures.js";
 
 // Edge sizes around the kernels' blocks: tiles 8×32 (AVX-512), 6×16 (AVX2), 4×8 (portable);
@@ -115,21 +115,7 @@ function nativeSuite(addon: NonNullable<typeof nativeAddon>): void {
   });
 
   it("fused softmax cross-entropy equals the specification (loss and dL/dlogits), ignored rows, odd V", () => {
-    const ce = getBackend("native").crossEntropy!;
-    const rng = Rng.seeded(9);
-    for (const [N, V] of [[1, 1], [5, 7], [6, 8], [33, 96], [9, 1003]]) {
-      const logits = Float32Array.from({ length: N * V }, () => rng.range(-30, 30));
-      const targets = Int32Array.from({ length: N }, (_, n) => (n % 4 === 3 ? -100 : rng.int(V)));
-      const want = new Float32Array(N * V);
-      const got = new Float32Array(N * V).fill(7);
-      const lw = softmaxCrossEntropy(logits, targets, N, V, want, -100);
-      const lg = ce(logits, targets, N, V, got, -100)!;
-      expect(Math.abs(lg - lw)).toBeLessThanOrEqual(1e-5 + 1e-5 * Math.abs(lw));
-      for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(1e-7 + 1e-5 * Math.abs(want[i]));
-      expect(ce(logits, targets, N, V, null, -100)).toBeCloseTo(lg, 6);
-    }
-    expect(() => ce(new Float32Array(4), Int32Array.of(0, 2), 2, 2, null, -100)).toThrow(/target 2 at row 1 is out of range: there are 2 classes/);
-    expect(ce(new Float64Array(4), Int32Array.of(0, 1), 2, 2, null, -100)).toBeNull();
+    checkCrossEntropy(getBackend("native").crossEntropy!, "native");
     expect(() => addon.softmaxXent(new Float32Array(4), Int32Array.of(0, 5), 2, 2, null, -100, 0.5)).toThrow(RangeError);
     expect(() => addon.softmaxXent(new Float32Array(3), Int32Array.of(0, 1), 2, 2, null, -100, 0.5)).toThrow(/fewer than N·V/);
   });

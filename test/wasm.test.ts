@@ -26,8 +26,7 @@ import { wasmBytes, webAssemblyApi } from "../src/backend/wasm/kernels.js";
 import { WASM_BASE64, WASM_COMPILER, WASM_SOURCE_SHA256 } from "../src/backend/wasm/module.generated.js";
 import { CELL_NAMES } from "../src/cells/index.js";
 import { createTraining, type TrainOptions } from "../src/train/train.js";
-import { softmaxCrossEntropy } from "../src/layers/softmax-cross-entropy.js";
-import { Rng } from "../src/tensor/random.js";
+import { checkCrossEntropy } from "./helpers/cross-entropy.js";
 import { checkGemm, checkRecurrence, checkTwoThreads, wasmBackendOf } from "./helpers/wasm-checks.js";
 
 const root = new URL("../", import.meta.url);
@@ -56,24 +55,7 @@ describe("wasm backend", () => {
   }
 
   it("fused softmax cross-entropy equals the specification (loss and dL/dlogits), ignored rows, odd V, both modules", () => {
-    for (const [label, backend] of variants) {
-      const ce = backend.crossEntropy!;
-      const rng = Rng.seeded(9);
-      for (const [N, V] of [[1, 1], [5, 7], [6, 8], [33, 96], [130, 5], [9, 1003]]) {
-        const logits = Float32Array.from({ length: N * V }, () => rng.range(-30, 30));
-        const targets = Int32Array.from({ length: N }, (_, n) => (n % 4 === 3 ? -100 : rng.int(V)));
-        const want = new Float32Array(N * V);
-        const got = new Float32Array(N * V).fill(7);
-        const lw = softmaxCrossEntropy(logits, targets, N, V, want, -100);
-        const lg = ce(logits, targets, N, V, got, -100)!;
-        expect(Math.abs(lg - lw), `${label}: loss, N ${N}, V ${V}`).toBeLessThanOrEqual(1e-5 + 1e-5 * Math.abs(lw));
-        for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i]), `${label}: dlogits[${i}], N ${N}, V ${V}`).toBeLessThanOrEqual(1e-7 + 1e-5 * Math.abs(want[i]));
-        expect(ce(logits, targets, N, V, null, -100)).toBe(lg);
-      }
-      expect(() => ce(new Float32Array(4), Int32Array.of(0, 2), 2, 2, null, -100)).toThrow(/target 2 at row 1 is out of range: there are 2 classes/);
-      expect(ce(new Float64Array(4), Int32Array.of(0, 1), 2, 2, null, -100)).toBeNull();
-      expect(ce(new Float32Array(4), Int32Array.of(0, 1), 2, 2, new Float64Array(4), -100)).toBeNull();
-    }
+    for (const [label, backend] of variants) checkCrossEntropy(backend.crossEntropy!, label);
   });
 
   // The -hard cells are declined (supports() false: their gates are not the kernels' sigmoid); test/backend.test.ts checks that.

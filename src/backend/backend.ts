@@ -232,6 +232,13 @@ export function countTargets(targets: Int32Array, N: number, V: number, ignoreIn
   return count;
 }
 
+/** Throws unless each of the first n ids is a row of a table of V rows: 0 ≤ id < V. */
+export function checkTokenIds(ids: Int32Array, n: number, V: number): void {
+  for (let r = 0; r < n; r++) {
+    if (!(ids[r] >= 0 && ids[r] < V)) throw new Error(`token input: id ${ids[r]} at row ${r} is not in 0…${V - 1} (V = ${V})`);
+  }
+}
+
 /** x ← copies of `row` (x.length a multiple of row.length), or zeros when `row` is null; through `backend.fill` when it has one. */
 export function fillRows(backend: Backend, x: FloatArray, row: FloatArray | null): void {
   if (backend.fill?.(x, row)) return;

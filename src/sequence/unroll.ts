@@ -22,7 +22,7 @@
  * which costs V rows instead of T·B in each of the three large GEMMs (a char LM: V ≈ 100 against
  * T·B ≈ 2000). Only the order of float additions differs from the dense path.
  */
-import { fillRows, type Backend, type ProjectionGrad, type ProjectionInput } from "../backend/backend.js";
+import { checkTokenIds, fillRows, type Backend, type ProjectionGrad, type ProjectionInput } from "../backend/backend.js";
 import { addColumnSumsGemm, type Cell, type CellParams, type Dims } from "../cells/cell.js";
 import { allocate, type DType, type FloatArray } from "../tensor/dtype.js";
 import type { Allocator } from "../tensor/workspace.js";
@@ -65,17 +65,9 @@ export function tokenProjection(backend: Backend, p: CellParams, dtype: DType, G
   return P;
 }
 
-/** Throws unless every id is a row of the table: 0 ≤ id < V. */
-function checkIds(input: TokenInput): void {
-  const { ids, V } = input;
-  for (let r = 0; r < ids.length; r++) {
-    if (!(ids[r] >= 0 && ids[r] < V)) throw new Error(`token input: id ${ids[r]} at row ${r} is not in 0…${V - 1} (V = ${V})`);
-  }
-}
-
 /** The token input's projection table: the caller's (`TokenInput.projection`), checked, or made here. */
 function projectionOf(backend: Backend, p: CellParams, dtype: DType, GH: number, I: number, x: TokenInput): FloatArray {
-  checkIds(x);
+  checkTokenIds(x.ids, x.ids.length, x.V);
   if (!x.projection) return tokenProjection(backend, p, dtype, GH, I, x);
   if (x.projection.length !== x.V * GH) throw new Error(`token input: the projection table has ${x.projection.length} values, not V·G·H = ${x.V}·${GH}`);
   return x.projection;

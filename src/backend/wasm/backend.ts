@@ -18,7 +18,7 @@
  * same kernels in the same order as `unroll` runs them through `gemm`. So XP and dXP, the largest
  * buffers of a step, never cross between JS arrays and linear memory.
  */
-import { countTargets, type Backend, type FusedBackward, type FusedForward, type FusedRecurrence, type Int8Rows, type OptimizerKernels, type ProjectionGrad, type ProjectionInput } from "../backend.js";
+import { checkTokenIds, countTargets, type Backend, type FusedBackward, type FusedForward, type FusedRecurrence, type Int8Rows, type OptimizerKernels, type ProjectionGrad, type ProjectionInput } from "../backend.js";
 import type { CellConfig } from "../cell-types.js";
 import type { DType, FloatArray } from "../../tensor/dtype.js";
 import { gemmBlocked } from "../js/gemm-blocked.js";
@@ -290,12 +290,8 @@ function projectIn(w: Kernels, plan: ProjectionIn | null, a: FusedForward, xp: n
   const input = plan.input;
   if (input.kind === "rows") {
     w.put(plan.x, f32(input.P));
-    const V = input.P.length / GH;
-    for (let r = 0; r < TB; r++) {
-      const id = input.ids[r];
-      if (!(id >= 0 && id < V)) throw new Error(`token input: id ${id} at row ${r} is not in 0…${V - 1}`);
-      w.move(xp + 4 * r * GH, plan.x + 4 * id * GH, GH);
-    }
+    checkTokenIds(input.ids, TB, input.P.length / GH);
+    for (let r = 0; r < TB; r++) w.move(xp + 4 * r * GH, plan.x + 4 * input.ids[r] * GH, GH);
     return;
   }
   const { x, I } = input;
@@ -359,10 +355,7 @@ function projectOut(w: Kernels, plan: ProjectionOut | null, a: FusedBackward, dA
   }
   const g = plan.grad;
   if (g.kind === "rows") {
-    const V = g.D.length / GH;
-    for (let r = 0; r < TB; r++) {
-      if (!(g.ids[r] >= 0 && g.ids[r] < V)) throw new Error(`token input: id ${g.ids[r]} at row ${r} is not in 0…${V - 1}`);
-    }
+    checkTokenIds(g.ids, TB, g.D.length / GH);
     w.put(plan.x, f32(g.D));
     w.putInt32(plan.wih, g.ids.subarray(0, TB));
     k.scatterAddRows(plan.x, dxp, plan.wih, TB, GH);
