@@ -85,6 +85,7 @@ export {
   dequantizeLanguageModel,
   unquantizableReason,
   fastInt8On,
+  autoWeightFormat,
   type WeightFormat,
   type QuantizedFormat,
   type QuantizedLanguageModel,

@@ -18,6 +18,7 @@ import { Kernels, wasmBytes, webAssemblyApi } from "../src/backend/wasm/kernels.
 import { WASM_BASE64 } from "../src/backend/wasm/module.generated.js";
 import {
   bf16Matrix,
+  autoWeightFormat,
   createQuantizedState,
   fastInt8On,
   portableQuantizedKernels,
@@ -138,11 +139,16 @@ describe("wasm int8 matrix–vector product", () => {
     for (const t of [3, 1, 4, 1, 5]) expect(quantizedStep(qm, t, s1, quantizedKernelsFor("wasm"))).toEqual(quantizedStep(qm, t, s2, nativeProducts));
   });
 
-  it("makes int8 the backend's fast format (--weights auto): wasm and native have their own products, js does not", () => {
+  it("makes int8 the backend's fast format (--weights auto): wasm and native have their own products, js does not; auto is float32 for a model int8 cannot hold", () => {
     expect(fastInt8On("wasm")).toBe(true);
     expect(fastInt8On("js")).toBe(false);
     expect(fastInt8On("native")).toBe(nativeQuantizedKernels !== null);
     expect(quantizedKernelsFor("js")).toBe(portableQuantizedKernels);
+    const lstm = createLanguageModel({ vocabSize: 10, embedSize: 8, hiddenSize: 8, numLayers: 1, cell: parseCell("lstm"), dropout: 0 });
+    const peephole = createLanguageModel({ vocabSize: 10, embedSize: 8, hiddenSize: 8, numLayers: 1, cell: parseCell("lstm-peephole"), dropout: 0 });
+    expect(autoWeightFormat("wasm", lstm)).toBe("int8");
+    expect(autoWeightFormat("js", lstm)).toBe("float32");
+    expect(autoWeightFormat("wasm", peephole)).toBe("float32"); // not quantizable
   });
 
   it("declines an x holding NaN or ±Inf, changing nothing; the kernels then run the float32 loop, as for bf16", () => {

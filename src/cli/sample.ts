@@ -2,7 +2,7 @@ import { Command, Option } from "commander";
 import { readCheckpointFile } from "../node/checkpoint-file.js";
 import { modelFromCheckpoint } from "../model/trained.js";
 import { sample } from "../generate/text.js";
-import { fastInt8On, quantizeLanguageModel, unquantizableReason, type WeightFormat } from "../generate/quantized.js";
+import { autoWeightFormat, quantizeLanguageModel, type WeightFormat } from "../generate/quantized.js";
 import { backendName, int, num } from "./options.js";
 import { applyThreadsOption } from "../node/native-backend.js";
 import { readFileSync } from "node:fs";
@@ -63,8 +63,7 @@ export function sampleCommand(): Command {
       if (f.condition !== undefined) throw new Error(`--condition needs a model trained with --task conditional; ${f.model} is a language model`);
       const lm = modelFromCheckpoint(readCheckpointFile(f.model));
       if (f.prime) checkPrime(lm.vocab, f.prime);
-      const format: WeightFormat =
-        f.weights !== "auto" ? f.weights : fastInt8On(getBackend(f.backend).name) && lm.model.params.dtype === "float32" && unquantizableReason(lm.model) === null ? "int8" : "float32";
+      const format: WeightFormat = f.weights !== "auto" ? f.weights : autoWeightFormat(getBackend(f.backend).name, lm.model);
       const weights = format === "float32" ? format : quantizeLanguageModel(lm.model, format); // once for all --num samples
       for (let i = 0; i < f.num; i++) {
         if (f.num > 1) process.stdout.write(`${i > 0 ? "\n" : ""}--- sample ${i + 1} ---\n`);

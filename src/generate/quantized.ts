@@ -166,15 +166,6 @@ export function registerQuantizedKernels(backendName: string, kernels: Quantized
   registered.set(backendName, kernels);
 }
 
-/**
- * Whether backend `backendName` has int8 products of its own (the native C kernel, wasm's
- * `int8Gemv`), where `--weights auto` picks int8: faster than float32 there, while the TypeScript
- * kernel is slower than float32 products.
- */
-export function fastInt8On(backendName: string): boolean {
-  return registered.has(backendName) || (backendNames().includes(backendName) && getBackend(backendName).int8Gemv !== undefined);
-}
-
 /** Kernels made over a backend's `int8Gemv`, one per backend. */
 const overBackend = new Map<string, QuantizedKernels>();
 
@@ -200,6 +191,22 @@ export function quantizedKernelsFor(backendName: string): QuantizedKernels {
     overBackend.set(backendName, k);
   }
   return k;
+}
+
+/**
+ * Whether backend `backendName` has int8 products of its own (the native C kernel, wasm's
+ * `int8Gemv`): faster than float32 there, while the TypeScript kernel is slower than float32 products.
+ */
+export function fastInt8On(backendName: string): boolean {
+  return quantizedKernelsFor(backendName) !== portableQuantizedKernels;
+}
+
+/**
+ * The weights `auto` means (`unroll sample --weights auto`, the web lab): int8 where the backend
+ * has its own int8 products and the model is float32 and can be quantized, else float32.
+ */
+export function autoWeightFormat(backendName: string, model: LanguageModel): WeightFormat {
+  return fastInt8On(backendName) && model.params.dtype === "float32" && unquantizableReason(model) === null ? "int8" : "float32";
 }
 
 /** Symmetric per-row int8 quantization of a rows × cols row-major matrix. */

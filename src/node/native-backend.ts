@@ -19,10 +19,9 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
-import type { Backend, FusedBackward, FusedForward, FusedRecurrence, OptimizerKernels } from "../backend/backend.js";
+import { countTargets, type Backend, type FusedBackward, type FusedForward, type FusedRecurrence, type OptimizerKernels } from "../backend/backend.js";
 import type { CellConfig } from "../cells/cell.js";
 import { registerBackend } from "../backend/select.js";
-import { countTargets } from "../layers/softmax-cross-entropy.js";
 import { registerQuantizedKernels, type QuantizedKernels, type QuantizedLanguageModel, type QuantizedMatrix } from "../generate/quantized.js";
 import type { DType, FloatArray } from "../tensor/dtype.js";
 

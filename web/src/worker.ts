@@ -4,7 +4,7 @@
  * weights, and (inspect.ts) activations.
  */
 import { serveTraining, type WorkerContext } from "../../src/browser/index.js";
-import { exportLanguageModel, fastInt8On, sampleStream, unquantizableReason, type TrainedModel, type WeightFormat } from "../../src/index.js";
+import { autoWeightFormat, exportLanguageModel, sampleStream, type TrainedModel, type WeightFormat } from "../../src/index.js";
 import { inspectHandlers } from "./inspect-handlers.js";
 
 export interface SampleRequest {
@@ -40,8 +40,7 @@ serveTraining({
       const lm = liveModel(ctx);
       const backend = await ctx.backend();
       // the weights as they are now, compacted once for this sample
-      const weights: WeightFormat =
-        r.weights !== "auto" ? r.weights : fastInt8On(backend.name) && lm.model.params.dtype === "float32" && unquantizableReason(lm.model) === null ? "int8" : "float32";
+      const weights: WeightFormat = r.weights !== "auto" ? r.weights : autoWeightFormat(backend.name, lm.model);
       sampling.aborted = true;
       const signal = (sampling = { aborted: false });
       let unknown = 0;

@@ -121,7 +121,7 @@ function createInt8Gemv(kernels: () => Kernels): NonNullable<Backend["int8Gemv"]
     if (c?.w !== w) c = copyIn(w, m); // first use, or a new instance since (enableWasmThreads)
     const { rows4, pc } = c;
     w.reset();
-    const ox = w.alloc(cols), oy = w.alloc(rows4), ob = w.alloc(bias ? rows4 : 0), dig = w.alloc(cols > 1024 ? pc : pc / 2); // pc i16 digits, two rows of them past 1024 columns
+    const ox = w.alloc(cols), oy = w.alloc(rows4), ob = w.alloc(bias ? rows4 : 0), dig = w.alloc(pc); // room for two rows of pc i16 digits, the most assembly/qgemv.ts uses
     w.ready();
     w.put(ox, x, cols);
     if (accumulate) w.put(oy, y, rows);
@@ -306,8 +306,9 @@ interface ProjectionOut {
   readonly grad: ProjectionGrad;
   /** dXP by time, for a reverse direction (dA comes by processing step); unused otherwise */
   readonly ordered: number;
-  /** dense: X, W_ih, dW_ih, db_ih, dx, a row of ones for the column sums, packing scratch; rows: D at `x`, the ids at `wih` */
+  /** dense: X, W_ih, dW_ih, db_ih, dx, a row of ones for the column sums, packing scratch; rows: D at `x`, and the ids */
   readonly x: number;
+  readonly ids: number;
   readonly wih: number;
   readonly dwih: number;
   readonly dbih: number;
@@ -324,13 +325,13 @@ function planOut(w: Kernels, a: FusedBackward, GH: number): ProjectionOut | null
   const k = w.k;
   const TB = a.dims.T * a.dims.B;
   const ordered = w.alloc(a.reverse ? TB * GH : 0);
-  if (grad.kind === "rows") return { grad, ordered, x: w.alloc(grad.D.length), wih: w.alloc(TB), dwih: 0, dbih: 0, dx: 0, ones: 0, ap: 0, bp: 0 };
+  if (grad.kind === "rows") return { grad, ordered, x: w.alloc(grad.D.length), ids: w.alloc(TB), wih: 0, dwih: 0, dbih: 0, dx: 0, ones: 0, ap: 0, bp: 0 };
   const { I } = grad;
   // unroll's three GEMMs: dXPᵀ·X (GH×I over T·B), ones·dXP (1×GH over T·B), dXP·W_ih (T·B×I over GH)
   const ap = Math.max(k.packedASize(GH, TB), k.packedASize(1, TB), grad.dx ? k.packedASize(TB, GH) : 0);
   const bp = Math.max(k.packedBSize(TB, I), k.packedBSize(TB, GH), grad.dx ? k.packedBSize(GH, I) : 0);
   return {
-    grad, ordered, x: w.alloc(TB * I), wih: w.alloc(GH * I), dwih: w.alloc(GH * I), dbih: w.alloc(GH), dx: w.alloc(grad.dx ? TB * I : 0),
+    grad, ordered, x: w.alloc(TB * I), ids: 0, wih: w.alloc(GH * I), dwih: w.alloc(GH * I), dbih: w.alloc(GH), dx: w.alloc(grad.dx ? TB * I : 0),
     ones: w.alloc(TB), ap: w.alloc(ap), bp: w.alloc(bp),
   };
 }
@@ -357,8 +358,8 @@ function projectOut(w: Kernels, plan: ProjectionOut | null, a: FusedBackward, dA
   if (g.kind === "rows") {
     checkTokenIds(g.ids, TB, g.D.length / GH);
     w.put(plan.x, f32(g.D));
-    w.putInt32(plan.wih, g.ids.subarray(0, TB));
-    k.scatterAddRows(plan.x, dxp, plan.wih, TB, GH);
+    w.putInt32(plan.ids, g.ids.subarray(0, TB));
+    k.scatterAddRows(plan.x, dxp, plan.ids, TB, GH);
     w.get(plan.x, f32(g.D));
     return;
   }
