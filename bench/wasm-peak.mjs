@@ -10,7 +10,7 @@
 //
 //   npx tsc -p tsconfig.json && flock /tmp/bench.lock node bench/wasm-peak.mjs
 import asc from "assemblyscript/asc";
-import { Kernels, moduleBase64, wasmBytes } from "../dist/backend/wasm/kernels.js";
+import { Kernels, moduleBytes } from "../dist/backend/wasm/kernels.js";
 import { enableRelaxedSimd } from "../dist/node/relaxed-simd.js";
 
 function cpuSeconds(run) {
@@ -28,7 +28,7 @@ function cpuSeconds(run) {
 // the microkernel, in the plain module and (where the engine has relaxed SIMD) the relaxed one
 const relaxed = enableRelaxedSimd();
 for (const withRelaxed of relaxed ? [false, true] : [false]) {
-  const k = new Kernels(new WebAssembly.Module(wasmBytes(moduleBase64(withRelaxed))));
+  const k = new Kernels(new WebAssembly.Module(moduleBytes(withRelaxed)));
   const K = 256;
   k.reset();
   const ap = k.alloc(4 * K), bp = k.alloc(8 * K), c = k.alloc(32);

@@ -10,7 +10,7 @@
 //   npx tsc -p tsconfig.json && flock /tmp/bench.lock node bench/wasm-t1.mjs [--config T1,T3] [--threads 2 | --pairs 5] [--no-relaxed]
 import { getBackend } from "../dist/backend/select.js";
 import { createWasmBackend } from "../dist/backend/wasm/backend.js";
-import { Kernels, moduleBase64, wasmBytes } from "../dist/backend/wasm/kernels.js";
+import { Kernels, moduleBytes } from "../dist/backend/wasm/kernels.js";
 import { BENCH_CONFIGS, benchUnroll } from "../dist/node/bench.js";
 import { enableWasmThreads } from "../dist/node/wasm-threads.js";
 import { enableRelaxedSimd } from "../dist/node/relaxed-simd.js";
@@ -28,7 +28,7 @@ const configs = arg("--config", "T1").split(",").map((n) => BENCH_CONFIGS.find((
 const relaxed = wasmRelaxedSimd();
 // the single-threaded module of the same kind, on an instance of its own (the backend below switches to the threaded one)
 let own = null;
-const single = createWasmBackend(() => (own ??= new Kernels(new WebAssembly.Module(wasmBytes(moduleBase64(relaxed))))));
+const single = createWasmBackend(() => (own ??= new Kernels(new WebAssembly.Module(moduleBytes(relaxed)))));
 if (threads === 2) await enableWasmThreads();
 const backend = getBackend("wasm");
 const timing = { warmup: 2, minSteps: Number(arg("--min-steps", "5")), minTime: Number(arg("--min-time", pairs > 0 ? "2" : "5")), maxTime: 60 };

@@ -10,7 +10,7 @@
 //
 // Each figure is the median of 7 batches of about 50 ms of this process's CPU time.
 import { getBackend } from "../dist/backend/select.js";
-import { Kernels, wasmBytes } from "../dist/backend/wasm/kernels.js";
+import { Kernels, moduleBytes } from "../dist/backend/wasm/kernels.js";
 import { enableWasmThreads } from "../dist/node/wasm-threads.js";
 
 const SHAPES = [
@@ -58,7 +58,7 @@ function median(run, clk = clock) {
 }
 
 const wasm = getBackend("wasm");
-const kern = new Kernels(new WebAssembly.Module(wasmBytes()));
+const kern = new Kernels(new WebAssembly.Module(moduleBytes()));
 const js = getBackend("js");
 
 const two = process.argv.includes("--threads") && process.argv[process.argv.indexOf("--threads") + 1] === "2";

@@ -11,8 +11,10 @@
  *               dWhh, dbhh, dpi, dpf, dpo)
  *                    the fused float32 recurrence (recurrence.h); code: 0/1/2 RNN tanh/sigmoid/relu,
  *                    3 + peephole + 2·coupled LSTM, 7 GRU, 8 GRU (Cho); unused arrays are null
- *   adam(p, g, m, v, n, shrink, l2, b1, b2, stepSize, sqrtCorrection2, eps)
- *   sgd(p, g, b, n, lr, wd, mu, nesterov, firstStep)     b: the momentum buffer or null
+ *   adam(p, g, m, v, n, shrink, l2, b1, b2, stepSize, sqrtCorrection2, eps[, backup])
+ *   sgd(p, g, b, n, lr, wd, mu, nesterov, firstStep[, backup])     b: the momentum buffer or null
+ *                    with backup (a Float32Array): p before the update is copied there, and the
+ *                    call returns Σ p² after it (a guarded update, optim.h)
  *   sumSquares(x, n) → Σ x² (double)
  *   scale(x, n, s)   the float32 optimizer and gradient-norm kernels (optim.h), in place
  *   scatterAddRows(out, src, ids, width)   out[ids[n]] += src[n], rows of width floats (scatter.h)
@@ -572,6 +574,35 @@ static int get_optim_arrays(napi_env env, const char *fn, napi_value *argv, uint
   return 1;
 }
 
+/*
+ * The optional last argument of adam and sgd, `backup` (a Float32Array or null), into *backup: it
+ * must hold n elements and overlap none of the `count` arrays already read.
+ */
+static int get_optim_backup(napi_env env, const char *fn, napi_value v, uint64_t n, const optim_arg *a, int count,
+                            float **backup)
+{
+  optim_arg b = {"backup", 1, NULL};
+  if (!get_optim_array(env, fn, v, n, &b)) return 0;
+  for (int i = 0; i < count && b.data; i++)
+    if (a[i].data && overlaps(a[i].data, n * 4, b.data, n * 4)) {
+      char msg[128];
+      snprintf(msg, sizeof msg, "%s: backup and %s must not overlap", fn, a[i].name);
+      throw_range(env, msg);
+      return 0;
+    }
+  *backup = b.data;
+  return 1;
+}
+
+/* What a guarded update returns: Σ p² after it; undefined when it was not guarded. */
+static napi_value guarded_result(napi_env env, const float *backup, double sum)
+{
+  napi_value out;
+  if (!backup) CHECK_NAPI(env, napi_get_undefined(env, &out));
+  else CHECK_NAPI(env, napi_create_double(env, sum, &out));
+  return out;
+}
+
 /* `count` numbers from argv into out, named for errors. */
 static int get_optim_numbers(napi_env env, const char *fn, napi_value *argv, const char *const *names, double *out,
                              int count)
@@ -599,14 +630,14 @@ static int get_optim_bool(napi_env env, const char *fn, napi_value v, const char
   return 1;
 }
 
-/* adam(p, g, m, v, n, shrink, l2, b1, b2, stepSize, sqrtCorrection2, eps) */
+/* adam(p, g, m, v, n, shrink, l2, b1, b2, stepSize, sqrtCorrection2, eps[, backup]) */
 static napi_value Adam(napi_env env, napi_callback_info info)
 {
-  size_t argc = 12;
-  napi_value argv[12];
+  size_t argc = 13;
+  napi_value argv[13];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 12)
-    return throw_type(env, "adam: expected 12 arguments (p, g, m, v, n, shrink, l2, b1, b2, stepSize, sqrtCorrection2, eps)");
+  if (argc != 12 && argc != 13)
+    return throw_type(env, "adam: expected 12 or 13 arguments (p, g, m, v, n, shrink, l2, b1, b2, stepSize, sqrtCorrection2, eps[, backup])");
   static const char *const names[] = {"shrink", "l2", "b1", "b2", "stepSize", "sqrtCorrection2", "eps"};
   uint64_t n;
   optim_arg a[] = {{"p", 0, NULL}, {"g", 0, NULL}, {"m", 0, NULL}, {"v", 0, NULL}};
@@ -614,17 +645,21 @@ static napi_value Adam(napi_env env, napi_callback_info info)
   if (!get_optim_n(env, "adam", argv[4], &n) || !get_optim_arrays(env, "adam", argv, n, a, 4) ||
       !get_optim_numbers(env, "adam", argv + 5, names, s, 7))
     return NULL;
-  unroll_adam(a[0].data, a[1].data, a[2].data, a[3].data, (size_t)n, s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
-  return NULL;
+  float *backup = NULL;
+  if (argc == 13 && !get_optim_backup(env, "adam", argv[12], n, a, 4, &backup)) return NULL;
+  const double sum = unroll_adam(a[0].data, a[1].data, a[2].data, a[3].data, backup, (size_t)n, s[0], s[1], s[2],
+                                 s[3], s[4], s[5], s[6]);
+  return guarded_result(env, backup, sum);
 }
 
-/* sgd(p, g, b | null, n, lr, wd, mu, nesterov, firstStep) */
+/* sgd(p, g, b | null, n, lr, wd, mu, nesterov, firstStep[, backup]) */
 static napi_value Sgd(napi_env env, napi_callback_info info)
 {
-  size_t argc = 9;
-  napi_value argv[9];
+  size_t argc = 10;
+  napi_value argv[10];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 9) return throw_type(env, "sgd: expected 9 arguments (p, g, b, n, lr, wd, mu, nesterov, firstStep)");
+  if (argc != 9 && argc != 10)
+    return throw_type(env, "sgd: expected 9 or 10 arguments (p, g, b, n, lr, wd, mu, nesterov, firstStep[, backup])");
   static const char *const names[] = {"lr", "wd", "mu"};
   uint64_t n;
   optim_arg a[] = {{"p", 0, NULL}, {"g", 0, NULL}, {"b", 1, NULL}};
@@ -635,8 +670,10 @@ static napi_value Sgd(napi_env env, napi_callback_info info)
       !get_optim_bool(env, "sgd", argv[7], "nesterov", &nesterov) ||
       !get_optim_bool(env, "sgd", argv[8], "firstStep", &firstStep))
     return NULL;
-  unroll_sgd(a[0].data, a[1].data, a[2].data, (size_t)n, s[0], s[1], s[2], nesterov, firstStep);
-  return NULL;
+  float *backup = NULL;
+  if (argc == 10 && !get_optim_backup(env, "sgd", argv[9], n, a, 3, &backup)) return NULL;
+  const double sum = unroll_sgd(a[0].data, a[1].data, a[2].data, backup, (size_t)n, s[0], s[1], s[2], nesterov, firstStep);
+  return guarded_result(env, backup, sum);
 }
 
 /* sumSquares(x, n) */

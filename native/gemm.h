@@ -29,6 +29,9 @@ unroll_isa unroll_current_isa(void);
 /* Makes sgemm use `isa`; returns 0 (and changes nothing) when the CPU cannot run it. */
 int unroll_set_isa(unroll_isa isa);
 
+/* The current kernel's register tile: C rows (*mr) and columns (*nr) one microkernel call computes. */
+void unroll_sgemm_tile(int *mr, int *nr);
+
 /* Returns 0, or -1 when the packing scratch could not be allocated (C is then untouched). */
 int unroll_sgemm(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
                  int accumulate);

@@ -24,6 +24,7 @@
 #include "pool.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,12 +47,14 @@
 
 typedef struct {
   float *p, *m, *v;
+  float *backup; /* receives p before the update, or NULL */
   const float *g;
   double shrink, l2, b1, c1, b2, c2, stepSize, sqrtCorrection2, eps; /* c1 = 1 − b1, c2 = 1 − b2 */
 } adam_args;
 
 typedef struct {
   float *p, *b;
+  float *backup; /* receives p before the update, or NULL */
   const float *g;
   double lr, wd, mu;
   int nesterov, firstStep;
@@ -180,6 +183,17 @@ AVX static double sumsq_avx2(const float *x, size_t len)
 }
 #endif
 
+#if OPTIM_X86
+AVX static void copy_stream_avx(float *dst, const float *src, size_t n)
+{
+  size_t i = 0;
+  for (; i < n && ((uintptr_t)(dst + i) & 31) != 0; i++) dst[i] = src[i];
+  for (; i + 8 <= n; i += 8) _mm256_stream_ps(dst + i, _mm256_loadu_ps(src + i));
+  for (; i < n; i++) dst[i] = src[i];
+  _mm_sfence();
+}
+#endif
+
 /* ---------------------------------------------------------------------------------------------
  * Dispatch: one range function per kernel, run over blocks on the pool.
  */
@@ -194,28 +208,51 @@ static int use_avx2(void)
 #endif
 }
 
-static void adam_range(const void *args, size_t lo, size_t hi, double *sum)
+static void sumsq_range(const void *args, size_t lo, size_t hi, double *sum);
+
+/*
+ * dst ← src, n floats. The backup of a guarded update is read again only to undo a failed one, so
+ * on x86 it is written with streaming stores, which skip reading the old lines into the cache.
+ */
+static void copy_out(float *dst, const float *src, size_t n)
 {
-  (void)sum;
 #if OPTIM_X86
   if (use_avx2()) {
-    adam_avx2((const adam_args *)args, lo, hi);
+    copy_stream_avx(dst, src, n);
     return;
   }
 #endif
-  adam_portable((const adam_args *)args, lo, hi);
+  memcpy(dst, src, n * sizeof(float));
+}
+
+/*
+ * A guarded update of [lo, hi): p is copied to `backup` first (when there is one), and with `sum`
+ * (one block, run_blocks) Σ p² of the updated block goes there, read while the block is in L1.
+ */
+static void adam_range(const void *args, size_t lo, size_t hi, double *sum)
+{
+  const adam_args *a = (const adam_args *)args;
+  if (a->backup) copy_out(a->backup + lo, a->p + lo, hi - lo);
+#if OPTIM_X86
+  if (use_avx2())
+    adam_avx2(a, lo, hi);
+  else
+#endif
+    adam_portable(a, lo, hi);
+  if (sum) sumsq_range(a->p, lo, hi, sum);
 }
 
 static void sgd_range(const void *args, size_t lo, size_t hi, double *sum)
 {
-  (void)sum;
+  const sgd_args *a = (const sgd_args *)args;
+  if (a->backup) copy_out(a->backup + lo, a->p + lo, hi - lo);
 #if OPTIM_X86
-  if (use_avx2()) {
-    sgd_avx2((const sgd_args *)args, lo, hi);
-    return;
-  }
+  if (use_avx2())
+    sgd_avx2(a, lo, hi);
+  else
 #endif
-  sgd_portable((const sgd_args *)args, lo, hi);
+    sgd_portable(a, lo, hi);
+  if (sum) sumsq_range(a->p, lo, hi, sum);
 }
 
 static void scale_range(const void *args, size_t lo, size_t hi, double *sum)
@@ -269,18 +306,48 @@ static void run_elementwise(range_fn fn, const void *args, size_t n)
   unroll_pool_for(j.nblocks, optim_block, &j);
 }
 
-void unroll_adam(float *p, const float *g, float *m, float *v, size_t n, double shrink, double l2, double b1,
-                 double b2, double stepSize, double sqrtCorrection2, double eps)
+/*
+ * fn over [0, n) one block per call, returning the sum of the blocks' sums added in block order:
+ * on the pool when large (and the block sums fit in memory), else on the calling thread.
+ */
+static double run_blocks(range_fn fn, const void *args, size_t n)
 {
-  const adam_args a = {p, m, v, g, shrink, l2, b1, 1 - b1, b2, 1 - b2, stepSize, sqrtCorrection2, eps};
-  run_elementwise(adam_range, &a, n);
+  const size_t nblocks = (n + BLOCK - 1) / BLOCK;
+  double *sums = NULL;
+  if (n >= PARALLEL_MIN && unroll_pool_threads() > 1) sums = (double *)malloc(nblocks * sizeof(double));
+  double s = 0;
+  if (sums) {
+    optim_job j = {fn, args, n, nblocks, sums};
+    unroll_pool_for(nblocks, optim_block, &j);
+    for (size_t k = 0; k < nblocks; k++) s += sums[k];
+    free(sums);
+  } else {
+    /* Small, one thread, or no memory for the block sums: the same blocks in the same order. */
+    for (size_t lo = 0; lo < n; lo += BLOCK) {
+      double block;
+      fn(args, lo, lo + BLOCK < n ? lo + BLOCK : n, &block);
+      s += block;
+    }
+  }
+  return s;
 }
 
-void unroll_sgd(float *p, const float *g, float *b, size_t n, double lr, double wd, double mu, int nesterov,
-                int firstStep)
+double unroll_adam(float *p, const float *g, float *m, float *v, float *backup, size_t n, double shrink, double l2,
+                   double b1, double b2, double stepSize, double sqrtCorrection2, double eps)
 {
-  const sgd_args a = {p, b, g, lr, wd, mu, nesterov, firstStep};
+  const adam_args a = {p, m, v, backup, g, shrink, l2, b1, 1 - b1, b2, 1 - b2, stepSize, sqrtCorrection2, eps};
+  if (backup) return run_blocks(adam_range, &a, n);
+  run_elementwise(adam_range, &a, n);
+  return 0;
+}
+
+double unroll_sgd(float *p, const float *g, float *b, float *backup, size_t n, double lr, double wd, double mu,
+                  int nesterov, int firstStep)
+{
+  const sgd_args a = {p, b, backup, g, lr, wd, mu, nesterov, firstStep};
+  if (backup) return run_blocks(sgd_range, &a, n);
   run_elementwise(sgd_range, &a, n);
+  return 0;
 }
 
 typedef struct {
@@ -316,24 +383,4 @@ void unroll_scale(float *x, size_t n, double s)
   run_elementwise(scale_range, &a, n);
 }
 
-double unroll_sum_squares(const float *x, size_t n)
-{
-  const size_t nblocks = (n + BLOCK - 1) / BLOCK;
-  double *sums = NULL;
-  if (n >= PARALLEL_MIN && unroll_pool_threads() > 1) sums = (double *)malloc(nblocks * sizeof(double));
-  double s = 0;
-  if (sums) {
-    optim_job j = {sumsq_range, x, n, nblocks, sums};
-    unroll_pool_for(nblocks, optim_block, &j);
-    for (size_t k = 0; k < nblocks; k++) s += sums[k];
-    free(sums);
-  } else {
-    /* Small, one thread, or no memory for the block sums: the same blocks in the same order. */
-    for (size_t lo = 0; lo < n; lo += BLOCK) {
-      double block;
-      sumsq_range(x, lo, lo + BLOCK < n ? lo + BLOCK : n, &block);
-      s += block;
-    }
-  }
-  return s;
-}
+double unroll_sum_squares(const float *x, size_t n) { return run_blocks(sumsq_range, x, n); }

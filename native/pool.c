@@ -45,6 +45,17 @@ void unroll_partition(int total, int n, int t, int align, int *lo, int *hi)
   *hi = (int)b;
 }
 
+void unroll_partition_tiles(int total, int n, int t, int tile, int *lo, int *hi)
+{
+  if (tile < 1) tile = 1;
+  const long tiles = ((long)total + tile - 1) / tile;
+  long a = tiles * t / n * tile, b = tiles * (t + 1) / n * tile;
+  if (a > total) a = total;
+  if (b > total) b = total;
+  *lo = (int)a;
+  *hi = (int)b;
+}
+
 #if UNROLL_NO_PTHREADS
 
 int unroll_pool_threads(void) { return 1; }
@@ -283,7 +294,7 @@ void unroll_pool_for_affine(size_t nblocks, unroll_block_fn fn, void *ctx, int d
  * split, so results do not depend on the thread count.
  */
 typedef struct {
-  int transA, transB, M, N, K, accumulate, by_rows, nblocks;
+  int transA, transB, M, N, K, accumulate, by_rows, nblocks, tile;
   const float *A, *B;
   float *C;
   ptrdiff_t lda, ldb, ldc;
@@ -296,13 +307,13 @@ static void gemm_block(void *ctx, size_t block)
   const int blk = (int)block;
   int lo, hi, rc;
   if (j->by_rows) {
-    unroll_partition(j->M, j->nblocks, blk, 48, &lo, &hi);
+    unroll_partition_tiles(j->M, j->nblocks, blk, j->tile, &lo, &hi);
     if (lo >= hi) return;
     const float *A = j->transA ? j->A + lo : j->A + lo * j->lda;
     rc = unroll_sgemm_ld(j->transA, j->transB, hi - lo, j->N, j->K, A, j->lda, j->B, j->ldb, j->C + lo * j->ldc,
                          j->ldc, j->accumulate);
   } else {
-    unroll_partition(j->N, j->nblocks, blk, 48, &lo, &hi);
+    unroll_partition_tiles(j->N, j->nblocks, blk, j->tile, &lo, &hi);
     if (lo >= hi) return;
     const float *B = j->transB ? j->B + lo * j->ldb : j->B + lo;
     rc = unroll_sgemm_ld(j->transA, j->transB, j->M, hi - lo, j->K, j->A, j->lda, B, j->ldb, j->C + lo, j->ldc,
@@ -335,7 +346,9 @@ int unroll_sgemm_parallel(int transA, int transB, int M, int N, int K, const flo
   if (per_thread < 1) per_thread = 1;
   int nblocks = per_thread * nth;
   if (nblocks > (extent + 47) / 48) nblocks = (extent + 47) / 48;
-  gemm_job j = {transA, transB, M, N, K, accumulate, by_rows, nblocks, A, B, C, lda, ldb, ldc, 0};
+  int mr, nr;
+  unroll_sgemm_tile(&mr, &nr);
+  gemm_job j = {transA, transB, M, N, K, accumulate, by_rows, nblocks, by_rows ? mr : nr, A, B, C, lda, ldb, ldc, 0};
   unroll_pool_for((size_t)nblocks, gemm_block, &j);
   return j.failed ? -1 : 0;
 }

@@ -51,6 +51,13 @@ void unroll_pool_for_affine(size_t nblocks, unroll_block_fn fn, void *ctx, int d
 /* [lo, hi) of part t of n parts of [0, total), part sizes multiples of `align` (except the last). */
 void unroll_partition(int total, int n, int t, int align, int *lo, int *hi);
 
+/*
+ * [lo, hi) of part t of n parts of [0, total) made of whole tiles of `tile` (the last tile may be
+ * short), the tiles dealt out as evenly as they go: 400 rows in tiles of 8 are 200 + 200, where
+ * unroll_partition with align 48 gives 240 + 160.
+ */
+void unroll_partition_tiles(int total, int n, int t, int tile, int *lo, int *hi);
+
 /* unroll_sgemm_ld split over the pool by fixed blocks of C rows (or columns when M is small). */
 int unroll_sgemm_parallel(int transA, int transB, int M, int N, int K, const float *A, ptrdiff_t lda,
                           const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate);

@@ -457,6 +457,13 @@ static int sgemm_blocked(const sgemm_impl *im, int transA, int transB, int M, in
   return sgemm_blocked_ld(im, transA, transB, M, N, K, A, transA ? M : K, B, transB ? K : N, C, N, accumulate);
 }
 
+void unroll_sgemm_tile(int *mr, int *nr)
+{
+  const sgemm_impl *im = impl_for(unroll_current_isa());
+  *mr = im->mr;
+  *nr = im->nr;
+}
+
 int unroll_sgemm(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
                  int accumulate)
 {

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 const src = resolve(dirname(fileURLToPath(import.meta.url)), "../src");
-const BROWSER_SAFE_PACKAGES = ["pure-rand", "onnx-proto"];
+const BROWSER_SAFE_PACKAGES = ["pure-rand", "onnx-proto", "fflate"];
 
 function specifiers(file: string): string[] {
   const text = readFileSync(file, "utf8");

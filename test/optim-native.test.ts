@@ -92,6 +92,8 @@ describe.skipIf(!nativeAddon)("native optimizer kernels", () => {
     expect(kernels.adam(new Float32Array(3), new Float64Array(3), new Float32Array(3), new Float32Array(3), s)).toBe(false);
     expect(kernels.sgd(p, p.slice(), null, { lr: 1, weightDecay: 0, momentum: 0, nesterov: false, firstStep: true })).toBe(false);
     expect(kernels.sumSquares(p)).toBeNull();
+    expect(kernels.sgdGuarded!(new Float32Array(3), new Float32Array(3), null, { lr: 1, weightDecay: 0, momentum: 0, nesterov: false, firstStep: true }, p)).toBeNull();
+    expect(kernels.adamGuarded!(new Float32Array(3), new Float32Array(3), new Float32Array(3), new Float32Array(3), s, p)).toBeNull();
     expect(kernels.scale(p, 0.5)).toBe(false);
   });
 
@@ -114,6 +116,10 @@ describe.skipIf(!nativeAddon)("native optimizer kernels", () => {
     expect(() => sgd(p, f(8), new Float64Array(8), 8, 0.1, 0, 0.9, false, true)).toThrow(/sgd: b must be a Float32Array or null/);
     expect(() => sgd(p, f(8), null, 8, 0.1, 0, 0, 1, true)).toThrow(/sgd: nesterov must be a boolean/);
     expect(() => sgd(p, p, null, 8, 0.1, 0, 0, false, true)).toThrow(/p and g must not overlap/);
+    expect(() => sgd(p, f(8), null, 8, 0.1, 0, 0, false, true, f(7))).toThrow(/sgd: backup holds 7 elements but n = 8/);
+    expect(() => sgd(p, f(8), null, 8, 0.1, 0, 0, false, true, new Float64Array(8))).toThrow(/sgd: backup must be a Float32Array or null/);
+    expect(() => sgd(shared.subarray(0, 8), f(8), null, 8, 0.1, 0, 0, false, true, shared.subarray(4, 12))).toThrow(/backup and p must not overlap/);
+    expect(() => adam(p, f(8), shared.subarray(0, 8), f(8), 8, ...scalars, shared.subarray(6, 14))).toThrow(/adam: backup and m must not overlap/);
     expect(() => addon.sumSquares(f(4), 5)).toThrow(RangeError);
     expect(() => addon.scale(f(4), 4, Number.NaN as unknown as number)).not.toThrow();
     expect(() => (addon.scale as unknown as (...a: unknown[]) => void)(f(4), 4)).toThrow(TypeError);

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { wasmBackend } from "../src/backend/wasm/index.js";
-import { WASM_BASE64 } from "../src/backend/wasm/module.generated.js";
+import { moduleBytes } from "../src/backend/wasm/kernels.js";
 import { Rng } from "../src/tensor/random.js";
 import { clipGradNorm, globalNorm } from "../src/train/clip.js";
 import { CONFIGS, LENGTHS, expectSameBits, expectStepsLikeLoop, randomValues } from "./helpers/optim.js";
@@ -14,7 +14,7 @@ import { wasmBackendOf } from "./helpers/wasm-checks.js";
 
 const variants = [
   ["the modules this engine picks", wasmBackend.optimizerKernels!],
-  ["the plain SIMD128 module", wasmBackendOf(WASM_BASE64).optimizerKernels!],
+  ["the plain SIMD128 module", wasmBackendOf(moduleBytes(false)).optimizerKernels!],
 ] as const;
 
 describe("wasm optimizer kernels", () => {

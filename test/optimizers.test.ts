@@ -248,6 +248,30 @@ describe("optimizer config and call checks", () => {
     expect(() => opt.step(new Float64Array(2), new Float64Array(3))).toThrow(/made for 3 parameters; got 2 parameters and 3 gradients/);
     expect(() => opt.step(new Float32Array(3), new Float32Array(3))).toThrow(/state is float64 but the parameters are float32/);
     expect(() => opt.step(new Float64Array(3), new Float64Array(3), -0.1)).toThrow(/learning rate/);
+    expect(() => opt.guardedStep(new Float64Array(3), new Float64Array(3), new Float64Array(2))).toThrow(/backup must be a float64 buffer of 3 elements, got float64 × 2/);
+    expect(() => opt.guardedStep(new Float64Array(3), new Float64Array(3), new Float32Array(3))).toThrow(/backup must be a float64 buffer/);
     expect(opt.t).toBe(0);
   });
+});
+
+describe("guarded steps", () => {
+  for (const c of torchCases) {
+    it(`${c.name}: guardedStep keeps the parameters before it and returns Σ p² after it; the update is step's`, () => {
+      const plain = createOptimizer(c.config, 3, "float64");
+      const guarded = createOptimizer(c.config, 3, "float64");
+      const p = Float64Array.from(p0);
+      const q = Float64Array.from(p0);
+      const backup = new Float64Array(3);
+      for (let k = 0; k < 3; k++) {
+        const before = q.slice();
+        plain.step(p, Float64Array.from(gs[k]));
+        const sum = guarded.guardedStep(q, Float64Array.from(gs[k]), backup);
+        expect(Array.from(q)).toEqual(Array.from(p));
+        expect(Array.from(backup)).toEqual(Array.from(before));
+        expect(sum).toBe(q[0] * q[0] + q[1] * q[1] + q[2] * q[2]);
+      }
+      expect(guarded.t).toBe(3);
+      expect(guarded.exportState()).toEqual(plain.exportState());
+    });
+  }
 });

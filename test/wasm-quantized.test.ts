@@ -14,8 +14,7 @@
 import { describe, expect, it } from "vitest";
 import type { Int8Rows } from "../src/backend/backend.js";
 import { wasmBackend } from "../src/backend/wasm/index.js";
-import { Kernels, wasmBytes, webAssemblyApi } from "../src/backend/wasm/kernels.js";
-import { WASM_BASE64 } from "../src/backend/wasm/module.generated.js";
+import { Kernels, moduleBytes, webAssemblyApi } from "../src/backend/wasm/kernels.js";
 import {
   bf16Matrix,
   autoWeightFormat,
@@ -89,7 +88,7 @@ function inputs(rng: Rng, cols: number): Float32Array[] {
 
 const variants = [
   ["the modules this engine picks", wasmBackend],
-  ["the plain SIMD128 module", wasmBackendOf(WASM_BASE64)],
+  ["the plain SIMD128 module", wasmBackendOf(moduleBytes(false))],
 ] as const;
 
 const vnni = nativeAddon?.quantizedKernels?.().int8 === "avx512-vnni" && nativeQuantizedKernels !== null;
@@ -193,7 +192,7 @@ describe("wasm int8 matrix–vector product", () => {
     wasmBackend.int8Gemv!(m, x, again, false);
     expect(again).toEqual(first);
 
-    const w = new Kernels(new (webAssemblyApi()!.Module)(wasmBytes(WASM_BASE64)));
+    const w = new Kernels(new (webAssemblyApi()!.Module)(moduleBytes(false)));
     const a = w.keep(1000);
     const b = w.keep(100);
     expect(b).toBeGreaterThanOrEqual(a + 1000);

@@ -11,7 +11,7 @@ import type { Backend } from "../src/backend/backend.js";
 import { enableRelaxedSimd } from "../src/node/relaxed-simd.js";
 import { wasmBackend, wasmRelaxedSimd, wasmThreads } from "../src/backend/wasm/index.js";
 import { enableWasmThreads } from "../src/node/wasm-threads.js";
-import { WASM_BASE64, WASM_RELAXED_BASE64 } from "../src/backend/wasm/module.generated.js";
+import { moduleBytes } from "../src/backend/wasm/kernels.js";
 import { CELL_NAMES } from "../src/cells/index.js";
 import { createTraining, type TrainOptions } from "../src/train/train.js";
 import { checkGemm, checkRecurrence, checkTwoThreads, wasmBackendOf } from "./helpers/wasm-checks.js";
@@ -41,7 +41,7 @@ describe.skipIf(!relaxed)("wasm backend, relaxed-SIMD modules", () => {
       text: "It is not down in any map; true places never are. ".repeat(6),
       cell: "lstm", layers: 2, hidden: 14, embed: 5, seqLen: 8, batch: 3, lr: 5e-3, seed: 3, maxSteps: 6,
     };
-    const [relaxedModule, plainModule] = [wasmBackendOf(WASM_RELAXED_BASE64), wasmBackendOf(WASM_BASE64)];
+    const [relaxedModule, plainModule] = [wasmBackendOf(moduleBytes(true)), wasmBackendOf(moduleBytes(false))];
     const weights = async (backend: Backend) => {
       const t = createTraining({ ...base, backend });
       for await (const e of t.run()) void e;

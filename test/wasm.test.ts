@@ -22,8 +22,9 @@ import type { Backend } from "../src/backend/backend.js";
 import { backendNames, getBackend } from "../src/backend/select.js";
 import { initWasmBackend, wasmBackend, wasmRelaxedSimd, wasmThreads, wasmUsable } from "../src/backend/wasm/index.js";
 import { enableWasmThreads } from "../src/node/wasm-threads.js";
-import { wasmBytes, webAssemblyApi } from "../src/backend/wasm/kernels.js";
-import { WASM_BASE64, WASM_COMPILER, WASM_SOURCE_SHA256 } from "../src/backend/wasm/module.generated.js";
+import { moduleBytes, relaxedSimdSupported, threadedModuleBytes, webAssemblyApi } from "../src/backend/wasm/kernels.js";
+import { WASM_THREADS_MODULE_SIZES } from "../src/backend/wasm/module-threads.generated.js";
+import { WASM_COMPILER, WASM_MODULE_SIZES, WASM_SOURCE_SHA256 } from "../src/backend/wasm/module.generated.js";
 import { CELL_NAMES } from "../src/cells/index.js";
 import { createTraining, type TrainOptions } from "../src/train/train.js";
 import { checkCrossEntropy } from "./helpers/cross-entropy.js";
@@ -46,7 +47,7 @@ describe("wasm backend", () => {
 
   const variants: [string, Backend][] = [["the modules this engine picks", wasmBackend]];
   // where that is the relaxed-SIMD one, the plain SIMD128 module (engines without relaxed SIMD) too
-  if (wasmRelaxedSimd()) variants.push(["the plain SIMD128 module", wasmBackendOf(WASM_BASE64)]);
+  if (wasmRelaxedSimd()) variants.push(["the plain SIMD128 module", wasmBackendOf(moduleBytes(false))]);
 
   for (const [label, backend] of variants) {
     it(`float32 GEMM equals the reference loops (all transposes, ragged edges, K > one block): ${label}`, () => {
@@ -86,6 +87,18 @@ describe("wasm backend", () => {
     await checkTwoThreads(wasmBackend, enableWasmThreads, wasmThreads);
   });
 
+  it("the packed modules unpack to the recorded sizes, each a valid module, the relaxed one only where the engine has relaxed SIMD", async () => {
+    const api = webAssemblyApi()!;
+    const [plain, relaxed] = [moduleBytes(false), moduleBytes(true)];
+    expect([plain.length, relaxed.length]).toEqual([...WASM_MODULE_SIZES]);
+    expect(api.validate(plain)).toBe(true);
+    expect(api.validate(relaxed)).toBe(relaxedSimdSupported());
+    expect(Buffer.from(plain).equals(Buffer.from(relaxed))).toBe(false);
+    const threaded = await Promise.all([threadedModuleBytes(false), threadedModuleBytes(true)]);
+    expect(threaded.map((m) => m.length)).toEqual([...WASM_THREADS_MODULE_SIZES]);
+    expect(api.validate(threaded[0])).toBe(true);
+  });
+
   it("the committed module is a build of the committed sources (else: npm run build:wasm)", async () => {
     const h = createHash("sha256");
     const assembly = new URL("assembly/", root);
@@ -98,6 +111,6 @@ describe("wasm backend", () => {
     expect(WASM_SOURCE_SHA256, "run `npm run build:wasm` after editing assembly/").toBe(h.digest("hex"));
     const version = createRequire(import.meta.url)("assemblyscript/package.json").version as string;
     expect(WASM_COMPILER).toBe(`assemblyscript ${version}`);
-    expect(() => new (webAssemblyApi()!.Module)(wasmBytes())).not.toThrow();
+    expect(() => new (webAssemblyApi()!.Module)(moduleBytes())).not.toThrow();
   });
 });

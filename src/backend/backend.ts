@@ -100,6 +100,14 @@ export interface OptimizerKernels {
   adam(p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, s: AdamScalars): boolean;
   /** `sgdStep`'s loop; `b` is the momentum buffer, or null without momentum. */
   sgd(p: FloatArray, g: FloatArray, b: FloatArray | null, s: SgdScalars): boolean;
+  /**
+   * Guarded updates, where a backend has them: `adam` / `sgd` that also copy p into `backup` (p's
+   * length) before changing it, and return Σ p² after the update as `sumSquares` would, so that a
+   * training step can check the parameters and restore them without two more passes over them.
+   * null, doing nothing, for inputs they do not handle.
+   */
+  adamGuarded?(p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, s: AdamScalars, backup: FloatArray): number | null;
+  sgdGuarded?(p: FloatArray, g: FloatArray, b: FloatArray | null, s: SgdScalars, backup: FloatArray): number | null;
   /** Σ x² accumulated in float64, or null. */
   sumSquares(x: FloatArray): number | null;
   /** x ← x·s elementwise (`clipGradNorm`'s scaling). */

@@ -46,13 +46,20 @@ export interface NativeAddon {
   readBandwidth(bytes: number, seconds?: number, threads?: number): number;
   /** Σ over counted rows of the softmax cross-entropy; dL/dlogits·scale into dlogits (native/recurrence.h). */
   softmaxXent(logits: Float32Array, targets: Int32Array, N: number, V: number, dlogits: Float32Array | null, ignore: number, scale: number): number;
-  /** Adam/AdamW's update of n elements in place (native/optim.h), bit-identical to `adamStep`'s loop. */
+  /**
+   * Adam/AdamW's update of n elements in place (native/optim.h), bit-identical to `adamStep`'s loop.
+   * With `backup`, guarded: p is copied there first, and the result is Σ p² after the update.
+   */
   adam(
     p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number,
     shrink: number, l2: number, b1: number, b2: number, stepSize: number, sqrtCorrection2: number, eps: number,
-  ): void;
-  /** SGD's update of n elements in place, bit-identical to `sgdStep`'s loop; b is the momentum buffer or null. */
-  sgd(p: Float32Array, g: Float32Array, b: Float32Array | null, n: number, lr: number, wd: number, mu: number, nesterov: boolean, firstStep: boolean): void;
+    backup?: Float32Array,
+  ): number | undefined;
+  /** SGD's update of n elements in place, bit-identical to `sgdStep`'s loop; b is the momentum buffer or null. `backup` as for adam. */
+  sgd(
+    p: Float32Array, g: Float32Array, b: Float32Array | null, n: number, lr: number, wd: number, mu: number, nesterov: boolean, firstStep: boolean,
+    backup?: Float32Array,
+  ): number | undefined;
   /** Σ x² over n elements in float64, by fixed blocks: the same for any thread count. */
   sumSquares(x: Float32Array, n: number): number;
   /** x ← x·s over n elements, rounded to float32 as JavaScript does. */
@@ -366,6 +373,20 @@ export function nativeOptimizerKernels(addon: NativeAddon): OptimizerKernels {
       if (!all32(p, g, b)) return false;
       addon.sgd(p as Float32Array, g as Float32Array, b as Float32Array | null, p.length, s.lr, s.weightDecay, s.momentum, s.nesterov, s.firstStep);
       return true;
+    },
+    adamGuarded(p, g, m, v, s, backup) {
+      if (!all32(p, g, m, v, backup)) return null;
+      return addon.adam(
+        p as Float32Array, g as Float32Array, m as Float32Array, v as Float32Array, p.length,
+        s.shrink, s.l2, s.beta1, s.beta2, s.stepSize, s.sqrtCorrection2, s.eps, backup as Float32Array,
+      ) as number;
+    },
+    sgdGuarded(p, g, b, s, backup) {
+      if (!all32(p, g, b, backup)) return null;
+      return addon.sgd(
+        p as Float32Array, g as Float32Array, b as Float32Array | null, p.length, s.lr, s.weightDecay, s.momentum, s.nesterov, s.firstStep,
+        backup as Float32Array,
+      ) as number;
     },
     sumSquares: (x) => (x instanceof Float32Array ? addon.sumSquares(x, x.length) : null),
     scale(x, s) {

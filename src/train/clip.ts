@@ -12,14 +12,19 @@
 import type { OptimizerKernels } from "../backend/backend.js";
 import type { FloatArray } from "../tensor/dtype.js";
 
-/** The Euclidean norm of `grads` over all elements, accumulated in float64. */
-export function globalNorm(grads: FloatArray, kernels?: OptimizerKernels): number {
-  let sum = kernels?.sumSquares(grads) ?? null;
+/** Σ xᵢ² over all elements, accumulated in float64 (by the kernels where they accept x). */
+export function sumSquares(x: FloatArray, kernels?: OptimizerKernels): number {
+  let sum = kernels?.sumSquares(x) ?? null;
   if (sum === null) {
     sum = 0;
-    for (let i = 0; i < grads.length; i++) sum += grads[i] * grads[i];
+    for (let i = 0; i < x.length; i++) sum += x[i] * x[i];
   }
-  return Math.sqrt(sum);
+  return sum;
+}
+
+/** The Euclidean norm of `grads` over all elements, accumulated in float64. */
+export function globalNorm(grads: FloatArray, kernels?: OptimizerKernels): number {
+  return Math.sqrt(sumSquares(grads, kernels));
 }
 
 /**

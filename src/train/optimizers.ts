@@ -21,6 +21,7 @@
  */
 import type { OptimizerKernels } from "../backend/backend.js";
 import { allocate, dtypeOf, type DType, type FloatArray } from "../tensor/dtype.js";
+import { sumSquares } from "./clip.js";
 
 /** Stochastic gradient descent, optionally with (Nesterov) momentum; `torch.optim.SGD`. */
 export interface SgdConfig {
@@ -116,6 +117,13 @@ export interface Optimizer {
    * update where they accept the buffers, with the same result as the loops here.
    */
   step(params: FloatArray, grads: FloatArray, lr?: number, kernels?: OptimizerKernels): void;
+  /**
+   * `step`, guarded: copies `params` into `backup` (the same length and dtype) before changing them,
+   * and returns Σ params² after the update (float64, as clip.ts's `sumSquares`), so that the caller
+   * can check the result and undo it with `params.set(backup)`. Kernels with guarded updates do
+   * the copy, the update and the sum in one pass over the parameters.
+   */
+  guardedStep(params: FloatArray, grads: FloatArray, backup: FloatArray, lr?: number, kernels?: OptimizerKernels): number;
   /** A copy of the state (step count and moments). */
   exportState(): OptimizerState;
   /** Replaces the state with a copy of `state`, after checking it fits this optimizer. */
@@ -185,10 +193,22 @@ function bufferNames(c: ResolvedOptimizerConfig): string[] {
   }
 }
 
-function sgdStep(c: Resolved<"sgd">, s: Buffers, p: FloatArray, g: FloatArray, lr: number, t: number, kernels?: OptimizerKernels): void {
+/*
+ * Each step function updates p in place. Given a `backup` (guardedStep), it returns Σ p² after the
+ * update where a guarded kernel did the whole job, else it copies p into backup before the update
+ * and returns null (the caller then sums).
+ */
+
+function sgdStep(c: Resolved<"sgd">, s: Buffers, p: FloatArray, g: FloatArray, lr: number, t: number, kernels: OptimizerKernels | undefined, backup: FloatArray | null): number | null {
   const { momentum: mu, nesterov, weightDecay: wd } = c;
   const b = s.b;
-  if (kernels?.sgd(p, g, b ?? null, { lr, weightDecay: wd, momentum: mu, nesterov, firstStep: t === 1 })) return;
+  const scalars = { lr, weightDecay: wd, momentum: mu, nesterov, firstStep: t === 1 };
+  if (backup) {
+    const sum = kernels?.sgdGuarded?.(p, g, b ?? null, scalars, backup) ?? null;
+    if (sum !== null) return sum;
+    backup.set(p);
+  }
+  if (kernels?.sgd(p, g, b ?? null, scalars)) return null;
   for (let i = 0; i < p.length; i++) {
     let d = g[i] + wd * p[i];
     if (b) {
@@ -197,21 +217,25 @@ function sgdStep(c: Resolved<"sgd">, s: Buffers, p: FloatArray, g: FloatArray, l
     }
     p[i] -= lr * d;
   }
+  return null;
 }
 
-function adagradStep(c: Resolved<"adagrad">, s: Buffers, p: FloatArray, g: FloatArray, lr: number): void {
+function adagradStep(c: Resolved<"adagrad">, s: Buffers, p: FloatArray, g: FloatArray, lr: number, backup: FloatArray | null): null {
   const { eps, weightDecay: wd } = c;
   const sum = s.sum;
+  backup?.set(p);
   for (let i = 0; i < p.length; i++) {
     const d = g[i] + wd * p[i];
     sum[i] += d * d;
     p[i] -= lr * (d / (Math.sqrt(sum[i]) + eps));
   }
+  return null;
 }
 
-function rmspropStep(c: Resolved<"rmsprop">, s: Buffers, p: FloatArray, g: FloatArray, lr: number): void {
+function rmspropStep(c: Resolved<"rmsprop">, s: Buffers, p: FloatArray, g: FloatArray, lr: number, backup: FloatArray | null): null {
   const { alpha, eps, momentum: mu, weightDecay: wd } = c;
   const { v, gAve, b } = s;
+  backup?.set(p);
   for (let i = 0; i < p.length; i++) {
     const d = g[i] + wd * p[i];
     v[i] = alpha * v[i] + (1 - alpha) * d * d;
@@ -229,6 +253,7 @@ function rmspropStep(c: Resolved<"rmsprop">, s: Buffers, p: FloatArray, g: Float
       p[i] -= lr * (d / a);
     }
   }
+  return null;
 }
 
 /** Adam and AdamW; the bias corrections are folded into the step size as PyTorch does. */
@@ -239,15 +264,22 @@ function adamStep(
   g: FloatArray,
   lr: number,
   t: number,
-  kernels?: OptimizerKernels,
-): void {
+  kernels: OptimizerKernels | undefined,
+  backup: FloatArray | null,
+): number | null {
   const { beta1: b1, beta2: b2, eps } = c;
   const l2 = c.kind === "adam" ? c.weightDecay : 0;
   const shrink = c.kind === "adamw" ? 1 - lr * c.weightDecay : 1;
   const { m, v } = s;
   const stepSize = lr / (1 - b1 ** t);
   const sqrtCorrection2 = Math.sqrt(1 - b2 ** t);
-  if (kernels?.adam(p, g, m, v, { shrink, l2, beta1: b1, beta2: b2, stepSize, sqrtCorrection2, eps })) return;
+  const scalars = { shrink, l2, beta1: b1, beta2: b2, stepSize, sqrtCorrection2, eps };
+  if (backup) {
+    const sum = kernels?.adamGuarded?.(p, g, m, v, scalars, backup) ?? null;
+    if (sum !== null) return sum;
+    backup.set(p);
+  }
+  if (kernels?.adam(p, g, m, v, scalars)) return null;
   for (let i = 0; i < p.length; i++) {
     p[i] *= shrink;
     const d = g[i] + l2 * p[i];
@@ -256,6 +288,7 @@ function adamStep(
     // lr·m̂/(√v̂ + ε) = (lr/(1−β₁ᵗ))·m / (√v/√(1−β₂ᵗ) + ε)
     p[i] -= stepSize * (m[i] / (Math.sqrt(v[i]) / sqrtCorrection2 + eps));
   }
+  return null;
 }
 
 /**
@@ -269,6 +302,27 @@ export function createOptimizer(config: OptimizerConfig, size: number, dtype: DT
   const names = bufferNames(c);
   const buffers: Buffers = Object.fromEntries(names.map((name) => [name, allocate(dtype, size)]));
   let t = 0;
+  const update = (params: FloatArray, grads: FloatArray, lr: number, kernels: OptimizerKernels | undefined, backup: FloatArray | null): number | null => {
+    if (params.length !== size || grads.length !== size) {
+      throw new Error(`optimizer was made for ${size} parameters; got ${params.length} parameters and ${grads.length} gradients`);
+    }
+    if (dtypeOf(params) !== dtype) {
+      throw new Error(`optimizer state is ${dtype} but the parameters are ${dtypeOf(params)}; create the optimizer with the parameters' dtype`);
+    }
+    if (!Number.isFinite(lr) || lr < 0) throw new Error(`learning rate must be a number ≥ 0, got ${lr}`);
+    t++;
+    switch (c.kind) {
+      case "sgd":
+        return sgdStep(c, buffers, params, grads, lr, t, kernels, backup);
+      case "adagrad":
+        return adagradStep(c, buffers, params, grads, lr, backup);
+      case "rmsprop":
+        return rmspropStep(c, buffers, params, grads, lr, backup);
+      case "adam":
+      case "adamw":
+        return adamStep(c, buffers, params, grads, lr, t, kernels, backup);
+    }
+  };
   return {
     config: c,
     size,
@@ -277,25 +331,13 @@ export function createOptimizer(config: OptimizerConfig, size: number, dtype: DT
       return t;
     },
     step(params, grads, lr = c.lr, kernels) {
-      if (params.length !== size || grads.length !== size) {
-        throw new Error(`optimizer was made for ${size} parameters; got ${params.length} parameters and ${grads.length} gradients`);
+      update(params, grads, lr, kernels, null);
+    },
+    guardedStep(params, grads, backup, lr = c.lr, kernels) {
+      if (backup.length !== size || dtypeOf(backup) !== dtype) {
+        throw new Error(`the backup must be a ${dtype} buffer of ${size} elements, got ${dtypeOf(backup)} × ${backup.length}`);
       }
-      if (dtypeOf(params) !== dtype) {
-        throw new Error(`optimizer state is ${dtype} but the parameters are ${dtypeOf(params)}; create the optimizer with the parameters' dtype`);
-      }
-      if (!Number.isFinite(lr) || lr < 0) throw new Error(`learning rate must be a number ≥ 0, got ${lr}`);
-      t++;
-      switch (c.kind) {
-        case "sgd":
-          return sgdStep(c, buffers, params, grads, lr, t, kernels);
-        case "adagrad":
-          return adagradStep(c, buffers, params, grads, lr);
-        case "rmsprop":
-          return rmspropStep(c, buffers, params, grads, lr);
-        case "adam":
-        case "adamw":
-          return adamStep(c, buffers, params, grads, lr, t, kernels);
-      }
+      return update(params, grads, lr, kernels, backup) ?? sumSquares(params, kernels);
     },
     exportState() {
       return { kind: c.kind, t, buffers: Object.fromEntries(names.map((name) => [name, Array.from(buffers[name])])) };

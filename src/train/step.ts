@@ -96,9 +96,7 @@ export function trainStep(ctx: StepContext, chunk: Chunk, state: RecurrentState 
   if (ctx.clipValue !== undefined) clipGradValue(grads.data, ctx.clipValue);
   const params = model.params.data;
   const backup = (ctx.backup ??= allocate(model.params.dtype, params.length));
-  backup.set(params);
-  ctx.optimizer.step(params, grads.data, lr, kernels);
-  const size = globalNorm(params, kernels);
+  const size = Math.sqrt(ctx.optimizer.guardedStep(params, grads.data, backup, lr, kernels));
   if (!Number.isFinite(size)) {
     params.set(backup);
     throw new DivergedError(`the parameters became ${size} after the update (they are restored to their values before it); lower the learning rate`, "parameters", size);

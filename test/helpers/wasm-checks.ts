@@ -11,7 +11,7 @@ import type { Backend } from "../../src/backend/backend.js";
 import { gemm } from "../../src/backend/js/gemm.js";
 import { jsBackend } from "../../src/backend/js/index.js";
 import { createWasmBackend } from "../../src/backend/wasm/backend.js";
-import { Kernels, wasmBytes, webAssemblyApi } from "../../src/backend/wasm/kernels.js";
+import { Kernels, webAssemblyApi } from "../../src/backend/wasm/kernels.js";
 import { createCell, parseCell, type CellParams } from "../../src/cells/index.js";
 import { unrollBackward, unrollForward } from "../../src/sequence/unroll.js";
 import { Rng } from "../../src/tensor/random.js";
@@ -28,10 +28,10 @@ function worst(got: ArrayLike<number>, want: ArrayLike<number>): number {
   return w;
 }
 
-/** A single-threaded wasm backend on its own instance of the module given in base64. */
-export function wasmBackendOf(base64: string): Backend {
+/** A single-threaded wasm backend on its own instance of the module given (`moduleBytes(relaxed)`). */
+export function wasmBackendOf(bytes: Uint8Array): Backend {
   let k: Kernels | null = null;
-  return createWasmBackend(() => (k ??= new Kernels(new (webAssemblyApi()!.Module)(wasmBytes(base64)))));
+  return createWasmBackend(() => (k ??= new Kernels(new (webAssemblyApi()!.Module)(bytes))));
 }
 
 /** The float32 GEMM of `backend` against the reference loops. */

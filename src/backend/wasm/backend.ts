@@ -18,7 +18,7 @@
  * same kernels in the same order as `unroll` runs them through `gemm`. So XP and dXP, the largest
  * buffers of a step, never cross between JS arrays and linear memory.
  */
-import { checkTokenIds, countTargets, type Backend, type FusedBackward, type FusedForward, type FusedRecurrence, type Int8Rows, type OptimizerKernels, type ProjectionGrad, type ProjectionInput } from "../backend.js";
+import { checkTokenIds, countTargets, type AdamScalars, type Backend, type FusedBackward, type FusedForward, type FusedRecurrence, type Int8Rows, type OptimizerKernels, type ProjectionGrad, type ProjectionInput, type SgdScalars } from "../backend.js";
 import type { CellConfig } from "../cell-types.js";
 import type { DType, FloatArray } from "../../tensor/dtype.js";
 import { gemmBlocked } from "../js/gemm-blocked.js";
@@ -169,34 +169,50 @@ function createCrossEntropy(kernels: () => Kernels): NonNullable<Backend["crossE
  */
 function createOptimizerKernels(kernels: () => Kernels): OptimizerKernels {
   const all32 = (...xs: (FloatArray | null)[]): boolean => xs.every((x) => x === null || x instanceof Float32Array);
+  /*
+   * The updated p comes back out of wasm memory last: with a backup, p (still as it was) is copied
+   * there first and Σ p² is summed where the update left it. Returns null for inputs not handled,
+   * else the sum (0 without a backup).
+   */
+  const finish = (w: Kernels, op: number, p: FloatArray, backup: FloatArray | null): number => {
+    let sum = 0;
+    if (backup) {
+      backup.set(p);
+      sum = w.k.sumSquares(p.length, op);
+    }
+    w.get(op, f32(p), p.length);
+    return sum;
+  };
+  const adam = (p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, s: AdamScalars, backup: FloatArray | null): number | null => {
+    if (!all32(p, g, m, v, backup)) return null;
+    const w = kernels();
+    const n = p.length;
+    w.reset();
+    const [op, og, om, ov] = [w.alloc(n), w.alloc(n), w.alloc(n), w.alloc(n)];
+    w.ready();
+    putAll(w, [[op, f32(p)], [og, f32(g)], [om, f32(m)], [ov, f32(v)]]);
+    w.k.adam(n, op, og, om, ov, s.shrink, s.l2, s.beta1, s.beta2, s.stepSize, s.sqrtCorrection2, s.eps);
+    w.get(om, f32(m), n);
+    w.get(ov, f32(v), n);
+    return finish(w, op, p, backup);
+  };
+  const sgd = (p: FloatArray, g: FloatArray, b: FloatArray | null, s: SgdScalars, backup: FloatArray | null): number | null => {
+    if (!all32(p, g, b, backup)) return null;
+    const w = kernels();
+    const n = p.length;
+    w.reset();
+    const [op, og, ob] = [w.alloc(n), w.alloc(n), b ? w.alloc(n) : 0];
+    w.ready();
+    putAll(w, [[op, f32(p)], [og, f32(g)], [ob, b ? f32(b) : undefined]]);
+    w.k.sgd(n, op, og, ob, s.lr, s.weightDecay, s.momentum, +s.nesterov, +s.firstStep);
+    if (b) w.get(ob, f32(b), n);
+    return finish(w, op, p, backup);
+  };
   return {
-    adam(p, g, m, v, s) {
-      if (!all32(p, g, m, v)) return false;
-      const w = kernels();
-      const n = p.length;
-      w.reset();
-      const [op, og, om, ov] = [w.alloc(n), w.alloc(n), w.alloc(n), w.alloc(n)];
-      w.ready();
-      putAll(w, [[op, f32(p)], [og, f32(g)], [om, f32(m)], [ov, f32(v)]]);
-      w.k.adam(n, op, og, om, ov, s.shrink, s.l2, s.beta1, s.beta2, s.stepSize, s.sqrtCorrection2, s.eps);
-      w.get(op, f32(p), n);
-      w.get(om, f32(m), n);
-      w.get(ov, f32(v), n);
-      return true;
-    },
-    sgd(p, g, b, s) {
-      if (!all32(p, g, b)) return false;
-      const w = kernels();
-      const n = p.length;
-      w.reset();
-      const [op, og, ob] = [w.alloc(n), w.alloc(n), b ? w.alloc(n) : 0];
-      w.ready();
-      putAll(w, [[op, f32(p)], [og, f32(g)], [ob, b ? f32(b) : undefined]]);
-      w.k.sgd(n, op, og, ob, s.lr, s.weightDecay, s.momentum, +s.nesterov, +s.firstStep);
-      w.get(op, f32(p), n);
-      if (b) w.get(ob, f32(b), n);
-      return true;
-    },
+    adam: (p, g, m, v, s) => adam(p, g, m, v, s, null) !== null,
+    sgd: (p, g, b, s) => sgd(p, g, b, s, null) !== null,
+    adamGuarded: (p, g, m, v, s, backup) => adam(p, g, m, v, s, backup),
+    sgdGuarded: (p, g, b, s, backup) => sgd(p, g, b, s, backup),
     sumSquares(x) {
       if (!all32(x)) return null;
       const w = kernels();

@@ -28,7 +28,7 @@
  */
 import type { Backend } from "../backend.js";
 import { createWasmBackend } from "./backend.js";
-import { Kernels, moduleBase64, relaxedSimdSupported, threadedModuleBase64, wasmBytes, webAssemblyApi } from "./kernels.js";
+import { Kernels, moduleBytes, relaxedSimdSupported, threadedModuleBytes, webAssemblyApi } from "./kernels.js";
 
 let kernels: Kernels | null = null;
 let syncFailure: string | null = null;
@@ -39,7 +39,7 @@ function instance(): Kernels {
   const api = webAssemblyApi();
   if (!api) throw new Error("the wasm backend needs WebAssembly; choose the js backend instead");
   try {
-    kernels = new Kernels(new api.Module(wasmBytes(moduleBase64())));
+    kernels = new Kernels(new api.Module(moduleBytes()));
   } catch (e) {
     throw new Error(
       `the wasm backend could not compile synchronously (${(e as Error).message}); ` +
@@ -61,7 +61,7 @@ export async function initWasmBackend(): Promise<Backend> {
   if (!kernels) {
     const api = webAssemblyApi();
     if (!api) throw new Error("this JavaScript engine has no WebAssembly; use the js backend");
-    const module = await api.compile(wasmBytes(moduleBase64()));
+    const module = await api.compile(moduleBytes());
     kernels ??= new Kernels(module);
   }
   return wasmBackend;
@@ -149,7 +149,7 @@ export async function enableWasmThreads(host: WasmWorkerHost): Promise<Backend> 
   const api = webAssemblyApi();
   if (!api) throw new Error("this JavaScript engine has no WebAssembly; use the js backend");
   // the same kind of module as the single-threaded instance, if there is one: 2 threads = 1, bit for bit
-  const module = await api.compile(wasmBytes(await threadedModuleBase64(kernels?.relaxed)));
+  const module = await api.compile(await threadedModuleBytes(kernels?.relaxed));
   const memory = new api.Memory({ initial: 16, maximum: 16384, shared: true });
   const k = new Kernels(module, memory);
   const ctrl = k.reserve(64);

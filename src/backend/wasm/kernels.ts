@@ -6,7 +6,8 @@
  * coarse kernel and copies the results out. The memory only grows, to the largest call seen; no
  * call allocates per step. Browser-safe: no Node APIs, and no DOM or WebAssembly typings needed.
  */
-import { WASM_BASE64, WASM_RELAXED_BASE64 } from "./module.generated.js";
+import { inflateSync } from "fflate";
+import { WASM_MODULE_SIZES, WASM_MODULES } from "./module.generated.js";
 
 /** The exports of the module (bools are passed as 0/1; pointers are byte offsets). */
 export interface KernelExports {
@@ -49,14 +50,30 @@ export function webAssemblyApi(): WebAssemblyApi | null {
   return (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly ?? null;
 }
 
-/** A module's bytes, decoded from the generated base64 (default: the single-threaded module). */
-export function wasmBytes(base64 = WASM_BASE64): Uint8Array {
+/**
+ * The two modules of a generated file (scripts/build-wasm.mjs): base64 of the SIMD128 and the
+ * relaxed-SIMD module one after the other, deflated; returns [SIMD128, relaxed].
+ */
+function unpack(packed: string, sizes: readonly [number, number]): [Uint8Array, Uint8Array] {
   const atob = (globalThis as { atob?: (s: string) => string }).atob;
   if (!atob) throw new Error("the wasm backend needs atob (Node ≥ 16 or a browser)");
-  const s = atob(base64);
-  const bytes = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
-  return bytes;
+  const s = atob(packed);
+  const deflated = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) deflated[i] = s.charCodeAt(i);
+  const both = inflateSync(deflated, { out: new Uint8Array(sizes[0] + sizes[1]) });
+  if (both.length !== sizes[0] + sizes[1]) throw new Error("the wasm modules in the package are damaged; reinstall unroll");
+  return [both.subarray(0, sizes[0]), both.subarray(sizes[0])];
+}
+
+let single: [Uint8Array, Uint8Array] | null = null;
+
+/**
+ * The single-threaded module's bytes: with relaxed SIMD (a fused multiply-add in the GEMM
+ * kernel: about 1.25× on T1 here) wherever the engine has it.
+ */
+export function moduleBytes(relaxed = relaxedSimdSupported()): Uint8Array {
+  single ??= unpack(WASM_MODULES, WASM_MODULE_SIZES);
+  return single[relaxed ? 1 : 0];
 }
 
 /**
@@ -77,20 +94,12 @@ export function relaxedSimdSupported(): boolean {
 }
 
 /**
- * The single-threaded module to instantiate, base64: with relaxed SIMD (a fused multiply-add in
- * the GEMM kernel: about 1.25× on T1 here) wherever the engine has it.
- */
-export function moduleBase64(relaxed = relaxedSimdSupported()): string {
-  return relaxed ? WASM_RELAXED_BASE64 : WASM_BASE64;
-}
-
-/**
- * The threaded module, base64, loaded on demand: its file is imported only here, so an app that
+ * The threaded module's bytes, loaded on demand: its file is imported only here, so an app that
  * never starts threads does not carry it (a bundler leaves it out or puts it in its own chunk).
  */
-export async function threadedModuleBase64(relaxed = relaxedSimdSupported()): Promise<string> {
+export async function threadedModuleBytes(relaxed = relaxedSimdSupported()): Promise<Uint8Array> {
   const m = await import("./module-threads.generated.js");
-  return relaxed ? m.WASM_THREADS_RELAXED_BASE64 : m.WASM_THREADS_BASE64;
+  return unpack(m.WASM_THREADS_MODULES, m.WASM_THREADS_MODULE_SIZES)[relaxed ? 1 : 0];
 }
 
 const PAGE = 65536;
