@@ -160,10 +160,10 @@ static int get_typed(napi_env env, napi_value v, napi_typedarray_type want, cons
 
 static napi_value Gemm(napi_env env, napi_callback_info info)
 {
-  size_t argc = 9;
-  napi_value argv[9];
+  size_t argc = 10;
+  napi_value argv[10];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 9) return throw_type(env, "gemm(transA, transB, M, N, K, A, B, C, accumulate) takes 9 arguments");
+  if (argc < 9) return throw_type(env, "gemm(transA, transB, M, N, K, A, B, C, accumulate[, bias]) takes 9 or 10 arguments");
 
   int transA, transB, M, N, K, accumulate;
   float_view A, B, C;
@@ -183,9 +183,24 @@ static napi_value Gemm(napi_env env, napi_callback_info info)
   if (overlaps(C.data, nC * size, A.data, nA * size) || overlaps(C.data, nC * size, B.data, nB * size))
     return throw_range(env, "gemm: C must not overlap A or B");
 
+  /* bias: a Float32Array of ≥ N (C = bias + op(A)·op(B) per row), only without accumulate; float32 only */
+  const float *bias = NULL;
+  napi_valuetype bt = napi_undefined;
+  if (argc > 9) CHECK_NAPI(env, napi_typeof(env, argv[9], &bt));
+  if (bt != napi_undefined && bt != napi_null) {
+    float_view bv;
+    if (!get_view(env, argv[9], "bias", &bv)) return NULL;
+    if (bv.type != napi_float32_array || C.type != napi_float32_array)
+      return throw_type(env, "gemm: a bias needs float32 C and bias");
+    if (accumulate) return throw_range(env, "gemm: a bias is added only when not accumulating");
+    if ((uint64_t)N > bv.length) return too_short(env, "bias", "N", (uint64_t)N, bv.length), NULL;
+    if (overlaps(C.data, nC * size, bv.data, (uint64_t)N * size)) return throw_range(env, "gemm: C must not overlap the bias");
+    bias = (const float *)bv.data;
+  }
+
   if (C.type == napi_float32_array) {
-    if (unroll_sgemm_parallel(transA, transB, M, N, K, (const float *)A.data, transA ? M : K, (const float *)B.data,
-                              transB ? K : N, (float *)C.data, N, accumulate) != 0) {
+    if (unroll_sgemm_parallel_bias(transA, transB, M, N, K, (const float *)A.data, transA ? M : K,
+                                   (const float *)B.data, transB ? K : N, (float *)C.data, N, accumulate, bias) != 0) {
       napi_throw_error(env, "ERR_MEMORY_ALLOCATION_FAILED", "gemm: out of memory for the packing scratch");
       return NULL;
     }

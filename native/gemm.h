@@ -40,6 +40,13 @@ int unroll_sgemm(int transA, int transB, int M, int N, int K, const float *A, co
 int unroll_sgemm_ld(int transA, int transB, int M, int N, int K, const float *A, ptrdiff_t lda, const float *B,
                     ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate);
 
+/*
+ * unroll_sgemm_ld with a bias (N floats, or NULL) when not accumulating: C = bias + op(A)·op(B) per
+ * row, the bits of filling C with the bias and then accumulating, without the pass that fills it.
+ */
+int unroll_sgemm_bias(int transA, int transB, int M, int N, int K, const float *A, ptrdiff_t lda, const float *B,
+                      ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate, const float *bias);
+
 /* Measured float32 FMA peak of one core in GFLOP/s with the current ISA's registers (best of runs over `seconds`). */
 double unroll_peak_gflops(double seconds);
 /* Read bandwidth of `threads` threads sharing a buffer of `bytes`, GB/s (peak.c); -1 when it cannot be allocated. */

@@ -295,7 +295,7 @@ void unroll_pool_for_affine(size_t nblocks, unroll_block_fn fn, void *ctx, int d
  */
 typedef struct {
   int transA, transB, M, N, K, accumulate, by_rows, nblocks, tile;
-  const float *A, *B;
+  const float *A, *B, *bias;
   float *C;
   ptrdiff_t lda, ldb, ldc;
   volatile int failed;
@@ -310,14 +310,14 @@ static void gemm_block(void *ctx, size_t block)
     unroll_partition_tiles(j->M, j->nblocks, blk, j->tile, &lo, &hi);
     if (lo >= hi) return;
     const float *A = j->transA ? j->A + lo : j->A + lo * j->lda;
-    rc = unroll_sgemm_ld(j->transA, j->transB, hi - lo, j->N, j->K, A, j->lda, j->B, j->ldb, j->C + lo * j->ldc,
-                         j->ldc, j->accumulate);
+    rc = unroll_sgemm_bias(j->transA, j->transB, hi - lo, j->N, j->K, A, j->lda, j->B, j->ldb, j->C + lo * j->ldc,
+                           j->ldc, j->accumulate, j->bias);
   } else {
     unroll_partition_tiles(j->N, j->nblocks, blk, j->tile, &lo, &hi);
     if (lo >= hi) return;
     const float *B = j->transB ? j->B + lo * j->ldb : j->B + lo;
-    rc = unroll_sgemm_ld(j->transA, j->transB, j->M, hi - lo, j->K, j->A, j->lda, B, j->ldb, j->C + lo, j->ldc,
-                         j->accumulate);
+    rc = unroll_sgemm_bias(j->transA, j->transB, j->M, hi - lo, j->K, j->A, j->lda, B, j->ldb, j->C + lo, j->ldc,
+                           j->accumulate, j->bias ? j->bias + lo : NULL);
   }
   if (rc != 0) j->failed = 1;
 }
@@ -325,13 +325,20 @@ static void gemm_block(void *ctx, size_t block)
 int unroll_sgemm_parallel(int transA, int transB, int M, int N, int K, const float *A, ptrdiff_t lda,
                           const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
 {
+  return unroll_sgemm_parallel_bias(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, accumulate, NULL);
+}
+
+int unroll_sgemm_parallel_bias(int transA, int transB, int M, int N, int K, const float *A, ptrdiff_t lda,
+                               const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate,
+                               const float *bias)
+{
   const int nth = unroll_pool_threads();
   /* Below about 1 MFLOP per thread the wake-up and the duplicated packing cost more than they save;
    * but a matrix-vector product (M ≤ 2: batch-1 sampling's input projection) is bound by reading B,
    * and splitting B's columns lets each core stream (and cache) its own part from 1 MiB up. */
   const int matvec = M <= 2 && (double)N * K >= 262144.0;
   if (nth <= 1 || ((double)M * N * K < 1.0e6 * nth && !matvec) || (M < 96 && N < 96))
-    return unroll_sgemm_ld(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+    return unroll_sgemm_bias(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, accumulate, bias);
   /* Every block packs the whole of the operand it does not split: split the larger extent, so the
    * smaller operand is the one packed again (W1's logits, 400 × 10000 · 10000 × 200ᵀ: splitting the
    * rows packed the 8 MB weight once per block). Blocks beyond one per thread (for balance) must
@@ -348,7 +355,7 @@ int unroll_sgemm_parallel(int transA, int transB, int M, int N, int K, const flo
   if (nblocks > (extent + 47) / 48) nblocks = (extent + 47) / 48;
   int mr, nr;
   unroll_sgemm_tile(&mr, &nr);
-  gemm_job j = {transA, transB, M, N, K, accumulate, by_rows, nblocks, by_rows ? mr : nr, A, B, C, lda, ldb, ldc, 0};
+  gemm_job j = {transA, transB, M, N, K, accumulate, by_rows, nblocks, by_rows ? mr : nr, A, B, bias, C, lda, ldb, ldc, 0};
   unroll_pool_for((size_t)nblocks, gemm_block, &j);
   return j.failed ? -1 : 0;
 }

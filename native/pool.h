@@ -62,4 +62,9 @@ void unroll_partition_tiles(int total, int n, int t, int tile, int *lo, int *hi)
 int unroll_sgemm_parallel(int transA, int transB, int M, int N, int K, const float *A, ptrdiff_t lda,
                           const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate);
 
+/* unroll_sgemm_parallel with unroll_sgemm_bias's bias (N floats, or NULL; only without accumulate). */
+int unroll_sgemm_parallel_bias(int transA, int transB, int M, int N, int K, const float *A, ptrdiff_t lda,
+                               const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate,
+                               const float *bias);
+
 #endif

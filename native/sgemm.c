@@ -51,7 +51,7 @@
  * Microkernels
  */
 typedef void (*sgemm_kernel_fn)(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int beta, int mr,
-                                int nr);
+                                int nr, const float *bias);
 
 #if UNROLL_GNU_VECTORS
 typedef float v4sf __attribute__((vector_size(16)));
@@ -77,14 +77,15 @@ typedef float v4sf __attribute__((vector_size(16)));
 #define PORTABLE_MR 4
 #define PORTABLE_NR 8
 static void kernel_portable_4x8(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int beta, int mr,
-                                int nr)
+                                int nr, const float *bias)
 {
   float acc[PORTABLE_MR][PORTABLE_NR] = {{0}};
   for (int k = 0; k < kc; k++, a += PORTABLE_MR, b += PORTABLE_NR)
     for (int i = 0; i < PORTABLE_MR; i++)
       for (int j = 0; j < PORTABLE_NR; j++) acc[i][j] += a[i] * b[j];
   for (int i = 0; i < mr; i++)
-    for (int j = 0; j < nr; j++) c[i * ldc + j] = (beta ? c[i * ldc + j] : 0.0f) + acc[i][j];
+    for (int j = 0; j < nr; j++)
+      c[i * ldc + j] = beta ? c[i * ldc + j] + acc[i][j] : bias ? acc[i][j] + bias[j] : acc[i][j];
 }
 
 static void gemv_axpy_portable(int N, int K, const float *a, const float *B, ptrdiff_t ldb, float *c, int beta)
@@ -378,16 +379,36 @@ static int round_up(int x, int m) { return (x + m - 1) / m * m; }
 /* ---------------------------------------------------------------------------------------------
  * The driver
  */
-/* C (M×N, row stride ldc) (+)= op(A)·op(B); A's rows (as stored) have stride lda, B's ldb. */
-static int sgemm_blocked_ld(const sgemm_impl *im, int transA, int transB, int M, int N, int K, const float *A,
-                            ptrdiff_t lda, const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
+/* Each row of C (M × N, row stride ldc) ← bias (N). */
+static void fill_bias(int M, int N, const float *bias, float *C, ptrdiff_t ldc)
+{
+  for (int i = 0; i < M; i++) memcpy(C + i * ldc, bias, (size_t)N * sizeof(float));
+}
+
+/*
+ * C (M×N, row stride ldc) (+)= op(A)·op(B); A's rows (as stored) have stride lda, B's ldb. With a
+ * bias (N floats; only without accumulate), C = bias + op(A)·op(B), the bits of filling C with the
+ * bias and accumulating, in one pass.
+ */
+static int sgemm_blocked_bias(const sgemm_impl *im, int transA, int transB, int M, int N, int K, const float *A,
+                              ptrdiff_t lda, const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate,
+                              const float *bias)
 {
   const int MR = im->mr, NR = im->nr;
   if (M <= 0 || N <= 0) return 0;
+  if (accumulate) bias = NULL;
   if (K <= 0) {
-    if (!accumulate)
+    if (bias)
+      fill_bias(M, N, bias, C, ldc);
+    else if (!accumulate)
       for (int i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
     return 0;
+  }
+  /* The vector paths below have no bias: fill, then accumulate (the same bits). */
+  if (bias && (M == 1 || N == 1)) {
+    fill_bias(M, N, bias, C, ldc);
+    bias = NULL;
+    accumulate = 1;
   }
 
   /* A row vector times a matrix (or, transposed, a matrix times a column vector): no packing. */
@@ -442,13 +463,19 @@ static int sgemm_blocked_ld(const sgemm_impl *im, int transA, int transB, int M,
           for (int ir = 0; ir < mc; ir += MR) {
             const int mr = min_int(mc - ir, MR);
             im->kernel(kc, ap + (size_t)ir * kc, bp + (size_t)jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, beta,
-                       mr, nr);
+                       mr, nr, bias ? bias + jc + jr : NULL);
           }
         }
       }
     }
   }
   return 0;
+}
+
+static int sgemm_blocked_ld(const sgemm_impl *im, int transA, int transB, int M, int N, int K, const float *A,
+                            ptrdiff_t lda, const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
+{
+  return sgemm_blocked_bias(im, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, accumulate, NULL);
 }
 
 static int sgemm_blocked(const sgemm_impl *im, int transA, int transB, int M, int N, int K, const float *A,
@@ -475,4 +502,11 @@ int unroll_sgemm_ld(int transA, int transB, int M, int N, int K, const float *A,
 {
   return sgemm_blocked_ld(impl_for(unroll_current_isa()), transA, transB, M, N, K, A, lda, B, ldb, C, ldc,
                           accumulate);
+}
+
+int unroll_sgemm_bias(int transA, int transB, int M, int N, int K, const float *A, ptrdiff_t lda, const float *B,
+                      ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate, const float *bias)
+{
+  return sgemm_blocked_bias(impl_for(unroll_current_isa()), transA, transB, M, N, K, A, lda, B, ldb, C, ldc,
+                            accumulate, bias);
 }

@@ -128,7 +128,7 @@ function nativeSuite(addon: NonNullable<typeof nativeAddon>): void {
     expect(() => g(false, false, 2, 3, 1, [1, 2], f, new Float32Array(6), false)).toThrow(TypeError);
     expect(() => g(false, false, 2, 3, 1, new Int32Array(2), f, new Float32Array(6), false)).toThrow(TypeError);
     expect(() => g(false, false, 2, 3, 1, d, f, new Float32Array(6), false)).toThrow(/share one element type/);
-    expect(() => g(false, false, 2, 3)).toThrow(/9 arguments/);
+    expect(() => g(false, false, 2, 3)).toThrow(/takes 9 or 10 arguments/);
     expect(() => g(false, false, -1, 3, 1, f, f.slice(), new Float32Array(6), false)).toThrow(RangeError);
     expect(() => g(false, false, 1.5, 3, 1, f, f.slice(), new Float32Array(6), false)).toThrow(RangeError);
     expect(() => g(false, false, 2, 3, 4, f, f.slice(), new Float32Array(6), false)).toThrow(/A holds 6 elements/);
@@ -180,6 +180,50 @@ function nativeSuite(addon: NonNullable<typeof nativeAddon>): void {
     expect(() => addon.setThreads(0)).toThrow(RangeError);
     expect(() => addon.setThreads(65)).toThrow(RangeError);
     expect(() => (addon.setThreads as (n: unknown) => number)("2")).toThrow(TypeError);
+  });
+
+  it("a GEMM with a bias equals filling C with the bias and accumulating, bit for bit, for every ISA and thread count", () => {
+    const before = addon.threads();
+    const rng = Rng.seeded(17);
+    const cases = [
+      ...SHAPES.filter(([M, N]) => M > 0 && N > 0).map(([M, N, K]) => [false, true, M, N, K] as const),
+      [false, true, 400, 2100, 40], // W1's logits' shape, smaller: column blocks past NC, split by columns
+      [false, true, 300, 90, 520], // K blocks past KC, split by rows
+      [true, false, 37, 45, 300],
+      [false, false, 1, 77, 60], // a row vector: the vector path
+      [true, true, 70, 1, 33], // a column
+    ] as const;
+    try {
+      for (const isa of isas) {
+        expect(addon.setIsa(isa)).toBe(true);
+        for (const [tA, tB, M, N, K] of cases) {
+          const A = Float32Array.from({ length: M * K }, () => rng.range(-1, 1));
+          const B = Float32Array.from({ length: K * N }, () => rng.range(-1, 1));
+          const bias = Float32Array.from({ length: N }, () => rng.range(-2, 2));
+          const want = new Float32Array(M * N + 3).fill(7);
+          for (let i = 0; i < M; i++) want.set(bias, i * N);
+          addon.setThreads(1);
+          addon.gemm(tA, tB, M, N, K, A, B, want, true);
+          for (const n of [1, 2, 3]) {
+            addon.setThreads(n);
+            const got = new Float32Array(M * N + 3).fill(Number.NaN);
+            got.fill(7, M * N);
+            addon.gemm(tA, tB, M, N, K, A, B, got, false, bias);
+            expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer)), `${isa}, ${n} threads, ${JSON.stringify([tA, tB, M, N, K])}`).toBe(true);
+          }
+        }
+      }
+    } finally {
+      addon.setIsa(best);
+      addon.setThreads(before);
+    }
+    const f = (n: number) => new Float32Array(n);
+    expect(() => addon.gemm(false, false, 2, 3, 4, f(8), f(12), f(6), true, f(3))).toThrow(/a bias is added only when not accumulating/);
+    expect(() => addon.gemm(false, false, 2, 3, 4, f(8), f(12), f(6), false, f(2))).toThrow(RangeError);
+    expect(() => addon.gemm(false, false, 2, 3, 4, new Float64Array(8), new Float64Array(12), new Float64Array(6), false, f(3))).toThrow(/a bias needs float32/);
+    const shared = f(9);
+    expect(() => addon.gemm(false, false, 2, 3, 4, f(8), f(12), shared.subarray(0, 6), false, shared.subarray(5, 8))).toThrow(/C must not overlap the bias/);
+    expect(() => (addon.gemm as (...a: unknown[]) => void)(false, false, 2, 3, 4, f(8), f(12), f(6), false, [1, 2, 3])).toThrow(TypeError);
   });
 
   it("threads: the pool resizes, and a large GEMM on 2 threads equals 1 thread bit for bit", () => {

@@ -66,6 +66,13 @@ export interface Backend {
    */
   readonly fill?: (x: FloatArray, row: FloatArray | null) => boolean;
 
+  /**
+   * C (M × N) = op(A)·op(B) + bias (N, added to every row), in one pass, when the backend has it:
+   * the bits of `fill` with the bias and then `gemm` accumulating, without the pass that fills.
+   * Returns false, doing nothing, for inputs it does not handle; `affine` (below) then does that.
+   */
+  readonly gemmBias?: (transA: boolean, transB: boolean, M: number, N: number, K: number, A: FloatArray, B: FloatArray, bias: FloatArray, C: FloatArray) => boolean;
+
   /** Optimizer updates and gradient-norm kernels, when the backend has them. */
   readonly optimizerKernels?: OptimizerKernels;
 
@@ -248,6 +255,13 @@ export function checkTokenIds(ids: Int32Array, n: number, V: number): void {
 }
 
 /** x ← copies of `row` (x.length a multiple of row.length), or zeros when `row` is null; through `backend.fill` when it has one. */
+/** C (M × N) = op(A)·op(B) + bias per row: the backend's `gemmBias`, or its `fill` then `gemm`. */
+export function affine(backend: Backend, transA: boolean, transB: boolean, M: number, N: number, K: number, A: FloatArray, B: FloatArray, bias: FloatArray, C: FloatArray): void {
+  if (backend.gemmBias?.(transA, transB, M, N, K, A, B, bias, C)) return;
+  fillRows(backend, C.subarray(0, M * N), bias);
+  backend.gemm(transA, transB, M, N, K, A, B, C, true);
+}
+
 export function fillRows(backend: Backend, x: FloatArray, row: FloatArray | null): void {
   if (backend.fill?.(x, row)) return;
   if (!row) {

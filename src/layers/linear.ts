@@ -2,7 +2,7 @@
  * Affine layer y = x Wᵀ + b, W stored (O, I) as in PyTorch's `nn.Linear`.
  * Backward: dW += dyᵀ x,  db += Σ_n dy,  dx (+)= dy W.
  */
-import { fillRows, type Backend } from "../backend/backend.js";
+import { affine, type Backend } from "../backend/backend.js";
 import { addColumnSumsGemm } from "../cells/cell.js";
 import type { FloatArray } from "../tensor/dtype.js";
 
@@ -10,8 +10,7 @@ import type { FloatArray } from "../tensor/dtype.js";
 
 /** y (N, O) = x (N, I) W (O, I)ᵀ + b (O). */
 export function linearForward(backend: Backend, W: FloatArray, b: FloatArray, x: FloatArray, N: number, I: number, O: number, y: FloatArray): void {
-  fillRows(backend, y.subarray(0, N * O), b);
-  backend.gemm(false, true, N, O, I, x, W, y, true);
+  affine(backend, false, true, N, O, I, x, W, b, y);
 }
 
 /** Adds dW, db; writes dx (N, I) when given (accumulating if `accumulateDx`). */

@@ -30,8 +30,11 @@ export type NativeIsa = "avx512" | "avx2" | "portable";
 
 /** What the addon exports. */
 export interface NativeAddon {
-  /** `Backend.gemm`; throws TypeError/RangeError on bad arguments instead of touching memory. */
-  readonly gemm: Backend["gemm"];
+  /**
+   * `Backend.gemm`; throws TypeError/RangeError on bad arguments instead of touching memory. With a
+   * `bias` (float32, ≥ N, only without accumulate): C = bias + op(A)·op(B) per row (`gemmBias`).
+   */
+  readonly gemm: (transA: boolean, transB: boolean, M: number, N: number, K: number, A: FloatArray, B: FloatArray, C: FloatArray, accumulate: boolean, bias?: Float32Array) => void;
   /** The float32 kernel in use: the best this CPU supports unless `setIsa` chose another. */
   isa(): NativeIsa;
   /** Uses another float32 kernel (tests, benchmarks); false, changing nothing, where the CPU can't run it. */
@@ -226,6 +229,11 @@ export const nativeBackend: Backend | null = nativeAddon && {
   fill: (x, row) => {
     if (!(x instanceof Float32Array) || (row !== null && !(row instanceof Float32Array))) return false;
     nativeAddon.fill(x, row);
+    return true;
+  },
+  gemmBias: (transA, transB, M, N, K, A, B, bias, C) => {
+    if (!(C instanceof Float32Array && bias instanceof Float32Array)) return false;
+    nativeAddon.gemm(transA, transB, M, N, K, A, B, C, false, bias);
     return true;
   },
   ...(process.env.UNROLL_NO_NATIVE_OPTIM === "1" ? {} : { optimizerKernels: nativeOptimizerKernels(nativeAddon) }),

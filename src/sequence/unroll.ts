@@ -22,7 +22,7 @@
  * which costs V rows instead of T·B in each of the three large GEMMs (a char LM: V ≈ 100 against
  * T·B ≈ 2000). Only the order of float additions differs from the dense path.
  */
-import { checkTokenIds, fillRows, type Backend, type ProjectionGrad, type ProjectionInput } from "../backend/backend.js";
+import { affine, checkTokenIds, type Backend, type ProjectionGrad, type ProjectionInput } from "../backend/backend.js";
 import { addColumnSumsGemm, type Cell, type CellParams, type Dims } from "../cells/cell.js";
 import { allocate, type DType, type FloatArray } from "../tensor/dtype.js";
 import type { Allocator } from "../tensor/workspace.js";
@@ -59,9 +59,12 @@ export function tokenProjection(backend: Backend, p: CellParams, dtype: DType, G
     throw new Error(`token input: ${table ? `the table has ${table.length} values, not V·I = ${V}·${I}` : `one-hot rows of ${V} do not match the input size ${I}`}`);
   }
   const P = allocate(dtype, V * GH);
-  fillRows(backend, P, p.bih);
-  if (table) backend.gemm(false, true, V, GH, I, table, p.Wih, P, true);
-  else for (let g = 0; g < GH; g++) for (let v = 0; v < V; v++) P[v * GH + g] += p.Wih[g * V + v];
+  if (table) {
+    affine(backend, false, true, V, GH, I, table, p.Wih, p.bih, P);
+  } else {
+    for (let v = 0; v < V; v++) P.set(p.bih, v * GH);
+    for (let g = 0; g < GH; g++) for (let v = 0; v < V; v++) P[v * GH + g] += p.Wih[g * V + v];
+  }
   return P;
 }
 
@@ -131,8 +134,7 @@ export function unrollForward(
     for (let r = 0; r < T * B; r++) xp.set(P.subarray(x.ids[r] * GH, (x.ids[r] + 1) * GH), r * GH);
   } else {
     xp = alloc(dtype, T * B * GH, true);
-    fillRows(backend, xp, p.bih);
-    backend.gemm(false, true, T * B, GH, I, x, p.Wih, xp, true);
+    affine(backend, false, true, T * B, GH, I, x, p.Wih, p.bih, xp);
   }
   const hs = alloc(dtype, (T + 1) * BH, true); // h0, then every step's state
   const cs = alloc(dtype, cell.hasC ? (T + 1) * BH : 0, true);
