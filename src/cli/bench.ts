@@ -28,14 +28,14 @@ export function benchCommand(): Command {
   return new Command("bench")
     .summary("measure training, sampling and scoring throughput (and PyTorch's, when available)")
     .description(
-      "Runs the reference configurations (T1–T5 char-LM training, I1 batch-1 sampling (I1q: int8 weights, I1b: bf16), I2 scoring, W1\n" +
-        "word-LM training; see bench/pytorch/bench_rnn.py) and prints tokens/s, GFLOP/s by the model-FLOP\n" +
-        "formula, and the fraction of this machine's float32 peak (the native addon's measured one-core FMA\n" +
-        "peak in AVX-512, AVX2 or scalar registers, times the threads). Where\n" +
-        "/usr/bin/python3 has torch, PyTorch runs the same configuration in the same session and the\n" +
-        "ratio is printed. Run it alone on the machine (e.g. under flock /tmp/bench.lock). On a machine\n" +
-        "whose speed drifts (a shared VM), --rounds 3 alternates unroll and PyTorch three times per\n" +
-        "configuration and reports the median of each side.",
+      "Runs the reference configurations (T1–T5 char-LM training, I1 batch-1 sampling (I1q: int8\n" +
+        "weights, I1b: bf16), I2 scoring, W1 word-LM training; see bench/pytorch/bench_rnn.py) and prints\n" +
+        "tokens/s, GFLOP/s by the model-FLOP formula, and the fraction of this machine's float32 peak (the\n" +
+        "native addon's measured one-core FMA peak in AVX-512, AVX2 or scalar registers, times the\n" +
+        "threads). Where /usr/bin/python3 has torch, PyTorch runs the same configuration in the same\n" +
+        "session and the ratio is printed. Run it alone on the machine (e.g. under flock\n" +
+        "/tmp/bench.lock). On a machine whose speed drifts (a shared VM), --rounds 3 alternates unroll\n" +
+        "and PyTorch three times per configuration and reports the median of each side.",
     )
     .option("--config <names>", `comma-separated configurations (${BENCH_CONFIGS.map((c) => c.name).join(", ")}); default all`, configList)
     .option("--backend <name>", "compute backend", backendName, "auto")
