@@ -331,8 +331,10 @@ VNNI static void rows_vnni(const uint8_t *packed, const float *scale, int lo, in
       /* Σ q·x / sx = 128·Σ q·hi + Σ q·lo, each Σ (q+128)·digit − 128·Σ digit */
       const __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(hs[b], corr_h)), _mm512_set1_ps(128.0f),
                                        _mm512_cvtepi32_ps(_mm512_sub_epi32(ls[b], corr_l)));
-      __m512 out = _mm512_mul_ps(_mm512_mul_ps(v, sx), _mm512_maskz_loadu_ps(m, scale + r0));
-      if (add) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(m, add + r0));
+      /* (v·sx)·scale, + add as one fused multiply-add: spelled out, as GCC's -ffp-contract=fast
+       * compiles the multiply and add, so that no compiler's contraction choice changes the bits */
+      const __m512 vs = _mm512_mul_ps(v, sx), sc = _mm512_maskz_loadu_ps(m, scale + r0);
+      const __m512 out = add ? _mm512_fmadd_ps(vs, sc, _mm512_maskz_loadu_ps(m, add + r0)) : _mm512_mul_ps(vs, sc);
       _mm512_mask_storeu_ps(y + r0, m, out);
     }
   }
