@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { createOptimizer, type OptimizerConfig, type OptimizerState } from "../src/train/optimizers.js";
+import { getBackend } from "../src/backend/select.js";
+import { parseCell } from "../src/cells/cell.js";
+import { createLanguageModel, type RecurrentState } from "../src/model/language-model.js";
+import { Rng } from "../src/tensor/random.js";
+import { initLanguageModel } from "../src/train/init-model.js";
+import { createOptimizer, type Optimizer, type OptimizerConfig, type OptimizerState } from "../src/train/optimizers.js";
+import { createStepContext, DivergedError, trainStep } from "../src/train/step.js";
 
 const p0 = [1, -2, 0.5];
 /** Gradients of steps 1, 2, 3. */
@@ -248,8 +254,8 @@ describe("optimizer config and call checks", () => {
     expect(() => opt.step(new Float64Array(2), new Float64Array(3))).toThrow(/made for 3 parameters; got 2 parameters and 3 gradients/);
     expect(() => opt.step(new Float32Array(3), new Float32Array(3))).toThrow(/state is float64 but the parameters are float32/);
     expect(() => opt.step(new Float64Array(3), new Float64Array(3), -0.1)).toThrow(/learning rate/);
-    expect(() => opt.guardedStep(new Float64Array(3), new Float64Array(3), new Float64Array(2))).toThrow(/backup must be a float64 buffer of 3 elements, got float64 × 2/);
-    expect(() => opt.guardedStep(new Float64Array(3), new Float64Array(3), new Float32Array(3))).toThrow(/backup must be a float64 buffer/);
+    expect(() => opt.guardedStep!(new Float64Array(3), new Float64Array(3), new Float64Array(2))).toThrow(/backup must be a float64 buffer of 3 elements, got float64 × 2/);
+    expect(() => opt.guardedStep!(new Float64Array(3), new Float64Array(3), new Float32Array(3))).toThrow(/backup must be a float64 buffer/);
     expect(opt.t).toBe(0);
   });
 });
@@ -265,7 +271,7 @@ describe("guarded steps", () => {
       for (let k = 0; k < 3; k++) {
         const before = q.slice();
         plain.step(p, Float64Array.from(gs[k]));
-        const sum = guarded.guardedStep(q, Float64Array.from(gs[k]), backup);
+        const sum = guarded.guardedStep!(q, Float64Array.from(gs[k]), backup);
         expect(Array.from(q)).toEqual(Array.from(p));
         expect(Array.from(backup)).toEqual(Array.from(before));
         expect(sum).toBe(q[0] * q[0] + q[1] * q[1] + q[2] * q[2]);
@@ -274,4 +280,40 @@ describe("guarded steps", () => {
       expect(guarded.exportState()).toEqual(plain.exportState());
     });
   }
+});
+
+describe("an optimizer without guardedStep (the interface before it)", () => {
+  /** `steps` steps of a small LSTM LM on the js backend with `wrap(optimizer)`; the parameters, or the error. */
+  function train(wrap: (o: Optimizer) => Optimizer, lr: number, steps: number): { params: Float32Array; error: unknown } {
+    const rng = Rng.seeded(4);
+    const model = createLanguageModel({ vocabSize: 11, embedSize: 6, cell: parseCell("lstm"), hiddenSize: 8, numLayers: 1, dropout: 0 }, "float32");
+    initLanguageModel(model, rng);
+    const optimizer = wrap(createOptimizer({ kind: "sgd", lr }, model.params.data.length, "float32"));
+    const ctx = createStepContext(getBackend("js"), model, optimizer, rng, { clipNorm: 1e30 });
+    let state: RecurrentState | null = null;
+    let error: unknown = null;
+    try {
+      for (let k = 0; k < steps; k++) {
+        const x = Int32Array.from({ length: 12 }, () => rng.int(11));
+        state = trainStep(ctx, { x, y: x.map((v) => (v + 1) % 11), S: 4, B: 3 }, state).state;
+      }
+    } catch (e) {
+      error = e;
+    }
+    return { params: Float32Array.from(model.params.data), error };
+  }
+  const old = (o: Optimizer): Optimizer => ({ config: o.config, size: o.size, dtype: o.dtype, get t() { return o.t; }, step: o.step.bind(o), exportState: o.exportState.bind(o), importState: o.importState.bind(o) });
+
+  it("trains as one with it, and a diverging update is undone the same way", () => {
+    expect(old(createOptimizer({ kind: "sgd", lr: 1 }, 3, "float32")).guardedStep).toBeUndefined();
+    const a = train((o) => o, 0.5, 3), b = train(old, 0.5, 3);
+    expect(a.error).toBeNull();
+    expect(Buffer.from(b.params.buffer).equals(Buffer.from(a.params.buffer))).toBe(true);
+    const before = train((o) => o, 1e300, 0).params;
+    for (const run of [train((o) => o, 1e300, 1), train(old, 1e300, 1)]) {
+      expect(run.error).toBeInstanceOf(DivergedError);
+      expect((run.error as DivergedError).quantity).toBe("parameters");
+      expect(Array.from(run.params)).toEqual(Array.from(before));
+    }
+  });
 });

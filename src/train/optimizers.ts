@@ -121,9 +121,11 @@ export interface Optimizer {
    * `step`, guarded: copies `params` into `backup` (the same length and dtype) before changing them,
    * and returns Σ params² after the update (float64, as clip.ts's `sumSquares`), so that the caller
    * can check the result and undo it with `params.set(backup)`. Kernels with guarded updates do
-   * the copy, the update and the sum in one pass over the parameters.
+   * the copy, the update and the sum in one pass over the parameters. Optional, so that an
+   * optimizer written against the older interface still trains (`trainStep` then does the three
+   * passes itself).
    */
-  guardedStep(params: FloatArray, grads: FloatArray, backup: FloatArray, lr?: number, kernels?: OptimizerKernels): number;
+  guardedStep?(params: FloatArray, grads: FloatArray, backup: FloatArray, lr?: number, kernels?: OptimizerKernels): number;
   /** A copy of the state (step count and moments). */
   exportState(): OptimizerState;
   /** Replaces the state with a copy of `state`, after checking it fits this optimizer. */

@@ -3,7 +3,7 @@
  * carried state, mean cross-entropy, backward, clip, optimizer update. The returned state is the
  * chunk's final state, to carry into the next chunk (values kept, gradient cut).
  */
-import { fillRows, type Backend } from "../backend/backend.js";
+import { fillRows, type Backend, type OptimizerKernels } from "../backend/backend.js";
 import {
   createGradients,
   languageModelBackward,
@@ -17,7 +17,7 @@ import type { Arena } from "../tensor/arena.js";
 import { allocate, type FloatArray } from "../tensor/dtype.js";
 import type { Rng } from "../tensor/random.js";
 import { Workspace } from "../tensor/workspace.js";
-import { clipGradNorm, clipGradValue, globalNorm } from "./clip.js";
+import { clipGradNorm, clipGradValue, globalNorm, sumSquares } from "./clip.js";
 import type { Optimizer } from "./optimizers.js";
 
 /** What a training step needs besides the data. */
@@ -76,6 +76,14 @@ export interface StepResult {
   readonly state: RecurrentState;
 }
 
+/** The optimizer's guarded step, or, for one without it, a copy, the step and the sum of squares apart. */
+function guardedStep(optimizer: Optimizer, params: FloatArray, grads: FloatArray, backup: FloatArray, lr: number | undefined, kernels: OptimizerKernels | undefined): number {
+  if (optimizer.guardedStep) return optimizer.guardedStep(params, grads, backup, lr, kernels);
+  backup.set(params);
+  optimizer.step(params, grads, lr, kernels);
+  return sumSquares(params, kernels);
+}
+
 /** Trains on one chunk from `state` (null: zeros); `lr` overrides the optimizer's rate. */
 export function trainStep(ctx: StepContext, chunk: Chunk, state: RecurrentState | null, lr?: number): StepResult {
   const { backend, model, grads } = ctx;
@@ -96,7 +104,7 @@ export function trainStep(ctx: StepContext, chunk: Chunk, state: RecurrentState 
   if (ctx.clipValue !== undefined) clipGradValue(grads.data, ctx.clipValue);
   const params = model.params.data;
   const backup = (ctx.backup ??= allocate(model.params.dtype, params.length));
-  const size = Math.sqrt(ctx.optimizer.guardedStep(params, grads.data, backup, lr, kernels));
+  const size = Math.sqrt(guardedStep(ctx.optimizer, params, grads.data, backup, lr, kernels));
   if (!Number.isFinite(size)) {
     params.set(backup);
     throw new DivergedError(`the parameters became ${size} after the update (they are restored to their values before it); lower the learning rate`, "parameters", size);

@@ -61,7 +61,7 @@ export function expectStepsLikeLoop(config: OptimizerConfig, kernels: OptimizerK
       const before = pGuarded.slice();
       js.step(pJs, g, lr);
       withKernels.step(pKernels, g, lr, kernels);
-      const sum = guarded.guardedStep(pGuarded, g, backup, lr, kernels);
+      const sum = guarded.guardedStep!(pGuarded, g, backup, lr, kernels);
       expectSameBits(pKernels, pJs, `${label}, n = ${n}, step ${k + 1}, parameters`);
       expectSameBits(pGuarded, pJs, `${label}, n = ${n}, step ${k + 1}, parameters of a guarded step`);
       expectSameBits(backup, before, `${label}, n = ${n}, step ${k + 1}, the guarded step's backup`);
