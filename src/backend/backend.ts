@@ -254,7 +254,6 @@ export function checkTokenIds(ids: Int32Array, n: number, V: number): void {
   }
 }
 
-/** x ← copies of `row` (x.length a multiple of row.length), or zeros when `row` is null; through `backend.fill` when it has one. */
 /** C (M × N) = op(A)·op(B) + bias per row: the backend's `gemmBias`, or its `fill` then `gemm`. */
 export function affine(backend: Backend, transA: boolean, transB: boolean, M: number, N: number, K: number, A: FloatArray, B: FloatArray, bias: FloatArray, C: FloatArray): void {
   if (backend.gemmBias?.(transA, transB, M, N, K, A, B, bias, C)) return;
@@ -262,6 +261,7 @@ export function affine(backend: Backend, transA: boolean, transB: boolean, M: nu
   backend.gemm(transA, transB, M, N, K, A, B, C, true);
 }
 
+/** x ← copies of `row` (x.length a multiple of row.length), or zeros when `row` is null; through `backend.fill` when it has one. */
 export function fillRows(backend: Backend, x: FloatArray, row: FloatArray | null): void {
   if (backend.fill?.(x, row)) return;
   if (!row) {

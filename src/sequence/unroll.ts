@@ -22,7 +22,7 @@
  * which costs V rows instead of T·B in each of the three large GEMMs (a char LM: V ≈ 100 against
  * T·B ≈ 2000). Only the order of float additions differs from the dense path.
  */
-import { affine, checkTokenIds, type Backend, type ProjectionGrad, type ProjectionInput } from "../backend/backend.js";
+import { affine, checkTokenIds, fillRows, type Backend, type ProjectionGrad, type ProjectionInput } from "../backend/backend.js";
 import { addColumnSumsGemm, type Cell, type CellParams, type Dims } from "../cells/cell.js";
 import { allocate, type DType, type FloatArray } from "../tensor/dtype.js";
 import type { Allocator } from "../tensor/workspace.js";
@@ -62,7 +62,7 @@ export function tokenProjection(backend: Backend, p: CellParams, dtype: DType, G
   if (table) {
     affine(backend, false, true, V, GH, I, table, p.Wih, p.bih, P);
   } else {
-    for (let v = 0; v < V; v++) P.set(p.bih, v * GH);
+    fillRows(backend, P, p.bih);
     for (let g = 0; g < GH; g++) for (let v = 0; v < V; v++) P[v * GH + g] += p.Wih[g * V + v];
   }
   return P;

@@ -267,7 +267,7 @@ function createRecurrence(kernels: () => Kernels): FusedRecurrence {
 
 const f32 = (x: FloatArray) => x as Float32Array;
 
-/** Copies `src` in at a new allocation; returns its offset. (Allocate everything before `ready`.) */
+/** Copies each `src` in at its offset (allocated before `ready`); undefined sources are skipped. */
 function putAll(w: Kernels, pairs: [number, Float32Array | undefined][]): void {
   for (const [off, src] of pairs) if (src) w.put(off, src);
 }
