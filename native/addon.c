@@ -1067,9 +1067,14 @@ typedef struct {
   int bf16, L, H;
   unsigned descending;
   unroll_qlstm_weights w[PLAN_MAX_LAYERS];
-  napi_ref refs[2 * PLAN_MAX_LAYERS];
+  napi_ref refs[2 * PLAN_MAX_LAYERS + 3];
   int nrefs;
   float *copies; /* the scales and biases */
+  /* the head, for qlstmStep (V = 0: none): layer 0's input side per token, and the output layer */
+  int V;
+  const float *table;            /* V × 4H */
+  const void *out_w, *out_packed; /* V × H, row-major and in the dot kernels' plain layout */
+  const float *out_scale, *out_bias;
 } qlstm_plan;
 
 static void plan_free(napi_env env, void *data, void *hint)
@@ -1107,16 +1112,71 @@ static int copy_floats(napi_env env, napi_value v, const char *name, size_t need
 }
 
 /*
- * qlstmPlan(H, layers) → plan, layers [{wih, scaleIh, whh, scaleHh, bias}, …] packed in gate order
- * (qpack / bpack), all int8 or all bf16; layer 0's wih, scaleIh and bias are null (its input side
- * comes with each step).
+ * The head of a plan (qlstmPlan's third argument): {table, rows, weights, packed, scale, bias}, the
+ * first layer's input side for each of `rows` tokens (rows × 4H) and the output layer (rows × H:
+ * weights row-major, Int8Array or Uint16Array as the plan's matrices, packed plainly by qpack /
+ * bpack, int8 row scales or null, bias). Returns 0 with an exception pending where it is wrong.
+ */
+static int plan_head(napi_env env, napi_value head, qlstm_plan *p, float **cur)
+{
+  napi_value table, rows, weights, packed, scale, bias;
+  if (napi_get_named_property(env, head, "table", &table) != napi_ok || napi_get_named_property(env, head, "rows", &rows) != napi_ok ||
+      napi_get_named_property(env, head, "weights", &weights) != napi_ok || napi_get_named_property(env, head, "packed", &packed) != napi_ok ||
+      napi_get_named_property(env, head, "scale", &scale) != napi_ok || napi_get_named_property(env, head, "bias", &bias) != napi_ok) {
+    throw_type(env, "qlstmPlan: head must be an object {table, rows, weights, packed, scale, bias}");
+    return 0;
+  }
+  int V;
+  if (!get_dim(env, rows, "head.rows", &V)) return 0;
+  if (V == 0) {
+    throw_range(env, "qlstmPlan: head.rows must be at least 1");
+    return 0;
+  }
+  const size_t G = 4 * (size_t)p->H;
+  void *tab = NULL, *w = NULL, *pk = NULL;
+  size_t n;
+  if (!get_typed(env, table, napi_float32_array, "qlstmPlan", "head.table", "a Float32Array", &n, &tab)) return 0;
+  char msg[192];
+  if (n < (size_t)V * G) {
+    snprintf(msg, sizeof msg, "qlstmPlan: head.table needs rows × 4H = %zu values, got %zu", (size_t)V * G, n);
+    throw_range(env, msg);
+    return 0;
+  }
+  const napi_typedarray_type wt = p->bf16 ? napi_uint16_array : napi_int8_array;
+  if (!get_typed(env, weights, wt, "qlstmPlan", "head.weights", p->bf16 ? "a Uint16Array, as the layers'" : "an Int8Array, as the layers'", &n, &w))
+    return 0;
+  if (n < (size_t)V * p->H) {
+    snprintf(msg, sizeof msg, "qlstmPlan: head.weights needs rows × H = %zu values, got %zu", (size_t)V * p->H, n);
+    throw_range(env, msg);
+    return 0;
+  }
+  int bf16 = p->bf16;
+  if (!get_packed(env, packed, "qlstmPlan", "head.packed", 0, &bf16, (size_t)V, (size_t)p->H, &pk) ||
+      (!p->bf16 && !copy_floats(env, scale, "head.scale", (size_t)V, 0, cur, &p->out_scale)) ||
+      !copy_floats(env, bias, "head.bias", (size_t)V, 0, cur, &p->out_bias))
+    return 0;
+  if (napi_create_reference(env, table, 1, &p->refs[p->nrefs++]) != napi_ok ||
+      napi_create_reference(env, weights, 1, &p->refs[p->nrefs++]) != napi_ok ||
+      napi_create_reference(env, packed, 1, &p->refs[p->nrefs++]) != napi_ok)
+    return 0;
+  p->V = V;
+  p->table = (const float *)tab;
+  p->out_w = w;
+  p->out_packed = pk;
+  return 1;
+}
+
+/*
+ * qlstmPlan(H, layers, head?) → plan, layers [{wih, scaleIh, whh, scaleHh, bias}, …] packed in gate
+ * order (qpack / bpack), all int8 or all bf16; layer 0's wih, scaleIh and bias are null (its input
+ * side comes with each step, or from the head's table). The head (plan_head) lets qlstmStep run.
  */
 static napi_value QlstmPlan(napi_env env, napi_callback_info info)
 {
-  size_t argc = 2;
-  napi_value argv[2], out;
+  size_t argc = 3;
+  napi_value argv[3], out;
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 2) return throw_type(env, "qlstmPlan: expected 2 arguments (H, layers)");
+  if (argc != 2 && argc != 3) return throw_type(env, "qlstmPlan: expected 2 or 3 arguments (H, layers, head)");
   int H;
   bool is_array = false;
   uint32_t L = 0;
@@ -1124,9 +1184,21 @@ static napi_value QlstmPlan(napi_env env, napi_callback_info info)
   if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) return throw_type(env, "qlstmPlan: layers must be an array");
   CHECK_NAPI(env, napi_get_array_length(env, argv[1], &L));
   if (H == 0 || H > 65536 || L == 0 || L > PLAN_MAX_LAYERS) return throw_range(env, "qlstmPlan: needs 1 ≤ H ≤ 65536 and 1 to 32 layers");
+  napi_valuetype head_type = napi_undefined;
+  if (argc == 3) CHECK_NAPI(env, napi_typeof(env, argv[2], &head_type));
+  const int has_head = head_type != napi_undefined && head_type != napi_null;
+  if (has_head && head_type != napi_object) return throw_type(env, "qlstmPlan: head must be an object or null");
   const size_t G = 4 * (size_t)H;
+  uint32_t V = 0;
+  if (has_head) {
+    /* the head's size, for the copies of its scale and bias */
+    napi_value rows;
+    int v = 0;
+    if (napi_get_named_property(env, argv[2], "rows", &rows) != napi_ok || !get_dim(env, rows, "head.rows", &v)) return NULL;
+    V = (uint32_t)v;
+  }
   qlstm_plan *p = (qlstm_plan *)calloc(1, sizeof *p);
-  float *copies = p ? (float *)malloc(L * 3 * G * sizeof(float)) : NULL;
+  float *copies = p ? (float *)malloc((L * 3 * G + 2 * (size_t)V + 1) * sizeof(float)) : NULL;
   if (!p || !copies) {
     free(p);
     free(copies);
@@ -1156,11 +1228,51 @@ static napi_value QlstmPlan(napi_env env, napi_callback_info info)
     ok = napi_create_reference(env, whh, 1, &p->refs[p->nrefs++]) == napi_ok && (l == 0 || napi_create_reference(env, wih, 1, &p->refs[p->nrefs++]) == napi_ok);
   }
   p->bf16 = bf16 == 1;
+  if (ok && has_head) ok = plan_head(env, argv[2], p, &cur);
   if (!ok || napi_create_external(env, p, plan_free, NULL, &out) != napi_ok) {
     plan_free(env, p, NULL);
     return NULL;
   }
   return out;
+}
+
+/* The plan of argv[0], or NULL with an exception pending. */
+static qlstm_plan *plan_arg(napi_env env, napi_value v, const char *fn)
+{
+  qlstm_plan *p = NULL;
+  napi_valuetype t;
+  char msg[96];
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, (void **)&p) != napi_ok || !p) {
+    snprintf(msg, sizeof msg, "%s: plan must come from qlstmPlan", fn);
+    throw_type(env, msg);
+    return NULL;
+  }
+  return p;
+}
+
+/* The state arrays of a stack step: gates (4H), h and c (L·H each), not overlapping one another or `row` (4H, may be NULL). */
+static int stack_state(napi_env env, const qlstm_plan *p, const char *fn, napi_value *argv, const void *row, float **g, float **h, float **c)
+{
+  const size_t G = 4 * (size_t)p->H, LH = (size_t)p->L * p->H;
+  size_t ng, nh, nc;
+  char msg[128];
+  if (!get_typed(env, argv[0], napi_float32_array, fn, "gates", "a Float32Array", &ng, (void **)g) ||
+      !get_typed(env, argv[1], napi_float32_array, fn, "h", "a Float32Array", &nh, (void **)h) ||
+      !get_typed(env, argv[2], napi_float32_array, fn, "c", "a Float32Array", &nc, (void **)c))
+    return 0;
+  if (ng < G || nh < LH || nc < LH) {
+    snprintf(msg, sizeof msg, "%s: gates needs 4H values, h and c L·H each", fn);
+    throw_range(env, msg);
+    return 0;
+  }
+  const uint64_t gb = G * 4, sb = LH * 4;
+  if (overlaps(*g, gb, *h, sb) || overlaps(*g, gb, *c, sb) || overlaps(*h, sb, *c, sb) ||
+      (row && (overlaps(row, gb, *g, gb) || overlaps(row, gb, *h, sb) || overlaps(row, gb, *c, sb)))) {
+    snprintf(msg, sizeof msg, "%s: %sgates, h and c must not overlap", fn, row ? "row, " : "");
+    throw_range(env, msg);
+    return 0;
+  }
+  return 1;
 }
 
 /* qlstmStack(plan, row, gates, h, c) → layers done (unroll_qlstm_stack); row (4H) or null (gates hold layer 0's input side). */
@@ -1170,25 +1282,58 @@ static napi_value QlstmStack(napi_env env, napi_callback_info info)
   napi_value argv[5], out;
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc != 5) return throw_type(env, "qlstmStack: expected 5 arguments (plan, row, gates, h, c)");
-  qlstm_plan *p = NULL;
-  napi_valuetype t;
-  if (napi_typeof(env, argv[0], &t) != napi_ok || t != napi_external || napi_get_value_external(env, argv[0], (void **)&p) != napi_ok || !p)
-    return throw_type(env, "qlstmStack: plan must come from qlstmPlan");
-  const size_t G = 4 * (size_t)p->H, LH = (size_t)p->L * p->H;
+  qlstm_plan *p = plan_arg(env, argv[0], "qlstmStack");
+  if (!p) return NULL;
   void *row = NULL;
   float *g, *h, *c;
-  size_t ng, nh, nc;
-  if (!get_optional_typed(env, argv[1], napi_float32_array, "qlstmStack", "row", "a Float32Array", G, &row) ||
-      !get_typed(env, argv[2], napi_float32_array, "qlstmStack", "gates", "a Float32Array", &ng, (void **)&g) ||
-      !get_typed(env, argv[3], napi_float32_array, "qlstmStack", "h", "a Float32Array", &nh, (void **)&h) ||
-      !get_typed(env, argv[4], napi_float32_array, "qlstmStack", "c", "a Float32Array", &nc, (void **)&c))
+  if (!get_optional_typed(env, argv[1], napi_float32_array, "qlstmStack", "row", "a Float32Array", 4 * (size_t)p->H, &row) ||
+      !stack_state(env, p, "qlstmStack", argv + 2, row, &g, &h, &c))
     return NULL;
-  if (ng < G || nh < LH || nc < LH) return throw_range(env, "qlstmStack: gates needs 4H values, h and c L·H each");
-  const uint64_t gb = G * 4, sb = LH * 4;
-  if (overlaps(g, gb, h, sb) || overlaps(g, gb, c, sb) || overlaps(h, sb, c, sb) ||
-      (row && (overlaps(row, gb, g, gb) || overlaps(row, gb, h, sb) || overlaps(row, gb, c, sb))))
-    return throw_range(env, "qlstmStack: row, gates, h and c must not overlap");
   const int done = unroll_qlstm_stack(p->bf16, p->L, p->H, p->w, (const float *)row, g, h, c, &p->descending);
+  CHECK_NAPI(env, napi_create_int32(env, done, &out));
+  return out;
+}
+
+/*
+ * qlstmStep(plan, token, gates, h, c, logits) → L + 1 when it ran every layer from row `token` of the
+ * head's table and then logits ← the output layer × the last h + bias (as qgemv / bgemv); else the
+ * layers done (the caller goes on from there, as after qlstmStack).
+ */
+static napi_value QlstmStep(napi_env env, napi_callback_info info)
+{
+  size_t argc = 6;
+  napi_value argv[6], out;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 6) return throw_type(env, "qlstmStep: expected 6 arguments (plan, token, gates, h, c, logits)");
+  qlstm_plan *p = plan_arg(env, argv[0], "qlstmStep");
+  if (!p) return NULL;
+  if (p->V == 0) return throw_type(env, "qlstmStep: the plan has no head (qlstmPlan's third argument)");
+  int32_t token;
+  if (napi_get_value_int32(env, argv[1], &token) != napi_ok) return throw_type(env, "qlstmStep: token must be an integer");
+  char msg[128];
+  if (token < 0 || token >= p->V) {
+    snprintf(msg, sizeof msg, "qlstmStep: token id %d is outside the vocabulary [0, %d)", token, p->V);
+    return throw_range(env, msg);
+  }
+  const float *row = p->table + (size_t)token * 4 * p->H;
+  float *g, *h, *c, *logits;
+  size_t nl;
+  if (!stack_state(env, p, "qlstmStep", argv + 2, row, &g, &h, &c) ||
+      !get_typed(env, argv[5], napi_float32_array, "qlstmStep", "logits", "a Float32Array", &nl, (void **)&logits))
+    return NULL;
+  const uint64_t lb = (uint64_t)p->V * 4, gb = 16 * (uint64_t)p->H, sb = (uint64_t)p->L * p->H * 4;
+  if (nl < (size_t)p->V) return throw_range(env, "qlstmStep: logits needs one value per token of the head");
+  if (overlaps(logits, lb, g, gb) || overlaps(logits, lb, h, sb) || overlaps(logits, lb, c, sb) || overlaps(logits, lb, row, gb))
+    return throw_range(env, "qlstmStep: logits must not overlap gates, h, c or the table");
+  int done = unroll_qlstm_stack(p->bf16, p->L, p->H, p->w, row, g, h, c, &p->descending);
+  if (done == p->L) {
+    const float *top = h + (size_t)(p->L - 1) * p->H;
+    if (p->bf16)
+      unroll_bgemv((const uint16_t *)p->out_w, (const uint16_t *)p->out_packed, p->V, p->H, top, p->out_bias, logits, 0);
+    else
+      unroll_qgemv((const int8_t *)p->out_w, (const uint8_t *)p->out_packed, p->out_scale, p->V, p->H, top, p->out_bias, logits, 0);
+    done++;
+  }
   CHECK_NAPI(env, napi_create_int32(env, done, &out));
   return out;
 }
@@ -1234,7 +1379,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
              {"recBackward", RecBackward}, {"peakGflops", Peak}, {"readBandwidth", Bandwidth}, {"softmaxXent", SoftmaxXent},
              {"adam", Adam},           {"sgd", Sgd},
              {"sumSquares", SumSquares}, {"scale", Scale}, {"fill", Fill},
-             {"scatterAddRows", ScatterAddRows}, {"qgemv", Qgemv}, {"qlstmCell", QlstmCell}, {"qlstmLayer", QlstmLayer}, {"qlstmPlan", QlstmPlan}, {"qlstmStack", QlstmStack},
+             {"scatterAddRows", ScatterAddRows}, {"qgemv", Qgemv}, {"qlstmCell", QlstmCell}, {"qlstmLayer", QlstmLayer}, {"qlstmPlan", QlstmPlan}, {"qlstmStack", QlstmStack}, {"qlstmStep", QlstmStep},
              {"bgemv", Bgemv}, {"qpack", Qpack}, {"bpack", Bpack}, {"quantizedKernels", QuantizedKernelNames}, {"setQuantizedDot", SetQuantizedDot}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -283,20 +283,24 @@ describe("the native fused LSTM layer step (qlstmLayer)", () => {
   const withThreads = <T>(n: number, f: () => T): T => withThreadsOf(nativeAddon!, n, f);
 
   for (const format of FORMATS) {
-    it.skipIf(!fusedFormats.includes(format))(`${format}: the same bits as gemv and lstmCell apart, table / embedding / one-hot inputs, 1–3 layers, 1 and 2 threads, layer by layer and all layers in one call`, () => {
+    it.skipIf(!fusedFormats.includes(format))(`${format}: the same bits as gemv and lstmCell apart, table / embedding / one-hot inputs, 1–3 layers, 1 and 2 threads, layer by layer, all layers in one call, and the whole step in one call`, () => {
       const native = nativeQuantizedKernels!;
-      const { lstmLayer: _, ...apart } = native;
-      const { lstmStack: __, ...layerByLayer } = native;
+      const { lstmLayer: _, lstmStack: _s, lstmStep: _t, ...apart } = native;
+      const { lstmStep: __, ...stack } = native;
+      const { lstmStack: ___, ...layerByLayer } = stack;
       expect(native.lstmStack).toBeDefined();
-      for (const o of [{ V: 30, E: 40, H: 64, L: 1 }, { V: 50, E: 20, H: 128, L: 2 }, { V: 20, E: 0, H: 64, L: 3 }]) {
-        for (const [fused, threads] of [[layerByLayer, 1], [layerByLayer, 2], [native, 1], [native, 2]] as [QuantizedKernels, number][]) {
+      expect(native.lstmStep).toBeDefined();
+      for (const o of [{ V: 30, E: 40, H: 64, L: 1 }, { V: 50, E: 20, H: 128, L: 2 }, { V: 20, E: 0, H: 64, L: 3 }, { V: 40, E: 48, H: 128, L: 2 }]) {
+        const tabulated = o.E >= o.V; // the first layer's input is a table row: the whole step runs in one call
+        for (const [fused, threads] of [[layerByLayer, 1], [layerByLayer, 2], [stack, 1], [stack, 2], [native, 1], [native, 2]] as [QuantizedKernels, number][]) {
           const qm = quantizeLanguageModel(lm("lstm", o), format); // a fresh model: a fresh plan
           withThreads(threads, () => {
-            let ran = 0;
+            let ran = 0, whole = 0;
             const counted: QuantizedKernels = {
               ...fused,
               lstmLayer: (...a) => (fused.lstmLayer!(...a) ? (ran++, true) : false),
               ...(fused.lstmStack ? { lstmStack: (...a) => { const n = fused.lstmStack!(...a); ran += n; return n; } } : {}),
+              ...(fused.lstmStep ? { lstmStep: (...a) => { const n = fused.lstmStep!(...a); ran += Math.min(n, o.L); whole += n > o.L ? 1 : 0; return n; } } : {}),
             };
             const a = createQuantizedState(qm), b = createQuantizedState(qm);
             const tokens = [1, 7, 7, 0, 12, 3, 19]; // an odd count: each layer runs both directions
@@ -308,6 +312,7 @@ describe("the native fused LSTM layer step (qlstmLayer)", () => {
             expect(a.c).toEqual(b.c);
             expect(a.h.some((v) => v !== 0)).toBe(true);
             expect(ran).toBe(o.L * tokens.length);
+            expect(whole).toBe(fused === native && tabulated ? tokens.length : 0);
           });
         }
       }
@@ -435,6 +440,48 @@ describe("the native fused LSTM layer step (qlstmLayer)", () => {
     expect(() => a.qlstmPlan!(64, [{ ...layers[0], scaleHh: format === "int8" ? null : layers[0].scaleHh }, layers[1]].slice(0, format === "int8" ? 2 : 0))).toThrow();
     expect(() => a.qlstmPlan!(64, [layers[0], { ...layers[1], wih: null }])).toThrow(TypeError);
     expect(() => a.qlstmPlan!(64, [layers[0], { ...layers[1], bias: new Float32Array(3) }])).toThrow(/bias needs 256/);
+  });
+
+  it.skipIf(fusedFormats.length === 0 || typeof nativeAddon?.qlstmStep !== "function")("qlstmStep: every layer from the table's row, then the logits as qgemv / bgemv make them; the layers done where one declines; its arguments checked", () => {
+    const a = nativeAddon!;
+    for (const format of fusedFormats) {
+      const qm = quantizeLanguageModel(lm("lstm", { V: 20, E: 30, H: 64, L: 2 }), format);
+      const pack = (m: QuantizedMatrix, gateOrder: boolean) => (m.format === "int8" ? a.qpack!(m.q, m.rows, m.cols, gateOrder) : a.bpack!(m.w, m.rows, m.cols, gateOrder));
+      const scale = (m: QuantizedMatrix) => (m.format === "int8" ? m.scale : null);
+      const layers = qm.layers.map((layer, l) => ({ wih: l === 0 ? null : pack(layer.Wih, true), scaleIh: l === 0 ? null : scale(layer.Wih), whh: pack(layer.Whh, true), scaleHh: scale(layer.Whh), bias: l === 0 ? null : layer.bias }));
+      const rng = Rng.seeded(9);
+      const table = randomArray(rng, 20 * 256);
+      const W = qm.W;
+      const head = { table, rows: 20, weights: W.format === "int8" ? W.q : W.w, packed: pack(W, false), scale: scale(W), bias: qm.b };
+      const plan = a.qlstmPlan!(64, layers, head);
+      const h0 = randomArray(rng, 128, 0.9), c0 = randomArray(rng, 128);
+      const got = { g: new Float32Array(256), h: h0.slice(), c: c0.slice(), z: new Float32Array(20) };
+      expect(a.qlstmStep!(plan, 13, got.g, got.h, got.c, got.z)).toBe(3);
+      const want = { g: new Float32Array(256), h: h0.slice(), c: c0.slice(), z: new Float32Array(20) };
+      expect(a.qlstmStack!(a.qlstmPlan!(64, layers), table.subarray(13 * 256, 14 * 256), want.g, want.h, want.c)).toBe(2);
+      const top = want.h.subarray(64);
+      if (W.format === "int8") a.qgemv!(W.q, W.scale, 20, 64, top, want.z, false, head.packed as Uint8Array, qm.b);
+      else a.bgemv!(W.w, 20, 64, top, want.z, false, head.packed as Uint16Array, qm.b);
+      expect(got).toEqual(want);
+      expect(got.z.some((v) => v !== 0)).toBe(true);
+      // a NaN in layer 1's h: layer 0 runs, layer 1 declines, the logits stay as they were
+      got.h[64 + 3] = Number.NaN;
+      const z = got.z.slice();
+      expect(a.qlstmStep!(plan, 2, got.g, got.h, got.c, got.z)).toBe(1);
+      expect(got.z).toEqual(z);
+      expect(() => a.qlstmStep!(plan, 20, got.g, got.h, got.c, got.z)).toThrow(/outside the vocabulary \[0, 20\)/);
+      expect(() => a.qlstmStep!(plan, -1, got.g, got.h, got.c, got.z)).toThrow(RangeError);
+      expect(() => a.qlstmStep!(plan, 0, got.g, got.h, got.c, got.z.subarray(1))).toThrow(/logits needs/);
+      expect(() => a.qlstmStep!(plan, 0, got.g, got.h, got.c, got.g.subarray(0, 20))).toThrow(/overlap/);
+      expect(() => a.qlstmStep!(plan, 0, got.g, got.h, got.c, table.subarray(0, 20))).toThrow(/overlap/);
+      expect(() => a.qlstmStep!(a.qlstmPlan!(64, layers), 0, got.g, got.h, got.c, got.z)).toThrow(/no head/);
+      expect(() => a.qlstmPlan!(64, layers, { ...head, table: table.subarray(1) })).toThrow(/head.table needs rows × 4H = 5120/);
+      expect(() => a.qlstmPlan!(64, layers, { ...head, bias: new Float32Array(3) })).toThrow(/bias needs 20/);
+      expect(() => a.qlstmPlan!(64, layers, { ...head, rows: 0 })).toThrow(/at least 1/);
+      expect(() => a.qlstmPlan!(64, layers, { ...head, weights: new Float32Array(20 * 64) as unknown as Int8Array })).toThrow(TypeError);
+      expect(() => a.qlstmPlan!(64, layers, { ...head, packed: pack(W, false).subarray(1) })).toThrow(/head.packed packs 20 × 64/);
+      expect(() => a.qlstmPlan!(64, layers, 7 as unknown as null)).toThrow(/head must be an object/);
+    }
   });
 
   it.skipIf(typeof nativeAddon?.qlstmLayer !== "function")("addon: bad arguments throw instead of reading out of bounds", () => {

@@ -122,6 +122,13 @@ export interface QuantizedKernels {
    * (the step goes on from there, so a layer it declines runs apart).
    */
   lstmStack?(qm: QuantizedLanguageModel, row: Float32Array | null, state: QuantizedState): number;
+  /**
+   * Optional: a whole step of a logistic-gate LSTM model whose first layer is tabulated: `lstmStack`
+   * from row `token` of `table` (the model's input table for these kernels, the same array on every
+   * call), then `state.logits` ← W·h + b of the last layer, as `gemv` makes them. Returns
+   * `qm.layers.length + 1` when it made the logits, else the layers it ran (the step goes on from there).
+   */
+  lstmStep?(qm: QuantizedLanguageModel, table: Float32Array, token: number, state: QuantizedState): number;
 }
 
 /** bf16 matrices widened to float32 for the TypeScript kernel (exact), made once per matrix. */
@@ -440,7 +447,11 @@ export function quantizedStep(qm: QuantizedLanguageModel, token: number, state: 
   if (fused) {
     // layer 0's gates' input side: the token's table row where it lies, or computed into gi
     const row = usesTable(qm) ? tableRow(qm, token, kernels) : (firstInput(qm, token, gi, kernels), null);
-    l0 = kernels.lstmStack ? kernels.lstmStack(qm, row, state) : 0;
+    if (row && kernels.lstmStep) {
+      // the whole step in one call; where a layer declines, it goes on below
+      l0 = kernels.lstmStep(qm, inputTable(qm, kernels), token, state);
+      if (l0 > qm.layers.length) return state.logits;
+    } else l0 = kernels.lstmStack ? kernels.lstmStack(qm, row, state) : 0;
     if (l0 === 0 && fused(null, row, qm.layers[0].Whh, null, gi, state.c!.subarray(0, H), state.h.subarray(0, H))) l0 = 1;
     if (l0 === 0 && row) gi.set(row); // layer 0 runs apart, from gi
   }

@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import { countTargets, type Backend, type FusedBackward, type FusedForward, type FusedRecurrence, type OptimizerKernels } from "../backend/backend.js";
 import type { CellConfig } from "../cells/cell.js";
 import { registerBackend } from "../backend/select.js";
-import { registerQuantizedKernels, type QuantizedKernels, type QuantizedLanguageModel, type QuantizedMatrix } from "../generate/quantized.js";
+import { registerQuantizedKernels, type QuantizedKernels, type QuantizedLanguageModel, type QuantizedMatrix, type QuantizedState } from "../generate/quantized.js";
 import type { DType, FloatArray } from "../tensor/dtype.js";
 
 /** Instruction sets of the native float32 kernel. */
@@ -103,9 +103,14 @@ export interface NativeAddon {
     gates: Float32Array, c: Float32Array, h: Float32Array, descending: boolean,
   ): boolean;
   /** A stacked LSTM's weights (packed in gate order; layer 0's wih, scaleIh, bias null) for qlstmStack. */
-  qlstmPlan?(H: number, layers: readonly QlstmPlanLayer[]): QlstmPlan;
+  qlstmPlan?(H: number, layers: readonly QlstmPlanLayer[], head?: QlstmPlanHead | null): QlstmPlan;
   /** qlstmLayer for every layer of `plan` in one call (layer 0 from `row`, or from gates when null); returns the layers done. */
   qlstmStack?(plan: QlstmPlan, row: Float32Array | null, gates: Float32Array, h: Float32Array, c: Float32Array): number;
+  /**
+   * A whole step of a plan with a head: every layer from row `token` of the head's table, then logits ←
+   * the output layer × the last layer's h + bias; returns L + 1, or the layers done where one declined.
+   */
+  qlstmStep?(plan: QlstmPlan, token: number, gates: Float32Array, h: Float32Array, c: Float32Array, logits: Float32Array): number;
   /** x ← copies of row (x.length a multiple of row.length), or zeros when row is null (native/optim.h). */
   fill(x: Float32Array, row: Float32Array | null): void;
   /** Fused float32 forward of one direction of one layer (native/recurrence.h); unused arrays null. */
@@ -258,6 +263,16 @@ interface QlstmPlanLayer {
   readonly bias: Float32Array | null;
 }
 
+/** A qlstmPlan's first-layer input table (rows × 4H) and output layer (rows × H), for qlstmStep. */
+interface QlstmPlanHead {
+  readonly table: Float32Array;
+  readonly rows: number;
+  /** row-major, Int8Array or Uint16Array as the layers' matrices */ readonly weights: Int8Array | Uint16Array;
+  /** packed plainly (not in gate order) */ readonly packed: Uint8Array | Uint16Array;
+  readonly scale: Float32Array | null;
+  readonly bias: Float32Array;
+}
+
 /** The addon's handle of a stacked LSTM's weights. */
 declare const qlstmPlanBrand: unique symbol;
 type QlstmPlan = { readonly [qlstmPlanBrand]: true };
@@ -287,28 +302,34 @@ function nativeKernels(addon: NativeAddon): QuantizedKernels {
   /** Each layer's direction for its next step: a thread starts where it left its cache last time. */
   const descending = new WeakMap<QuantizedMatrix, boolean>();
   const qlstmLayer = addon.qlstmLayer;
-  const { qlstmPlan, qlstmStack } = addon;
-  /** Each model's plan for qlstmStack, made on first use; null where it cannot run (then the step runs layer by layer). */
+  const { qlstmPlan, qlstmStack, qlstmStep } = addon;
+  /**
+   * Each model's plan, made on first use: for qlstmStack, and apart with a head (the input table
+   * given) for qlstmStep; null where it cannot run (then the step runs layer by layer).
+   */
   const plans = new WeakMap<QuantizedLanguageModel, QlstmPlan | null>();
+  const stepPlans = new WeakMap<QuantizedLanguageModel, QlstmPlan | null>();
+  const makePlan = (qm: QuantizedLanguageModel, table: Float32Array | null): QlstmPlan | null => {
+    const H = qm.config.hiddenSize;
+    if (H % 64 !== 0 || qm.layers.length > 32) return null;
+    const layers = qm.layers.map((layer, l) => ({
+      wih: l === 0 ? null : packedOf(layer.Wih, true),
+      scaleIh: l === 0 ? null : scaleOf(layer.Wih),
+      whh: packedOf(layer.Whh, true),
+      scaleHh: scaleOf(layer.Whh),
+      bias: l === 0 ? null : layer.bias,
+    }));
+    if (!layers.every((x, l) => x.whh && (l === 0 || x.wih))) return null;
+    if (table === null) return qlstmPlan!.call(addon, H, layers as QlstmPlanLayer[]);
+    const W = qm.W;
+    const packedW = packedOf(W);
+    if (!packedW || W.format !== qm.layers[0].Whh.format) return null;
+    const head: QlstmPlanHead = { table, rows: W.rows, weights: W.format === "int8" ? W.q : W.w, packed: packedW, scale: scaleOf(W), bias: qm.b };
+    return qlstmPlan!.call(addon, H, layers as QlstmPlanLayer[], head);
+  };
   const planOf = (qm: QuantizedLanguageModel): QlstmPlan | null => {
     let plan = plans.get(qm);
-    if (plan === undefined) {
-      const H = qm.config.hiddenSize;
-      if (H % 64 !== 0 || qm.layers.length > 32) {
-        plans.set(qm, null);
-        return null;
-      }
-      const layers = qm.layers.map((layer, l) => ({
-        wih: l === 0 ? null : packedOf(layer.Wih, true),
-        scaleIh: l === 0 ? null : scaleOf(layer.Wih),
-        whh: packedOf(layer.Whh, true),
-        scaleHh: scaleOf(layer.Whh),
-        bias: l === 0 ? null : layer.bias,
-      }));
-      const ok = layers.every((x, l) => x.whh && (l === 0 || x.wih));
-      plan = ok ? qlstmPlan!.call(addon, H, layers as QlstmPlanLayer[]) : null;
-      plans.set(qm, plan);
-    }
+    if (plan === undefined) plans.set(qm, (plan = makePlan(qm, null)));
     return plan;
   };
   return {
@@ -339,6 +360,15 @@ function nativeKernels(addon: NativeAddon): QuantizedKernels {
             const plan = planOf(qm);
             return plan ? qlstmStack.call(addon, plan, row, state.gi, state.h, state.c!) : 0;
           },
+          ...(typeof qlstmStep === "function"
+            ? {
+                lstmStep(qm: QuantizedLanguageModel, table: Float32Array, token: number, state: QuantizedState) {
+                  let plan = stepPlans.get(qm);
+                  if (plan === undefined) stepPlans.set(qm, (plan = makePlan(qm, table)));
+                  return plan ? qlstmStep.call(addon, plan, token, state.gi, state.h, state.c!, state.logits) : 0;
+                },
+              }
+            : {}),
         }
       : {}),
   };
