@@ -42,6 +42,7 @@
 #include "pool.h"
 #include "optim.h"
 #include "recurrence.h"
+#include "pick.h"
 #include "scatter.h"
 #include "qgemv.h"
 
@@ -1298,44 +1299,94 @@ static napi_value QlstmStack(napi_env env, napi_callback_info info)
  * qlstmStep(plan, token, gates, h, c, logits) → L + 1 when it ran every layer from row `token` of the
  * head's table and then logits ← the output layer × the last h + bias (as qgemv / bgemv); else the
  * layers done (the caller goes on from there, as after qlstmStack).
+ * qlstmSample(plan, token, gates, h, c, logits, u, temperature) → the same step, then the next token
+ * as pickToken chooses it with the uniform draw u (u < 0: argmax) at `temperature` (pick.h), the
+ * probabilities left in logits; or −1 − the layers done where one declined (no logits made).
  */
-static napi_value QlstmStep(napi_env env, napi_callback_info info)
+static napi_value plan_step(napi_env env, napi_callback_info info, int sample)
 {
-  size_t argc = 6;
-  napi_value argv[6], out;
+  const char *fn = sample ? "qlstmSample" : "qlstmStep";
+  size_t argc = 8;
+  napi_value argv[8], out;
+  char msg[160];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 6) return throw_type(env, "qlstmStep: expected 6 arguments (plan, token, gates, h, c, logits)");
-  qlstm_plan *p = plan_arg(env, argv[0], "qlstmStep");
+  if (argc != (sample ? 8u : 6u)) {
+    snprintf(msg, sizeof msg, "%s: expected %s", fn, sample ? "8 arguments (plan, token, gates, h, c, logits, u, temperature)" : "6 arguments (plan, token, gates, h, c, logits)");
+    return throw_type(env, msg);
+  }
+  qlstm_plan *p = plan_arg(env, argv[0], fn);
   if (!p) return NULL;
-  if (p->V == 0) return throw_type(env, "qlstmStep: the plan has no head (qlstmPlan's third argument)");
+  if (p->V == 0) {
+    snprintf(msg, sizeof msg, "%s: the plan has no head (qlstmPlan's third argument)", fn);
+    return throw_type(env, msg);
+  }
   int32_t token;
-  if (napi_get_value_int32(env, argv[1], &token) != napi_ok) return throw_type(env, "qlstmStep: token must be an integer");
-  char msg[128];
+  if (napi_get_value_int32(env, argv[1], &token) != napi_ok) {
+    snprintf(msg, sizeof msg, "%s: token must be an integer", fn);
+    return throw_type(env, msg);
+  }
   if (token < 0 || token >= p->V) {
-    snprintf(msg, sizeof msg, "qlstmStep: token id %d is outside the vocabulary [0, %d)", token, p->V);
+    snprintf(msg, sizeof msg, "%s: token id %d is outside the vocabulary [0, %d)", fn, token, p->V);
     return throw_range(env, msg);
+  }
+  double u = 0, temperature = 1;
+  if (sample) {
+    if (napi_get_value_double(env, argv[6], &u) != napi_ok || napi_get_value_double(env, argv[7], &temperature) != napi_ok) {
+      snprintf(msg, sizeof msg, "%s: u and temperature must be numbers", fn);
+      return throw_type(env, msg);
+    }
+    if (!(u < 1) || !(temperature > 0)) {
+      snprintf(msg, sizeof msg, "%s: needs u < 1 (u < 0: argmax) and temperature > 0; got %g and %g", fn, u, temperature);
+      return throw_range(env, msg);
+    }
   }
   const float *row = p->table + (size_t)token * 4 * p->H;
   float *g, *h, *c, *logits;
   size_t nl;
-  if (!stack_state(env, p, "qlstmStep", argv + 2, row, &g, &h, &c) ||
-      !get_typed(env, argv[5], napi_float32_array, "qlstmStep", "logits", "a Float32Array", &nl, (void **)&logits))
+  if (!stack_state(env, p, fn, argv + 2, row, &g, &h, &c) ||
+      !get_typed(env, argv[5], napi_float32_array, fn, "logits", "a Float32Array", &nl, (void **)&logits))
     return NULL;
   const uint64_t lb = (uint64_t)p->V * 4, gb = 16 * (uint64_t)p->H, sb = (uint64_t)p->L * p->H * 4;
-  if (nl < (size_t)p->V) return throw_range(env, "qlstmStep: logits needs one value per token of the head");
-  if (overlaps(logits, lb, g, gb) || overlaps(logits, lb, h, sb) || overlaps(logits, lb, c, sb) || overlaps(logits, lb, row, gb))
-    return throw_range(env, "qlstmStep: logits must not overlap gates, h, c or the table");
-  int done = unroll_qlstm_stack(p->bf16, p->L, p->H, p->w, row, g, h, c, &p->descending);
-  if (done == p->L) {
+  if (nl < (size_t)p->V) {
+    snprintf(msg, sizeof msg, "%s: logits needs one value per token of the head (%d), got %zu", fn, p->V, nl);
+    return throw_range(env, msg);
+  }
+  if (overlaps(logits, lb, g, gb) || overlaps(logits, lb, h, sb) || overlaps(logits, lb, c, sb) || overlaps(logits, lb, row, gb)) {
+    snprintf(msg, sizeof msg, "%s: logits must not overlap gates, h, c or the table", fn);
+    return throw_range(env, msg);
+  }
+  int result = unroll_qlstm_stack(p->bf16, p->L, p->H, p->w, row, g, h, c, &p->descending);
+  if (result == p->L) {
     const float *top = h + (size_t)(p->L - 1) * p->H;
     if (p->bf16)
       unroll_bgemv((const uint16_t *)p->out_w, (const uint16_t *)p->out_packed, p->V, p->H, top, p->out_bias, logits, 0);
     else
       unroll_qgemv((const int8_t *)p->out_w, (const uint8_t *)p->out_packed, p->out_scale, p->V, p->H, top, p->out_bias, logits, 0);
-    done++;
+    result = sample ? unroll_pick_token(logits, p->V, u, temperature) : p->L + 1;
+  } else if (sample) {
+    result = -1 - result;
   }
-  CHECK_NAPI(env, napi_create_int32(env, done, &out));
+  CHECK_NAPI(env, napi_create_int32(env, result, &out));
   return out;
+}
+
+static napi_value QlstmStep(napi_env env, napi_callback_info info) { return plan_step(env, info, 0); }
+static napi_value QlstmSample(napi_env env, napi_callback_info info) { return plan_step(env, info, 1); }
+
+/* jsExp(x, out): out[i] ← unroll_js_exp(x[i]), Float64Arrays of one length (pick.h; to check it against Math.exp). */
+static napi_value JsExp(napi_env env, napi_callback_info info)
+{
+  size_t argc = 2, nx, no;
+  napi_value argv[2];
+  double *x, *o;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 2) return throw_type(env, "jsExp: expected 2 arguments (x, out)");
+  if (!get_typed(env, argv[0], napi_float64_array, "jsExp", "x", "a Float64Array", &nx, (void **)&x) ||
+      !get_typed(env, argv[1], napi_float64_array, "jsExp", "out", "a Float64Array", &no, (void **)&o))
+    return NULL;
+  if (no != nx) return throw_range(env, "jsExp: x and out must have one length");
+  for (size_t i = 0; i < nx; i++) o[i] = unroll_js_exp(x[i]);
+  return NULL;
 }
 
 static napi_value Fill(napi_env env, napi_callback_info info)
@@ -1380,6 +1431,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
              {"adam", Adam},           {"sgd", Sgd},
              {"sumSquares", SumSquares}, {"scale", Scale}, {"fill", Fill},
              {"scatterAddRows", ScatterAddRows}, {"qgemv", Qgemv}, {"qlstmCell", QlstmCell}, {"qlstmLayer", QlstmLayer}, {"qlstmPlan", QlstmPlan}, {"qlstmStack", QlstmStack}, {"qlstmStep", QlstmStep},
+             {"qlstmSample", QlstmSample}, {"jsExp", JsExp},
              {"bgemv", Bgemv}, {"qpack", Qpack}, {"bpack", Bpack}, {"quantizedKernels", QuantizedKernelNames}, {"setQuantizedDot", SetQuantizedDot}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -14,6 +14,7 @@ import {
   portableQuantizedKernels,
   quantizedKernelsFor,
   quantizedStep,
+  quantizedStepPicking,
   quantizeLanguageModel,
   quantizeMatrix,
   bf16Matrix,
@@ -21,7 +22,7 @@ import {
   type QuantizedKernels,
   type QuantizedMatrix,
 } from "../src/generate/quantized.js";
-import { sampleTokens, sampleTokensQuantized } from "../src/generate/sample.js";
+import { pickToken, sampleTokens, sampleTokensQuantized } from "../src/generate/sample.js";
 import { bindLanguageModel, createLanguageModel, languageModelForward, type LanguageModel } from "../src/model/language-model.js";
 import { nativeAddon, nativeQuantizedKernels, type NativeIsa } from "../src/node/native-backend.js";
 import { Rng } from "../src/tensor/random.js";
@@ -482,6 +483,104 @@ describe("the native fused LSTM layer step (qlstmLayer)", () => {
       expect(() => a.qlstmPlan!(64, layers, { ...head, packed: pack(W, false).subarray(1) })).toThrow(/head.packed packs 20 × 64/);
       expect(() => a.qlstmPlan!(64, layers, 7 as unknown as null)).toThrow(/head must be an object/);
     }
+  });
+
+  it.skipIf(typeof nativeAddon?.jsExp !== "function")("jsExp: Math.exp's bits, on sampling's arguments (≤ 0), around ±ln2/2 and ±1.5 ln2, small, large, tiny and special values", () => {
+    const a = nativeAddon!;
+    const rng = Rng.seeded(12);
+    const n = 400_000;
+    const x = new Float64Array(n);
+    const spans = [-60, 3, 1.6, 1e-7, 1500, 1e-300];
+    for (let i = 0; i < n; i++) x[i] = (rng.uniform() - (i % 6 === 0 ? 1 : 0.5)) * spans[i % 6];
+    x.set([0, -0, 1, -1, Math.LN2 / 2, -Math.LN2 / 2, 1.5 * Math.LN2, -1.5 * Math.LN2, 709.78, 709.79, -745.13, -745.14, -708.4, -720, 2 ** -28, -(2 ** -29), Infinity, -Infinity, NaN, 5e-324, Number.MAX_VALUE, -Number.MAX_VALUE]);
+    const out = new Float64Array(n);
+    a.jsExp!(x, out);
+    let differ = 0;
+    for (let i = 0; i < n; i++) if (!Object.is(out[i], Math.exp(x[i]))) differ++;
+    expect(differ).toBe(0);
+    expect(() => a.jsExp!(x, out.subarray(1))).toThrow(/one length/);
+    expect(nativeQuantizedKernels!.lstmSample).toBeDefined(); // it matched at load, so sampling uses it
+  });
+
+  it.skipIf(fusedFormats.length === 0 || !nativeQuantizedKernels?.lstmSample)("the next token chosen with the step (lstmSample): pickToken's token and probabilities for a draw, argmax, temperatures; sampling's tokens unchanged; a declined layer goes on in TypeScript", () => {
+    const native = nativeQuantizedKernels!;
+    const { lstmSample: _, ...picksApart } = native;
+    for (const format of fusedFormats) {
+      for (const threads of [1, 2]) {
+        withThreadsOf(nativeAddon!, threads, () => {
+          const qm = quantizeLanguageModel(lm("lstm", { V: 40, E: 48, H: 128, L: 2, seed: 4 }), format);
+          const a = createQuantizedState(qm), b = createQuantizedState(qm);
+          const rng = Rng.seeded(31);
+          let ta = 3, tb = 3, drawn = 0;
+          for (let n = 0; n < 120; n++) {
+            const u = n % 10 === 9 ? -1 : rng.uniform();
+            const temperature = [1, 0.6, 1.7][n % 3];
+            const next = quantizedStepPicking(qm, ta, a, native, u, temperature);
+            const z = quantizedStep(qm, tb, b, picksApart);
+            const want = pickToken(z, { rng: { uniform: () => u } as Rng, temperature, argmax: u < 0 });
+            expect(next).toBe(want);
+            expect(a.logits).toEqual(b.logits); // probabilities (or, for argmax, the logits) as pickToken leaves them
+            expect(a.h).toEqual(b.h);
+            ta = next;
+            tb = want;
+            if (u >= 0 && a.logits[want] < 0.5) drawn++;
+          }
+          expect(drawn).toBeGreaterThan(20); // draws that were not just the most likely token
+          for (const o of [{ temperature: 0.8 }, { argmax: true }, { topK: 5 }, { topP: 0.9, temperature: 1.2 }, {}]) {
+            const run = (k: QuantizedKernels) => [...sampleTokensQuantized(qm, k, { ...o, length: 300, rng: Rng.seeded(7), prime: Int32Array.of(1, 2) })];
+            let picked = 0;
+            const counted: QuantizedKernels = { ...native, lstmSample: (...x) => (picked++, native.lstmSample!(...x)) };
+            expect(run(counted)).toEqual(run(picksApart));
+            expect(picked).toBe("topK" in o || "topP" in o ? 0 : 299);
+          }
+          // lstmSample declining: at layer 0 (nothing done), and after layer 0 (as the addon returns −1 − 1)
+          const declines: QuantizedKernels[] = [
+            { ...native, lstmSample: () => -1 },
+            {
+              ...native,
+              lstmSample: (m, table, token, state) => {
+                const H = m.config.hiddenSize;
+                native.lstmLayer!(null, table.subarray(token * 4 * H, (token + 1) * 4 * H), m.layers[0].Whh, null, state.gi, state.c!.subarray(0, H), state.h.subarray(0, H));
+                return -2;
+              },
+            },
+          ];
+          for (const declining of declines) {
+            const c = createQuantizedState(qm), d = createQuantizedState(qm);
+            for (const t of [5, 9, 0, 39, 17]) {
+              expect(quantizedStepPicking(qm, t, c, declining, 0.5, 1)).toBe(-1);
+              expect(c.logits).toEqual(quantizedStep(qm, t, d, picksApart));
+              expect(c.h).toEqual(d.h);
+            }
+          }
+        });
+      }
+    }
+  });
+
+  it.skipIf(fusedFormats.length === 0 || typeof nativeAddon?.qlstmSample !== "function")("qlstmSample: its draw and temperature checked; −1 − the layers done where one declines", () => {
+    const a = nativeAddon!;
+    const format = fusedFormats[0];
+    const qm = quantizeLanguageModel(lm("lstm", { V: 20, E: 30, H: 64, L: 2 }), format);
+    const pack = (m: QuantizedMatrix, gateOrder: boolean) => (m.format === "int8" ? a.qpack!(m.q, m.rows, m.cols, gateOrder) : a.bpack!(m.w, m.rows, m.cols, gateOrder));
+    const scale = (m: QuantizedMatrix) => (m.format === "int8" ? m.scale : null);
+    const layers = qm.layers.map((layer, l) => ({ wih: l === 0 ? null : pack(layer.Wih, true), scaleIh: l === 0 ? null : scale(layer.Wih), whh: pack(layer.Whh, true), scaleHh: scale(layer.Whh), bias: l === 0 ? null : layer.bias }));
+    const W = qm.W;
+    const plan = a.qlstmPlan!(64, layers, { table: randomArray(Rng.seeded(2), 20 * 256), rows: 20, weights: W.format === "int8" ? W.q : W.w, packed: pack(W, false), scale: scale(W), bias: qm.b });
+    const g = new Float32Array(256), h = randomArray(Rng.seeded(3), 128, 0.9), c = new Float32Array(128), z = new Float32Array(20);
+    const next = a.qlstmSample!(plan, 4, g, h, c, z, 0.25, 1);
+    expect(next).toBeGreaterThanOrEqual(0);
+    expect(next).toBeLessThan(20);
+    expect(z.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 6); // the probabilities
+    expect(() => a.qlstmSample!(plan, 4, g, h, c, z, 1, 1)).toThrow(/u < 1/);
+    expect(() => a.qlstmSample!(plan, 4, g, h, c, z, 0.5, 0)).toThrow(/temperature > 0/);
+    expect(() => a.qlstmSample!(plan, 4, g, h, c, z, Number.NaN, 1)).toThrow(RangeError);
+    expect(() => (a.qlstmSample as (...x: unknown[]) => number)(plan, 4, g, h, c, z, "0.5", 1)).toThrow(/must be numbers/);
+    expect(() => (a.qlstmSample as (...x: unknown[]) => number)(plan, 4, g, h, c, z)).toThrow(/8 arguments/);
+    h[70] = Number.NaN;
+    z.fill(7);
+    expect(a.qlstmSample!(plan, 4, g, h, c, z, 0.25, 1)).toBe(-2); // layer 0 ran, layer 1 declined
+    expect(z.every((v) => v === 7)).toBe(true);
   });
 
   it.skipIf(typeof nativeAddon?.qlstmLayer !== "function")("addon: bad arguments throw instead of reading out of bounds", () => {

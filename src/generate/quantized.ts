@@ -129,6 +129,13 @@ export interface QuantizedKernels {
    * `qm.layers.length + 1` when it made the logits, else the layers it ran (the step goes on from there).
    */
   lstmStep?(qm: QuantizedLanguageModel, table: Float32Array, token: number, state: QuantizedState): number;
+  /**
+   * Optional: `lstmStep`, then the next token as `pickToken` chooses it from the logits for plain
+   * multinomial sampling at `temperature` with the uniform draw `u` ∈ [0, 1) (u < 0: the most
+   * likely token), the probabilities left in `state.logits` as pickToken leaves them. Returns the
+   * token, or −1 − the layers it ran where one declined (then no logits are made).
+   */
+  lstmSample?(qm: QuantizedLanguageModel, table: Float32Array, token: number, state: QuantizedState, u: number, temperature: number): number;
 }
 
 /** bf16 matrices widened to float32 for the TypeScript kernel (exact), made once per matrix. */
@@ -435,23 +442,62 @@ function oneHotColumn(m: QuantizedMatrix, k: number, y: Float32Array): void {
  * view of `state.logits` that the next step overwrites.
  */
 export function quantizedStep(qm: QuantizedLanguageModel, token: number, state: QuantizedState, kernels: QuantizedKernels = portableQuantizedKernels): Float32Array {
-  const c = qm.config;
-  const V = c.vocabSize;
+  checkToken(qm, token);
+  const fused = fusedLayer(qm, kernels);
+  if (fused && kernels.lstmStep && usesTable(qm)) {
+    // the whole step in one call; where a layer declines, the step goes on from it
+    const done = kernels.lstmStep(qm, inputTable(qm, kernels), token, state);
+    return done > qm.layers.length ? state.logits : stepFrom(qm, token, state, kernels, fused, done);
+  }
+  return stepFrom(qm, token, state, kernels, fused, -1);
+}
+
+/**
+ * `quantizedStep`, then the next token where the kernels choose it (`lstmSample`: a logistic-gate
+ * LSTM with a tabulated first layer): as `pickToken` chooses it for plain multinomial sampling at
+ * `temperature` with the uniform draw `u`, or the most likely token for u < 0, with the
+ * probabilities left in `state.logits` as pickToken leaves them. Returns −1 where the kernels do not
+ * choose it: then `state.logits` holds the step's logits, to pick from.
+ */
+export function quantizedStepPicking(qm: QuantizedLanguageModel, token: number, state: QuantizedState, kernels: QuantizedKernels, u: number, temperature: number): number {
+  checkToken(qm, token);
+  const fused = fusedLayer(qm, kernels);
+  if (!(fused && kernels.lstmSample && usesTable(qm))) {
+    quantizedStep(qm, token, state, kernels);
+    return -1;
+  }
+  const next = kernels.lstmSample(qm, inputTable(qm, kernels), token, state, u, temperature);
+  if (next >= 0) return next;
+  stepFrom(qm, token, state, kernels, fused, -1 - next);
+  return -1;
+}
+
+function checkToken(qm: QuantizedLanguageModel, token: number): void {
+  const V = qm.config.vocabSize;
   if (!Number.isInteger(token) || token < 0 || token >= V) throw new RangeError(`token id ${token} is outside the vocabulary [0, ${V})`);
+}
+
+/** The kernels' fused LSTM layer step where `qm` can use it (logistic-gate LSTM), else undefined. */
+function fusedLayer(qm: QuantizedLanguageModel, kernels: QuantizedKernels): QuantizedKernels["lstmLayer"] {
+  const cell = qm.config.cell;
+  return cell.kind === "lstm" && gateFunctions(gateOf(cell)).f === sigmoid ? kernels.lstmLayer : undefined;
+}
+
+/**
+ * The rest of a step from `state` after the fused kernels ran its first `done` layers (−1: none
+ * yet, and `lstmStack` may run them): the remaining layers, then the logits.
+ */
+function stepFrom(qm: QuantizedLanguageModel, token: number, state: QuantizedState, kernels: QuantizedKernels, fused: QuantizedKernels["lstmLayer"], done: number): Float32Array {
+  const c = qm.config;
   const H = c.hiddenSize;
   const { gi, gh } = state;
   const cell = c.cell;
   const gate = gateFunctions(gateOf(cell)).f;
-  const fused = cell.kind === "lstm" && gate === sigmoid ? kernels.lstmLayer : undefined;
-  let l0 = 0; // the layers done by the fused kernels before the loop
-  if (fused) {
+  let l0 = Math.max(done, 0); // the layers done by the fused kernels before the loop
+  if (fused && l0 === 0) {
     // layer 0's gates' input side: the token's table row where it lies, or computed into gi
     const row = usesTable(qm) ? tableRow(qm, token, kernels) : (firstInput(qm, token, gi, kernels), null);
-    if (row && kernels.lstmStep) {
-      // the whole step in one call; where a layer declines, it goes on below
-      l0 = kernels.lstmStep(qm, inputTable(qm, kernels), token, state);
-      if (l0 > qm.layers.length) return state.logits;
-    } else l0 = kernels.lstmStack ? kernels.lstmStack(qm, row, state) : 0;
+    if (done < 0 && kernels.lstmStack) l0 = kernels.lstmStack(qm, row, state);
     if (l0 === 0 && fused(null, row, qm.layers[0].Whh, null, gi, state.c!.subarray(0, H), state.h.subarray(0, H))) l0 = 1;
     if (l0 === 0 && row) gi.set(row); // layer 0 runs apart, from gi
   }

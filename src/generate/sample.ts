@@ -9,7 +9,7 @@ import { languageModelForward, languageModelInputProjections, type LanguageModel
 import type { FloatArray } from "../tensor/dtype.js";
 import type { Rng } from "../tensor/random.js";
 import { Workspace } from "../tensor/workspace.js";
-import { createQuantizedState, parseWeightFormat, quantizedKernelsFor, quantizedStep, quantizeLanguageModel, type QuantizedKernels, type QuantizedLanguageModel, type WeightFormat } from "./quantized.js";
+import { createQuantizedState, parseWeightFormat, quantizedKernelsFor, quantizedStep, quantizedStepPicking, quantizeLanguageModel, type QuantizedKernels, type QuantizedLanguageModel, type WeightFormat } from "./quantized.js";
 
 // Dimensions: V vocabulary.
 
@@ -58,7 +58,11 @@ export function argmaxOf(p: ArrayLike<number>): number {
  * filtering, then one draw from `rng`.
  */
 export function pickToken(z: FloatArray, o: Omit<SampleOptions, "length" | "prime">): number {
-  if (o.argmax) return argmaxOf(z);
+  return o.argmax ? argmaxOf(z) : drawToken(z, o, o.rng.uniform());
+}
+
+/** pickToken's draw (not argmax) with the uniform number `u` ∈ [0, 1) taken from `o.rng` already. */
+function drawToken(z: FloatArray, o: Omit<SampleOptions, "length" | "prime">, u: number): number {
   const V = z.length;
   softmaxRows(z, 1, V, o.temperature ?? 1);
   if (o.topK !== undefined || o.topP !== undefined) {
@@ -78,10 +82,10 @@ export function pickToken(z: FloatArray, o: Omit<SampleOptions, "length" | "prim
   }
   let total = 0;
   for (let v = 0; v < V; v++) total += z[v];
-  let u = o.rng.uniform() * total;
+  let left = u * total;
   for (let v = 0; v < V; v++) {
-    u -= z[v];
-    if (u < 0) return v;
+    left -= z[v];
+    if (left < 0) return v;
   }
   return argmaxOf(z); // rounding left u ≥ 0: take the most likely kept token
 }
@@ -135,10 +139,18 @@ export function* sampleTokensQuantized(qm: QuantizedLanguageModel, kernels: Quan
   const state = createQuantizedState(qm);
   let z: Float32Array = new Float32Array(V); // uniform
   if (opts.prime) for (const t of opts.prime) z = quantizedStep(qm, t, state, kernels);
+  // argmax or plain multinomial sampling: the kernels may choose each next token with the step (the same draws)
+  const plain = opts.argmax === true || (opts.topK === undefined && opts.topP === undefined);
+  let token = pickToken(z, opts);
   for (let n = 0; n < opts.length; n++) {
-    const token = pickToken(z, opts); // z is read before the next step overwrites it
     yield token;
     if (n + 1 === opts.length) break;
-    z = quantizedStep(qm, token, state, kernels);
+    if (!plain) {
+      token = pickToken(quantizedStep(qm, token, state, kernels), opts);
+      continue;
+    }
+    const u = opts.argmax ? -1 : opts.rng.uniform();
+    const next = quantizedStepPicking(qm, token, state, kernels, u, opts.temperature ?? 1);
+    token = next >= 0 ? next : u < 0 ? argmaxOf(state.logits) : drawToken(state.logits, opts, u);
   }
 }

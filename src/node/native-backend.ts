@@ -111,6 +111,13 @@ export interface NativeAddon {
    * the output layer × the last layer's h + bias; returns L + 1, or the layers done where one declined.
    */
   qlstmStep?(plan: QlstmPlan, token: number, gates: Float32Array, h: Float32Array, c: Float32Array, logits: Float32Array): number;
+  /**
+   * qlstmStep, then the next token as pickToken chooses it with the uniform draw u (u < 0: argmax) at
+   * `temperature` (native/pick.h), the probabilities left in logits; or −1 − the layers done where one declined.
+   */
+  qlstmSample?(plan: QlstmPlan, token: number, gates: Float32Array, h: Float32Array, c: Float32Array, logits: Float32Array, u: number, temperature: number): number;
+  /** out[i] ← e^x[i] as V8's Math.exp computes it (native/pick.h), to check that it does. */
+  jsExp?(x: Float64Array, out: Float64Array): void;
   /** x ← copies of row (x.length a multiple of row.length), or zeros when row is null (native/optim.h). */
   fill(x: Float32Array, row: Float32Array | null): void;
   /** Fused float32 forward of one direction of one layer (native/recurrence.h); unused arrays null. */
@@ -302,7 +309,8 @@ function nativeKernels(addon: NativeAddon): QuantizedKernels {
   /** Each layer's direction for its next step: a thread starts where it left its cache last time. */
   const descending = new WeakMap<QuantizedMatrix, boolean>();
   const qlstmLayer = addon.qlstmLayer;
-  const { qlstmPlan, qlstmStack, qlstmStep } = addon;
+  const { qlstmPlan, qlstmStack, qlstmStep, qlstmSample } = addon;
+  const picks = typeof qlstmSample === "function" && expMatchesMathExp(addon);
   /**
    * Each model's plan, made on first use: for qlstmStack, and apart with a head (the input table
    * given) for qlstmStep; null where it cannot run (then the step runs layer by layer).
@@ -367,11 +375,34 @@ function nativeKernels(addon: NativeAddon): QuantizedKernels {
                   if (plan === undefined) stepPlans.set(qm, (plan = makePlan(qm, table)));
                   return plan ? qlstmStep.call(addon, plan, token, state.gi, state.h, state.c!, state.logits) : 0;
                 },
+                ...(picks
+                  ? {
+                      lstmSample(qm: QuantizedLanguageModel, table: Float32Array, token: number, state: QuantizedState, u: number, temperature: number) {
+                        let plan = stepPlans.get(qm);
+                        if (plan === undefined) stepPlans.set(qm, (plan = makePlan(qm, table)));
+                        return plan ? qlstmSample!.call(addon, plan, token, state.gi, state.h, state.c!, state.logits, u, temperature) : -1;
+                      },
+                    }
+                  : {}),
               }
             : {}),
         }
       : {}),
   };
+}
+
+/**
+ * Whether the addon's exponential gives Math.exp's bits (on values like those sampling feeds it,
+ * and the edges), so that its token choice is pickToken's; where not, sampling picks in TypeScript.
+ */
+function expMatchesMathExp(addon: NativeAddon): boolean {
+  if (typeof addon.jsExp !== "function") return false;
+  const x = new Float64Array(1031);
+  for (let i = 0; i < 1000; i++) x[i] = -40 * ((i * 0.6180339887498949) % 1) + (i % 3 === 0 ? 0.4 * Math.sin(i) : 0);
+  x.set([0, -0, 1, -1, 0.25, 1e-9, -1e-30, 2, 10, 700, -700, -708.5, -730, -746, 710, Infinity, -Infinity, NaN, 0.5 * Math.LN2, -0.5 * Math.LN2, 1.5 * Math.LN2, -1.5 * Math.LN2, 3.7e-9, -88, -103.5, 88.7, 5e-324, -5e-324, 0.34657, -0.34658, 1.0397], 1000);
+  const out = new Float64Array(x.length);
+  addon.jsExp(x, out);
+  return x.every((v, i) => Object.is(out[i], Math.exp(v)));
 }
 
 if (nativeQuantizedKernels) registerQuantizedKernels("native", nativeQuantizedKernels);
