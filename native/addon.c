@@ -26,8 +26,13 @@
  *   qlstmCell(H, gates, c, h)   batch-1 LSTM cell update from 4H pre-activations, c and h in place (recurrence.h)
  *   qlstmLayer(H, in, wih, scaleIh, x, whh, scaleHh, bias, gates, c, h, descending) → bool
  *                               a whole batch-1 LSTM layer step on packed int8 / bf16 weights (qgemv.h)
- *   qlstmPlan(H, layers) → plan; qlstmStack(plan, row, gates, h, c) → layers done
+ *   qlstmPlan(H, layers, head?) → plan; qlstmStack(plan, row, gates, h, c) → layers done
  *                               every layer of a stacked LSTM in one call (qgemv.h)
+ *   qlstmStep(plan, token, gates, h, c, logits) → L + 1 (or the layers done)
+ *                               a whole sampling step from the head's table row to the logits
+ *   qlstmSample(plan, token, gates, h, c, logits, u, temperature) → the next token (or −1 − layers done)
+ *                               that step, then pickToken's choice with the draw u (pick.h)
+ *   jsExp(x, out)               out ← e^x as V8's Math.exp computes it (pick.h)
  *
  * Arguments are validated here, once per call, and a bad call throws a TypeError or RangeError
  * instead of reading or writing out of bounds.
