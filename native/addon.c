@@ -1123,19 +1123,13 @@ static int copy_floats(napi_env env, napi_value v, const char *name, size_t need
  * weights row-major, Int8Array or Uint16Array as the plan's matrices, packed plainly by qpack /
  * bpack, int8 row scales or null, bias). Returns 0 with an exception pending where it is wrong.
  */
-static int plan_head(napi_env env, napi_value head, qlstm_plan *p, float **cur)
+static int plan_head(napi_env env, napi_value head, int V, qlstm_plan *p, float **cur)
 {
-  napi_value table, rows, weights, packed, scale, bias;
-  if (napi_get_named_property(env, head, "table", &table) != napi_ok || napi_get_named_property(env, head, "rows", &rows) != napi_ok ||
-      napi_get_named_property(env, head, "weights", &weights) != napi_ok || napi_get_named_property(env, head, "packed", &packed) != napi_ok ||
-      napi_get_named_property(env, head, "scale", &scale) != napi_ok || napi_get_named_property(env, head, "bias", &bias) != napi_ok) {
+  napi_value table, weights, packed, scale, bias;
+  if (napi_get_named_property(env, head, "table", &table) != napi_ok || napi_get_named_property(env, head, "weights", &weights) != napi_ok ||
+      napi_get_named_property(env, head, "packed", &packed) != napi_ok || napi_get_named_property(env, head, "scale", &scale) != napi_ok ||
+      napi_get_named_property(env, head, "bias", &bias) != napi_ok) {
     throw_type(env, "qlstmPlan: head must be an object {table, rows, weights, packed, scale, bias}");
-    return 0;
-  }
-  int V;
-  if (!get_dim(env, rows, "head.rows", &V)) return 0;
-  if (V == 0) {
-    throw_range(env, "qlstmPlan: head.rows must be at least 1");
     return 0;
   }
   const size_t G = 4 * (size_t)p->H;
@@ -1195,13 +1189,11 @@ static napi_value QlstmPlan(napi_env env, napi_callback_info info)
   const int has_head = head_type != napi_undefined && head_type != napi_null;
   if (has_head && head_type != napi_object) return throw_type(env, "qlstmPlan: head must be an object or null");
   const size_t G = 4 * (size_t)H;
-  uint32_t V = 0;
+  int V = 0; /* the head's rows, read once: its scale and bias are copied with the layers' */
   if (has_head) {
-    /* the head's size, for the copies of its scale and bias */
     napi_value rows;
-    int v = 0;
-    if (napi_get_named_property(env, argv[2], "rows", &rows) != napi_ok || !get_dim(env, rows, "head.rows", &v)) return NULL;
-    V = (uint32_t)v;
+    if (napi_get_named_property(env, argv[2], "rows", &rows) != napi_ok || !get_dim(env, rows, "head.rows", &V)) return NULL;
+    if (V == 0) return throw_range(env, "qlstmPlan: head.rows must be at least 1");
   }
   qlstm_plan *p = (qlstm_plan *)calloc(1, sizeof *p);
   float *copies = p ? (float *)malloc((L * 3 * G + 2 * (size_t)V + 1) * sizeof(float)) : NULL;
@@ -1234,7 +1226,7 @@ static napi_value QlstmPlan(napi_env env, napi_callback_info info)
     ok = napi_create_reference(env, whh, 1, &p->refs[p->nrefs++]) == napi_ok && (l == 0 || napi_create_reference(env, wih, 1, &p->refs[p->nrefs++]) == napi_ok);
   }
   p->bf16 = bf16 == 1;
-  if (ok && has_head) ok = plan_head(env, argv[2], p, &cur);
+  if (ok && has_head) ok = plan_head(env, argv[2], V, p, &cur);
   if (!ok || napi_create_external(env, p, plan_free, NULL, &out) != napi_ok) {
     plan_free(env, p, NULL);
     return NULL;

@@ -87,7 +87,7 @@ function drawToken(z: FloatArray, o: Omit<SampleOptions, "length" | "prime">, u:
     left -= z[v];
     if (left < 0) return v;
   }
-  return argmaxOf(z); // rounding left u ≥ 0: take the most likely kept token
+  return argmaxOf(z); // rounding left something over: take the most likely kept token
 }
 
 /**

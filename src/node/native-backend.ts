@@ -335,9 +335,10 @@ function nativeKernels(addon: NativeAddon): QuantizedKernels {
     const head: QlstmPlanHead = { table, rows: W.rows, weights: W.format === "int8" ? W.q : W.w, packed: packedW, scale: scaleOf(W), bias: qm.b };
     return qlstmPlan!.call(addon, H, layers as QlstmPlanLayer[], head);
   };
-  const planOf = (qm: QuantizedLanguageModel): QlstmPlan | null => {
-    let plan = plans.get(qm);
-    if (plan === undefined) plans.set(qm, (plan = makePlan(qm, null)));
+  const planOf = (qm: QuantizedLanguageModel, table: Float32Array | null = null): QlstmPlan | null => {
+    const cache = table ? stepPlans : plans;
+    let plan = cache.get(qm);
+    if (plan === undefined) cache.set(qm, (plan = makePlan(qm, table)));
     return plan;
   };
   return {
@@ -371,15 +372,13 @@ function nativeKernels(addon: NativeAddon): QuantizedKernels {
           ...(typeof qlstmStep === "function"
             ? {
                 lstmStep(qm: QuantizedLanguageModel, table: Float32Array, token: number, state: QuantizedState) {
-                  let plan = stepPlans.get(qm);
-                  if (plan === undefined) stepPlans.set(qm, (plan = makePlan(qm, table)));
+                  const plan = planOf(qm, table);
                   return plan ? qlstmStep.call(addon, plan, token, state.gi, state.h, state.c!, state.logits) : 0;
                 },
                 ...(picks
                   ? {
                       lstmSample(qm: QuantizedLanguageModel, table: Float32Array, token: number, state: QuantizedState, u: number, temperature: number) {
-                        let plan = stepPlans.get(qm);
-                        if (plan === undefined) stepPlans.set(qm, (plan = makePlan(qm, table)));
+                        const plan = planOf(qm, table);
                         return plan ? qlstmSample!.call(addon, plan, token, state.gi, state.h, state.c!, state.logits, u, temperature) : -1;
                       },
                     }
@@ -397,9 +396,11 @@ function nativeKernels(addon: NativeAddon): QuantizedKernels {
  */
 function expMatchesMathExp(addon: NativeAddon): boolean {
   if (typeof addon.jsExp !== "function") return false;
-  const x = new Float64Array(1031);
-  for (let i = 0; i < 1000; i++) x[i] = -40 * ((i * 0.6180339887498949) % 1) + (i % 3 === 0 ? 0.4 * Math.sin(i) : 0);
-  x.set([0, -0, 1, -1, 0.25, 1e-9, -1e-30, 2, 10, 700, -700, -708.5, -730, -746, 710, Infinity, -Infinity, NaN, 0.5 * Math.LN2, -0.5 * Math.LN2, 1.5 * Math.LN2, -1.5 * Math.LN2, 3.7e-9, -88, -103.5, 88.7, 5e-324, -5e-324, 0.34657, -0.34658, 1.0397], 1000);
+  const edges = [0, -0, 1, -1, 0.25, 1e-9, -1e-30, 2, 10, 700, -700, -708.5, -730, -746, 710, Infinity, -Infinity, NaN, 0.5 * Math.LN2, -0.5 * Math.LN2, 1.5 * Math.LN2, -1.5 * Math.LN2, 3.7e-9, -88, -103.5, 88.7, 5e-324, -5e-324];
+  const spread = 1000; // (z − max) / T of sampling: [−40, 0], some with a little noise
+  const x = new Float64Array(spread + edges.length);
+  for (let i = 0; i < spread; i++) x[i] = -40 * ((i * 0.6180339887498949) % 1) + (i % 3 === 0 ? 0.4 * Math.sin(i) : 0);
+  x.set(edges, spread);
   const out = new Float64Array(x.length);
   addon.jsExp(x, out);
   return x.every((v, i) => Object.is(out[i], Math.exp(v)));
