@@ -592,3 +592,23 @@ export function rnnBackward(
   rnnBackwardRows(T, B, H, reverse, f, hasDy, whh, hs, dy, dh, dA, dhPrev, ap, 0, s, s == B);
   if (seq) joinJob(seq);
 }
+
+/**
+ * One batch-1 LSTM cell update (gates i, f, g, o, logistic): gates (4H pre-activations, biases
+ * added), c and h (H) in place, with the f32x4 math of `lstmForwardRows`: c ← σ(f)·c + σ(i)·tanh(g),
+ * h ← σ(o)·tanh(c). For compact-weight sampling (src/generate/quantized.ts `lstmCell`).
+ */
+export function lstmCellStep(H: i32, gates: usize, c: usize, h: usize): void {
+  let j = 0;
+  while (j < H) {
+    const full = j + 4 <= H;
+    const i = vsigmoid(ld(at(gates, j), full));
+    const f = vsigmoid(ld(at(gates, H + j), full));
+    const g = vtanh(ld(at(gates, 2 * H + j), full));
+    const o = vsigmoid(ld(at(gates, 3 * H + j), full));
+    const ct = add(mul(f, ld(at(c, j), full)), mul(i, g));
+    st(at(c, j), ct, full);
+    st(at(h, j), mul(o, vtanh(ct)), full);
+    j += full ? 4 : 1;
+  }
+}

@@ -6,7 +6,7 @@
  * buffers that the caller has placed in linear memory above `heapBase()`.
  */
 export { packedASize, packedBSize, packA, packB, gemmPacked, sgemm, addColumnSums, scatterAddRows, setTile } from "./gemm";
-export { lstmForward, lstmBackward, gruForward, gruBackward, rnnForward, rnnBackward } from "./cells";
+export { lstmForward, lstmBackward, gruForward, gruBackward, rnnForward, rnnBackward, lstmCellStep } from "./cells";
 export { setWorker, workerPoll } from "./threads";
 export { workerRun } from "./worker";
 export { adam, sgd, scale, sumSquares } from "./optim";

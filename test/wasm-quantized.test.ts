@@ -131,11 +131,42 @@ describe("wasm int8 matrix–vector product", () => {
     const qm = quantizeLanguageModel(model, "int8");
     const o = () => ({ length: 120, temperature: 0.9, prime: Int32Array.of(1, 2), rng: Rng.seeded(8) });
     expect([...sampleTokensQuantized(qm, quantizedKernelsFor("wasm"), o())]).toEqual([...sampleTokensQuantized(qm, nativeQuantizedKernels!, o())]);
-    // the logits bit for bit against the native products with the same (TypeScript) cell update; the
+    // the logits bit for bit against the native products with the same (wasm) cell update; the
     // native kernels' own cell update is C's, within float32 rounding of it
-    const nativeProducts: QuantizedKernels = { name: "native products", gemv: (...a) => nativeQuantizedKernels!.gemv(...a) };
+    const nativeProducts: QuantizedKernels = { name: "native products", gemv: (...a) => nativeQuantizedKernels!.gemv(...a), lstmCell: wasmBackend.lstmCell };
     const [s1, s2] = [createQuantizedState(qm), createQuantizedState(qm)];
     for (const t of [3, 1, 4, 1, 5]) expect(quantizedStep(qm, t, s1, quantizedKernelsFor("wasm"))).toEqual(quantizedStep(qm, t, s2, nativeProducts));
+  });
+
+  it("lstmCell: the cell update in f32x4 (assembly/cells.ts), within a few float32 ulps of the TypeScript one, ragged H; the wasm kernels use it", () => {
+    const rng = Rng.seeded(6);
+    const cell = wasmBackend.lstmCell!;
+    for (const H of [1, 3, 64, 130]) {
+      const gates = randomArray(rng, 4 * H, 6), c0 = randomArray(rng, H, 3);
+      const c = c0.slice(), h = new Float32Array(H);
+      cell(H, gates, c, h);
+      const sig = (a: number) => 1 / (1 + Math.exp(-a));
+      for (let j = 0; j < H; j++) {
+        const cj = sig(gates[H + j]) * c0[j] + sig(gates[j]) * Math.tanh(gates[2 * H + j]);
+        expect(Math.abs(c[j] - cj), `c[${j}] of H = ${H}`).toBeLessThanOrEqual(4e-7 * (1 + Math.abs(cj)));
+        expect(Math.abs(h[j] - sig(gates[3 * H + j]) * Math.tanh(cj)), `h[${j}] of H = ${H}`).toBeLessThanOrEqual(4e-7 * (1 + Math.abs(cj)));
+      }
+    }
+    expect(() => cell(8, new Float32Array(31), new Float32Array(8), new Float32Array(8))).toThrow(/gates of 32/);
+    expect(quantizedKernelsFor("wasm").lstmCell).toBe(cell);
+    // sampling with it: deterministic, and within float32 rounding of the TypeScript cell's logits
+    const model = createLanguageModel({ vocabSize: 20, embedSize: 16, hiddenSize: 18, numLayers: 2, cell: parseCell("lstm"), dropout: 0 });
+    initLanguageModel(model, Rng.seeded(3));
+    const qm = quantizeLanguageModel(model, "int8");
+    const o = () => ({ length: 200, prime: Int32Array.of(4), rng: Rng.seeded(2) });
+    const wasmKernels = quantizedKernelsFor("wasm");
+    expect([...sampleTokensQuantized(qm, wasmKernels, o())]).toEqual([...sampleTokensQuantized(qm, wasmKernels, o())]);
+    const { lstmCell: _, ...tsCell } = wasmKernels;
+    const [s1, s2] = [createQuantizedState(qm), createQuantizedState(qm)];
+    for (const t of [3, 1, 4, 1, 5, 9, 2, 6]) {
+      const [a, b] = [quantizedStep(qm, t, s1, wasmKernels), quantizedStep(qm, t, s2, tsCell)];
+      for (let v = 0; v < 20; v++) expect(Math.abs(a[v] - b[v])).toBeLessThan(1e-5);
+    }
   });
 
   it("makes int8 the backend's fast format (--weights auto): wasm and native have their own products, js does not; auto is float32 for a model int8 cannot hold", () => {

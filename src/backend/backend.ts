@@ -85,6 +85,13 @@ export interface Backend {
    * nothing, where it declines (x holding a NaN or ±Inf); the caller then runs the float32 loop.
    */
   readonly int8Gemv?: (m: Int8Rows, x: Float32Array, y: Float32Array, accumulate: boolean, bias?: Float32Array) => boolean;
+
+  /**
+   * The logistic-gate LSTM cell update of batch-1 sampling, when the backend has it
+   * (`QuantizedKernels.lstmCell`): from the pre-activations `gates` (4H: i, f, g, o, biases added),
+   * c ← σ(f)·c + σ(i)·tanh(g) and h ← σ(o)·tanh(c) in place, with the backend's own nonlinearities.
+   */
+  readonly lstmCell?: (H: number, gates: Float32Array, c: Float32Array, h: Float32Array) => void;
 }
 
 /** A rows × cols row-major int8 matrix with one float32 scale per row (src/generate/quantized.ts `Int8Matrix`). */

@@ -186,7 +186,7 @@ const overBackend = new Map<string, QuantizedKernels>();
 /**
  * The compact-weight kernels of a backend: its registered ones; else, where the backend has an
  * `int8Gemv` (wasm), that for int8 matrices and the TypeScript kernel for the rest (and for an x it
- * declines); else the portable TypeScript kernel.
+ * declines), with the backend's `lstmCell` where it has one; else the portable TypeScript kernel.
  */
 export function quantizedKernelsFor(backendName: string): QuantizedKernels {
   const r = registered.get(backendName);
@@ -196,11 +196,13 @@ export function quantizedKernelsFor(backendName: string): QuantizedKernels {
   if (!int8Gemv) return portableQuantizedKernels;
   let k = overBackend.get(backendName);
   if (!k) {
+    const lstmCell = backend.lstmCell;
     k = {
       name: backendName,
       gemv(m, x, y, accumulate, bias) {
         if (m.format !== "int8" || !int8Gemv(m, x, y, accumulate, bias)) portableQuantizedKernels.gemv(m, x, y, accumulate, bias);
       },
+      ...(lstmCell ? { lstmCell } : {}),
     };
     overBackend.set(backendName, k);
   }

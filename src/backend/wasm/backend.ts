@@ -74,6 +74,18 @@ export function createWasmBackend(kernels: () => Kernels): Backend {
     optimizerKernels: createOptimizerKernels(kernels),
     crossEntropy: createCrossEntropy(kernels),
     int8Gemv: createInt8Gemv(kernels),
+    lstmCell: (H, gates, c, h) => {
+      if (gates.length < 4 * H || c.length < H || h.length < H) throw new Error(`lstmCell: H = ${H} needs gates of ${4 * H} values, c and h of ${H}`);
+      const w = kernels();
+      w.reset();
+      const og = w.alloc(4 * H), oc = w.alloc(H), oh = w.alloc(H);
+      w.ready();
+      w.put(og, gates, 4 * H);
+      w.put(oc, c, H);
+      w.k.lstmCellStep(H, og, oc, oh);
+      w.get(oc, c, H);
+      w.get(oh, h, H);
+    },
   };
 }
 

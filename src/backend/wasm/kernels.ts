@@ -28,6 +28,7 @@ export interface KernelExports {
   gruBackward(...args: number[]): void;
   rnnForward(...args: number[]): void;
   rnnBackward(...args: number[]): void;
+  lstmCellStep(H: number, gates: number, c: number, h: number): void;
   adam(n: number, p: number, g: number, m: number, v: number, shrink: number, l2: number, b1: number, b2: number, stepSize: number, sqrtCorrection2: number, eps: number): void;
   sgd(n: number, p: number, g: number, b: number, lr: number, wd: number, mu: number, nesterov: number, firstStep: number): void;
   scale(n: number, x: number, s: number): void;
