@@ -445,7 +445,11 @@ function oneHotColumn(m: QuantizedMatrix, k: number, y: Float32Array): void {
  */
 export function quantizedStep(qm: QuantizedLanguageModel, token: number, state: QuantizedState, kernels: QuantizedKernels = portableQuantizedKernels): Float32Array {
   checkToken(qm, token);
-  const fused = fusedLayer(qm, kernels);
+  return step(qm, token, state, kernels, fusedLayer(qm, kernels));
+}
+
+/** `quantizedStep` after its check of the token, with the kernels' fused layer step for `qm` (fusedLayer). */
+function step(qm: QuantizedLanguageModel, token: number, state: QuantizedState, kernels: QuantizedKernels, fused: QuantizedKernels["lstmLayer"]): Float32Array {
   if (fused && kernels.lstmStep && usesTable(qm)) {
     // the whole step in one call; where a layer declines, the step goes on from it
     const done = kernels.lstmStep(qm, inputTable(qm, kernels), token, state);
@@ -465,7 +469,7 @@ export function quantizedStepPicking(qm: QuantizedLanguageModel, token: number, 
   checkToken(qm, token);
   const fused = fusedLayer(qm, kernels);
   if (!(fused && kernels.lstmSample && usesTable(qm))) {
-    quantizedStep(qm, token, state, kernels);
+    step(qm, token, state, kernels, fused);
     return -1;
   }
   const next = kernels.lstmSample(qm, inputTable(qm, kernels), token, state, u, temperature);
