@@ -964,6 +964,23 @@ static napi_value SetQuantizedDot(napi_env env, napi_callback_info info)
   return out;
 }
 
+/* Whether qlstmStep / qlstmSample carry layer 0's products (the same bits either way; qlstmSetCarry for A/B runs). */
+static int carry_enabled = 1;
+
+/* qlstmSetCarry(enabled) → the previous setting: whether plan steps carry layer 0's products (unroll_qlstm_stack_carry). */
+static napi_value QlstmSetCarry(napi_env env, napi_callback_info info)
+{
+  size_t argc = 1;
+  napi_value arg, out;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, &arg, NULL, NULL));
+  int on;
+  if (argc != 1) return throw_type(env, "qlstmSetCarry: expected 1 argument (enabled)");
+  if (!get_bool(env, arg, "enabled", &on)) return NULL;
+  CHECK_NAPI(env, napi_get_boolean(env, carry_enabled != 0, &out));
+  carry_enabled = on;
+  return out;
+}
+
 static napi_value QlstmCell(napi_env env, napi_callback_info info)
 {
   size_t argc = 4;
@@ -1081,7 +1098,11 @@ typedef struct {
   const float *table;            /* V × 4H */
   const void *out_w, *out_packed; /* V × H, row-major and in the dot kernels' plain layout */
   const float *out_scale, *out_bias;
+  /* layer 0's W_hh h0 made with a step for the next (unroll_qlstm_stack_carry): 5H floats, or NULL */
+  float *carried;
+  unroll_qlstm_carry carry;
 } qlstm_plan;
+
 
 static void plan_free(napi_env env, void *data, void *hint)
 {
@@ -1089,6 +1110,7 @@ static void plan_free(napi_env env, void *data, void *hint)
   qlstm_plan *p = (qlstm_plan *)data;
   for (int i = 0; i < p->nrefs; i++) napi_delete_reference(env, p->refs[i]);
   free(p->copies);
+  free(p->carried);
   free(p);
 }
 
@@ -1227,6 +1249,12 @@ static napi_value QlstmPlan(napi_env env, napi_callback_info info)
   }
   p->bf16 = bf16 == 1;
   if (ok && has_head) ok = plan_head(env, argv[2], V, p, &cur);
+  if (ok && has_head && L >= 2 && H % 64 == 0) {
+    /* without this memory the steps run unroll_qlstm_stack (the same results) */
+    p->carried = (float *)aligned_alloc(64, ((size_t)5 * H * sizeof(float) + 63) / 64 * 64);
+    p->carry.pre = p->carried;
+    p->carry.h0 = p->carried ? p->carried + G : NULL;
+  }
   if (!ok || napi_create_external(env, p, plan_free, NULL, &out) != napi_ok) {
     plan_free(env, p, NULL);
     return NULL;
@@ -1352,7 +1380,9 @@ static napi_value plan_step(napi_env env, napi_callback_info info, int sample)
     snprintf(msg, sizeof msg, "%s: logits must not overlap gates, h, c or the table", fn);
     return throw_range(env, msg);
   }
-  int result = unroll_qlstm_stack(p->bf16, p->L, p->H, p->w, row, g, h, c, &p->descending);
+  int result = carry_enabled && p->carried
+                   ? unroll_qlstm_stack_carry(p->bf16, p->L, p->H, p->w, row, g, h, c, &p->descending, &p->carry)
+                   : unroll_qlstm_stack(p->bf16, p->L, p->H, p->w, row, g, h, c, &p->descending);
   if (result == p->L) {
     const float *top = h + (size_t)(p->L - 1) * p->H;
     if (p->bf16)
@@ -1428,7 +1458,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
              {"adam", Adam},           {"sgd", Sgd},
              {"sumSquares", SumSquares}, {"scale", Scale}, {"fill", Fill},
              {"scatterAddRows", ScatterAddRows}, {"qgemv", Qgemv}, {"qlstmCell", QlstmCell}, {"qlstmLayer", QlstmLayer}, {"qlstmPlan", QlstmPlan}, {"qlstmStack", QlstmStack}, {"qlstmStep", QlstmStep},
-             {"qlstmSample", QlstmSample}, {"jsExp", JsExp},
+             {"qlstmSample", QlstmSample}, {"qlstmSetCarry", QlstmSetCarry}, {"jsExp", JsExp},
              {"bgemv", Bgemv}, {"qpack", Qpack}, {"bpack", Bpack}, {"quantizedKernels", QuantizedKernelNames}, {"setQuantizedDot", SetQuantizedDot}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -333,7 +333,12 @@ VNNI static void rows_vnni(const uint8_t *packed, const float *scale, int lo, in
                                        _mm512_cvtepi32_ps(_mm512_sub_epi32(ls[b], corr_l)));
       /* (v·sx)·scale, + add as one fused multiply-add: spelled out, as GCC's -ffp-contract=fast
        * compiles the multiply and add, so that no compiler's contraction choice changes the bits */
-      const __m512 vs = _mm512_mul_ps(v, sx), sc = _mm512_maskz_loadu_ps(m, scale + r0);
+      const __m512 vs = _mm512_mul_ps(v, sx);
+      if (!scale) { /* the product before its row scales (unroll_qlstm_stack_carry finishes it) */
+        _mm512_mask_storeu_ps(y + r0, m, vs);
+        continue;
+      }
+      const __m512 sc = _mm512_maskz_loadu_ps(m, scale + r0);
       const __m512 out = add ? _mm512_fmadd_ps(vs, sc, _mm512_maskz_loadu_ps(m, add + r0)) : _mm512_mul_ps(vs, sc);
       _mm512_mask_storeu_ps(y + r0, m, out);
     }
@@ -804,3 +809,110 @@ int unroll_qlstm_stack(int bf16, int L, int H, const unroll_qlstm_weights *w, co
   }
   return L;
 }
+
+/* ---- the stack with layer 0's W_hh products carried to the next step ---- */
+
+typedef struct {
+  qlstm_job l1; /* layer 1 */
+  const void *whh0;
+  float *pre;
+} carry_job;
+
+/*
+ * Item i of the carried phase: block i / 2 of layer 1 (i even), or the four 64-row stripes of
+ * layer 0's W_hh h0 for the same units (i odd), stored before their row scales (int8) or
+ * their input side (bf16). A thread's part holds both kinds for a run of units.
+ */
+static void carry_item(void *ctx, size_t i)
+{
+#if QGEMV_X86
+  const carry_job *j = (const carry_job *)ctx;
+  const size_t blk = i / 2;
+  if (i % 2 == 0) {
+    qlstm_block((void *)&j->l1, blk);
+    return;
+  }
+  const int H = j->l1.H, u0 = (int)blk * 64;
+  const size_t shh = stripe_elems(j->l1.bf16, H);
+  for (int q = 0; q < 4; q++) {
+    const int r0 = q * H + u0, r1 = r0 + 64;
+    const size_t s = 4 * blk + (size_t)q;
+    /* h0 is layer 1's input x: its digits (or bf16 halves) serve both products */
+    if (j->l1.bf16)
+      brows_bf16((const uint16_t *)j->whh0 + s * shh, r0, r1, H, j->l1.xsx, j->pre, NULL);
+    else
+      rows_vnni((const uint8_t *)j->whh0 + s * shh, NULL, r0, r1, H, j->l1.dx, j->pre, NULL);
+  }
+#else
+  (void)ctx, (void)i;
+#endif
+}
+
+#if QGEMV_X86
+/* g ← the carried W_hh h0 finished as rows_vnni / brows_bf16 would have: fma(pre, scale, row), or pre + row. */
+VNNI static void finish_vnni(int n, const float *pre, const float *scale, const float *row, float *g)
+{
+  for (int r = 0; r < n; r += 16)
+    _mm512_storeu_ps(g + r, _mm512_fmadd_ps(_mm512_loadu_ps(pre + r), _mm512_loadu_ps(scale + r), _mm512_loadu_ps(row + r)));
+}
+
+VNNI static void finish_bf16(int n, const float *pre, const float *row, float *g)
+{
+  for (int r = 0; r < n; r += 16) _mm512_storeu_ps(g + r, _mm512_add_ps(_mm512_loadu_ps(pre + r), _mm512_loadu_ps(row + r)));
+}
+#endif
+
+int unroll_qlstm_stack_carry(int bf16, int L, int H, const unroll_qlstm_weights *w, const float *row, float *g, float *h,
+                             float *c, unsigned *descending, unroll_qlstm_carry *carry)
+{
+#if QGEMV_X86
+  const int valid = carry->valid;
+  carry->valid = 0;
+  if (L < 2 || !row || H <= 0 || H % 64 != 0 || H > 65536 || (bf16 ? !use_bf16dot() : !use_vnni()))
+    return unroll_qlstm_stack(bf16, L, H, w, row, g, h, c, descending);
+  const int G = 4 * H;
+  /* layer 0: its W_hh h0 came with the last step when h0 is still the one it was made from */
+  if (valid && memcmp(carry->h0, h, (size_t)H * sizeof(float)) == 0) {
+    if (bf16)
+      finish_bf16(G, carry->pre, row, g);
+    else
+      finish_vnni(G, carry->pre, w[0].shh, row, g);
+    unroll_lstm_cell(H, g, c, h);
+  } else {
+    if (!unroll_qlstm_layer(bf16, H, 0, NULL, NULL, row, w[0].whh, w[0].shh, NULL, g, c, h, 0)) return 0;
+  }
+  /* layer 1 and the next step's W_hh h0, in one pass over the pool */
+  const float *h0 = h, *h1 = h + H;
+  qx_digits dx, dh;
+  carry_job j = {{H, H, bf16, w[1].wih, w[1].whh, w[1].sih, w[1].shh, NULL, NULL, NULL, NULL, w[1].bias, g, g, c + H, h + H},
+                 w[0].whh, carry->pre};
+  if (bf16) {
+    if (!(j.l1.xsx = split_bf16(h0, H, 0)) || !(j.l1.xsh = split_bf16(h1, H, 1))) return 1;
+  } else {
+    if (!split_digits(h0, H, &dx, 0) || !split_digits(h1, H, &dh, 1)) return 1;
+    j.l1.dx = &dx;
+    j.l1.dh = &dh;
+  }
+  const size_t items = 2 * (size_t)(H / 64);
+  const int down = (int)((*descending >> 1) & 1u); /* layer 1's bit: the fresh layers 0 and 1 never run here */
+  if (unroll_pool_threads() < 2)
+    for (size_t k = 0; k < items; k++) carry_item(&j, down ? items - 1 - k : k);
+  else
+    unroll_pool_for_affine(items, carry_item, &j, down);
+  *descending ^= 1u << 1;
+  memcpy(carry->h0, h0, (size_t)H * sizeof(float));
+  carry->valid = 1;
+  for (int l = 2; l < L; l++) {
+    const int d = (int)((*descending >> l) & 1u);
+    if (!unroll_qlstm_layer(bf16, H, H, w[l].wih, w[l].sih, h + (size_t)(l - 1) * H, w[l].whh, w[l].shh, w[l].bias, g,
+                            c + (size_t)l * H, h + (size_t)l * H, d))
+      return l;
+    *descending ^= 1u << l;
+  }
+  return L;
+#else
+  carry->valid = 0;
+  return unroll_qlstm_stack(bf16, L, H, w, row, g, h, c, descending);
+#endif
+}
+

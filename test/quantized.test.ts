@@ -485,6 +485,71 @@ describe("the native fused LSTM layer step (qlstmLayer)", () => {
     }
   });
 
+  it.skipIf(fusedFormats.length === 0 || typeof nativeAddon?.qlstmSetCarry !== "function")("qlstmStep with layer 0's products carried to the next step: the uncarried bits, however the state changes between steps (two states on one plan, h0 edited or reset, c edited, a declined layer), 2 and 3 layers, 1 and 2 threads", () => {
+    const a = nativeAddon!;
+    const withCarry = <T>(on: boolean, f: () => T): T => {
+      const was = a.qlstmSetCarry!(on);
+      try {
+        return f();
+      } finally {
+        a.qlstmSetCarry!(was);
+      }
+    };
+    for (const format of fusedFormats)
+      for (const o of [{ V: 20, E: 30, H: 64, L: 2 }, { V: 24, E: 40, H: 128, L: 3 }, { V: 24, E: 40, H: 192, L: 2 }])
+        for (const threads of [1, 2]) {
+          const qm = quantizeLanguageModel(lm("lstm", o), format);
+          const pack = (m: QuantizedMatrix) => (m.format === "int8" ? a.qpack!(m.q, m.rows, m.cols, true) : a.bpack!(m.w, m.rows, m.cols, true));
+          const scale = (m: QuantizedMatrix) => (m.format === "int8" ? m.scale : null);
+          const layers = qm.layers.map((layer, l) => ({ wih: l === 0 ? null : pack(layer.Wih), scaleIh: l === 0 ? null : scale(layer.Wih), whh: pack(layer.Whh), scaleHh: scale(layer.Whh), bias: l === 0 ? null : layer.bias }));
+          const rng = Rng.seeded(11);
+          const G = 4 * o.H, LH = o.L * o.H;
+          const table = randomArray(rng, o.V * G);
+          const W = qm.W;
+          const head = { table, rows: o.V, weights: W.format === "int8" ? W.q : W.w, packed: W.format === "int8" ? a.qpack!(W.q, W.rows, W.cols, false) : a.bpack!(W.w, W.rows, W.cols, false), scale: scale(W), bias: qm.b };
+          const carried = a.qlstmPlan!(o.H, layers, head), plain = a.qlstmPlan!(o.H, layers, head);
+          const fresh = () => ({ g: new Float32Array(G), h: randomArray(rng, LH, 0.9), c: randomArray(rng, LH) });
+          const copy = (s: ReturnType<typeof fresh>) => ({ g: s.g.slice(), h: s.h.slice(), c: s.c.slice() });
+          const A = fresh(), B = fresh();
+          const want = { A: copy(A), B: copy(B) };
+          const z = new Float32Array(o.V), zw = new Float32Array(o.V);
+          let steps = 0;
+          const step = (name: "A" | "B", token: number, expected = o.L + 1) => {
+            const s = name === "A" ? A : B, w = want[name];
+            const n = withThreadsOf(a, threads, () => withCarry(true, () => a.qlstmStep!(carried, token, s.g, s.h, s.c, z)));
+            const m = withThreadsOf(a, threads, () => withCarry(false, () => a.qlstmStep!(plain, token, w.g, w.h, w.c, zw)));
+            expect([n, m]).toEqual([expected, expected]);
+            expect({ g: s.g, h: s.h, c: s.c }).toEqual(w);
+            if (expected > o.L) expect(z).toEqual(zw);
+            steps++;
+          };
+          for (const t of [3, 7, 7, 1, 0]) step("A", t);
+          step("B", 5); // another state: A's carried products do not fit it
+          step("A", 2);
+          step("A", 4);
+          step("B", 6);
+          step("B", 6);
+          A.h[5] += 0.25; // h0 edited between steps
+          want.A.h[5] += 0.25;
+          step("A", 9);
+          A.c[1] = want.A.c[1] = -0.5; // c is read where it lies
+          step("A", 9);
+          A.h.fill(0, 0, o.H); // a reset h0
+          want.A.h.fill(0, 0, o.H);
+          step("A", 1);
+          step("A", 8);
+          A.h[o.H + 2] = want.A.h[o.H + 2] = Number.NaN; // layer 1 declines: layer 0 has run
+          step("A", 3, 1);
+          A.h.fill(0.1, o.H);
+          want.A.h.fill(0.1, o.H);
+          step("A", 3);
+          step("A", 0);
+          expect(steps).toBe(17);
+          expect(A.h.some((v) => v !== 0 && v !== 0.1)).toBe(true);
+        }
+    expect(() => a.qlstmSetCarry!(1 as unknown as boolean)).toThrow(TypeError);
+  });
+
   it.skipIf(typeof nativeAddon?.jsExp !== "function")("jsExp: Math.exp's bits, on sampling's arguments (≤ 0), around ±ln2/2 and ±1.5 ln2, small, large, tiny and special values", () => {
     const a = nativeAddon!;
     const rng = Rng.seeded(12);

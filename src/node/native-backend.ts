@@ -116,6 +116,12 @@ export interface NativeAddon {
    * `temperature` (native/pick.h), the probabilities left in logits; or −1 − the layers done where one declined.
    */
   qlstmSample?(plan: QlstmPlan, token: number, gates: Float32Array, h: Float32Array, c: Float32Array, logits: Float32Array, u: number, temperature: number): number;
+  /**
+   * Whether qlstmStep / qlstmSample make layer 0's W_hh·h0 for the next step with layer 1 and start
+   * from it when h0 is unchanged (native/qgemv.h, unroll_qlstm_stack_carry; the same results either
+   * way); returns the previous setting. For A/B measurements and tests.
+   */
+  qlstmSetCarry?(enabled: boolean): boolean;
   /** out[i] ← e^x[i] as V8's Math.exp computes it (native/pick.h), to check that it does. */
   jsExp?(x: Float64Array, out: Float64Array): void;
   /** x ← copies of row (x.length a multiple of row.length), or zeros when row is null (native/optim.h). */
