@@ -1412,7 +1412,7 @@ static napi_value JsExp(napi_env env, napi_callback_info info)
       !get_typed(env, argv[1], napi_float64_array, "jsExp", "out", "a Float64Array", &no, (void **)&o))
     return NULL;
   if (no != nx) return throw_range(env, "jsExp: x and out must have one length");
-  for (size_t i = 0; i < nx; i++) o[i] = unroll_js_exp(x[i]);
+  unroll_js_exp_array(x, o, nx);
   return NULL;
 }
 

@@ -550,7 +550,7 @@ describe("the native fused LSTM layer step (qlstmLayer)", () => {
     expect(() => a.qlstmSetCarry!(1 as unknown as boolean)).toThrow(TypeError);
   });
 
-  it.skipIf(typeof nativeAddon?.jsExp !== "function")("jsExp: Math.exp's bits, on sampling's arguments (≤ 0), around ±ln2/2 and ±1.5 ln2, small, large, tiny and special values", () => {
+  it.skipIf(typeof nativeAddon?.jsExp !== "function")("jsExp: Math.exp's bits, on sampling's arguments (≤ 0), around ±ln2/2 and ±1.5 ln2, small, large, tiny and special values, 8 at a time (AVX-512) and one by one", () => {
     const a = nativeAddon!;
     const rng = Rng.seeded(12);
     const n = 400_000;
@@ -559,10 +559,30 @@ describe("the native fused LSTM layer step (qlstmLayer)", () => {
     for (let i = 0; i < n; i++) x[i] = (rng.uniform() - (i % 6 === 0 ? 1 : 0.5)) * spans[i % 6];
     x.set([0, -0, 1, -1, Math.LN2 / 2, -Math.LN2 / 2, 1.5 * Math.LN2, -1.5 * Math.LN2, 709.78, 709.79, -745.13, -745.14, -708.4, -720, 2 ** -28, -(2 ** -29), Infinity, -Infinity, NaN, 5e-324, Number.MAX_VALUE, -Number.MAX_VALUE]);
     const out = new Float64Array(n);
-    a.jsExp!(x, out);
-    let differ = 0;
-    for (let i = 0; i < n; i++) if (!Object.is(out[i], Math.exp(x[i]))) differ++;
-    expect(differ).toBe(0);
+    const isa = a.isa();
+    const isas: NativeIsa[] = isa === "avx512" ? ["avx512", "avx2", "portable"] : [isa, "portable"];
+    try {
+      for (const which of isas) {
+        a.setIsa(which);
+        out.fill(0);
+        a.jsExp!(x, out);
+        let differ = 0;
+        for (let i = 0; i < n; i++) if (!Object.is(out[i], Math.exp(x[i]))) differ++;
+        expect([which, differ]).toEqual([which, 0]);
+        // every lane position of the 8-wide path meets the special values, one at a time
+        for (const special of [0, -0, 1, -1, 1e-9, Math.LN2, -720, -745.2, 709.5, NaN, -Infinity]) {
+          const xs = new Float64Array(8).fill(-3.25), o = new Float64Array(8);
+          for (let lane = 0; lane < 8; lane++) {
+            xs.fill(-3.25);
+            xs[lane] = special;
+            a.jsExp!(xs, o);
+            expect(Array.from(o, (v, i) => Object.is(v, Math.exp(xs[i])))).toEqual(Array(8).fill(true));
+          }
+        }
+      }
+    } finally {
+      a.setIsa(isa);
+    }
     expect(() => a.jsExp!(x, out.subarray(1))).toThrow(/one length/);
     expect(nativeQuantizedKernels!.lstmSample).toBeDefined(); // it matched at load, so sampling uses it
   });
@@ -619,6 +639,26 @@ describe("the native fused LSTM layer step (qlstmLayer)", () => {
             }
           }
         });
+      }
+    }
+  });
+
+  it.skipIf(fusedFormats.length === 0 || !nativeQuantizedKernels?.lstmSample)("lstmSample: pickToken's token and probabilities for vocabularies around the 8-wide and 64-wide chunks of the C softmax", () => {
+    const native = nativeQuantizedKernels!;
+    const { lstmSample: _, ...picksApart } = native;
+    for (const V of [1, 7, 9, 64, 65, 101, 203]) {
+      const qm = quantizeLanguageModel(lm("lstm", { V, E: V + 3, H: 64, L: 2, seed: V }), fusedFormats[0]);
+      const a = createQuantizedState(qm), b = createQuantizedState(qm);
+      const rng = Rng.seeded(V);
+      let ta = 0, tb = 0;
+      for (let n = 0; n < 40; n++) {
+        const u = rng.uniform(), temperature = [1, 0.3, 2.5][n % 3];
+        const next = quantizedStepPicking(qm, ta, a, native, u, temperature);
+        const want = pickToken(quantizedStep(qm, tb, b, picksApart), { rng: { uniform: () => u } as Rng, temperature });
+        expect([V, n, next]).toEqual([V, n, want]);
+        expect(a.logits).toEqual(b.logits);
+        ta = next;
+        tb = want;
       }
     }
   });
