@@ -964,10 +964,10 @@ static napi_value SetQuantizedDot(napi_env env, napi_callback_info info)
   return out;
 }
 
-/* Whether qlstmStep / qlstmSample carry layer 0's products (the same bits either way; qlstmSetCarry for A/B runs). */
+/* Whether qlstmStack / qlstmStep / qlstmSample carry layer 0's products (the same bits either way; qlstmSetCarry for A/B runs). */
 static int carry_enabled = 1;
 
-/* qlstmSetCarry(enabled) → the previous setting: whether plan steps carry layer 0's products (unroll_qlstm_stack_carry). */
+/* qlstmSetCarry(enabled) → the previous setting: whether plan steps (qlstmStack, qlstmStep, qlstmSample) carry layer 0's products (unroll_qlstm_stack_carry). */
 static napi_value QlstmSetCarry(napi_env env, napi_callback_info info)
 {
   size_t argc = 1;
@@ -1249,7 +1249,7 @@ static napi_value QlstmPlan(napi_env env, napi_callback_info info)
   }
   p->bf16 = bf16 == 1;
   if (ok && has_head) ok = plan_head(env, argv[2], V, p, &cur);
-  if (ok && has_head && L >= 2 && H % 64 == 0) {
+  if (ok && L >= 2 && H % 64 == 0) {
     /* without this memory the steps run unroll_qlstm_stack (the same results) */
     p->carried = (float *)aligned_alloc(64, ((size_t)5 * H * sizeof(float) + 63) / 64 * 64);
     p->carry.pre = p->carried;
@@ -1315,7 +1315,9 @@ static napi_value QlstmStack(napi_env env, napi_callback_info info)
   if (!get_optional_typed(env, argv[1], napi_float32_array, "qlstmStack", "row", "a Float32Array", 4 * (size_t)p->H, &row) ||
       !stack_state(env, p, "qlstmStack", argv + 2, row, &g, &h, &c))
     return NULL;
-  const int done = unroll_qlstm_stack(p->bf16, p->L, p->H, p->w, (const float *)row, g, h, c, &p->descending);
+  const int done = carry_enabled && p->carried
+                       ? unroll_qlstm_stack_carry(p->bf16, p->L, p->H, p->w, (const float *)row, g, h, c, &p->descending, &p->carry)
+                       : unroll_qlstm_stack(p->bf16, p->L, p->H, p->w, (const float *)row, g, h, c, &p->descending);
   CHECK_NAPI(env, napi_create_int32(env, done, &out));
   return out;
 }

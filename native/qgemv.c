@@ -868,15 +868,16 @@ int unroll_qlstm_stack_carry(int bf16, int L, int H, const unroll_qlstm_weights 
 #if QGEMV_X86
   const int valid = carry->valid;
   carry->valid = 0;
-  if (L < 2 || !row || H <= 0 || H % 64 != 0 || H > 65536 || (bf16 ? !use_bf16dot() : !use_vnni()))
+  if (L < 2 || H <= 0 || H % 64 != 0 || H > 65536 || (bf16 ? !use_bf16dot() : !use_vnni()))
     return unroll_qlstm_stack(bf16, L, H, w, row, g, h, c, descending);
   const int G = 4 * H;
   /* layer 0: its W_hh h0 came with the last step when h0 is still the one it was made from */
   if (valid && memcmp(carry->h0, h, (size_t)H * sizeof(float)) == 0) {
+    const float *in = row ? row : g; /* in place: each element read before it is written */
     if (bf16)
-      finish_bf16(G, carry->pre, row, g);
+      finish_bf16(G, carry->pre, in, g);
     else
-      finish_vnni(G, carry->pre, w[0].shh, row, g);
+      finish_vnni(G, carry->pre, w[0].shh, in, g);
     unroll_lstm_cell(H, g, c, h);
   } else {
     if (!unroll_qlstm_layer(bf16, H, 0, NULL, NULL, row, w[0].whh, w[0].shh, NULL, g, c, h, 0)) return 0;

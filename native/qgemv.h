@@ -78,13 +78,13 @@ int unroll_qlstm_stack(int bf16, int L, int H, const unroll_qlstm_weights *w, co
                        float *c, unsigned *descending);
 
 /*
- * unroll_qlstm_stack from the token's row (not NULL), with layer 0's W_hh h0 products for the next
- * step made in the same pass over the pool as layer 1 and kept in `carry`: the next call's layer 0
- * starts from them when h0 (h's first H values) is still, bit for bit, the one they were made from,
- * and multiplies afresh otherwise. A thread's blocks of layer 1 and of layer 0 then run as one
- * sequence, reversed from step to step. The results are unroll_qlstm_stack's, bits included.
- * pre holds 4H floats and h0 H (the caller's memory); valid starts at 0. One-layer stacks, and CPUs
- * without the dot-product kernels, run unroll_qlstm_stack.
+ * unroll_qlstm_stack (layer 0 from `row`, or from g when NULL), with layer 0's W_hh h0 products
+ * for the next step made in the same pass over the pool as layer 1 and kept in `carry`: the next
+ * call's layer 0 starts from them when h0 (h's first H values) is still, bit for bit, the one they
+ * were made from, and multiplies afresh otherwise. A thread's blocks of layer 1 and of layer 0 then
+ * run as one sequence, reversed from step to step. The results are unroll_qlstm_stack's, bits
+ * included. pre holds 4H floats and h0 H (the caller's memory); valid starts at 0. One-layer
+ * stacks, and CPUs without the dot-product kernels, run unroll_qlstm_stack.
  */
 typedef struct {
   float *pre, *h0;

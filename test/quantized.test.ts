@@ -485,7 +485,7 @@ describe("the native fused LSTM layer step (qlstmLayer)", () => {
     }
   });
 
-  it.skipIf(fusedFormats.length === 0 || typeof nativeAddon?.qlstmSetCarry !== "function")("qlstmStep with layer 0's products carried to the next step: the uncarried bits, however the state changes between steps (two states on one plan, h0 edited or reset, c edited, a declined layer), 2 and 3 layers, 1 and 2 threads", () => {
+  it.skipIf(fusedFormats.length === 0 || typeof nativeAddon?.qlstmSetCarry !== "function")("qlstmStep and qlstmStack with layer 0's products carried to the next step: the uncarried bits, however the state changes between steps (two states on one plan, h0 edited or reset, c edited, a declined layer), the input side in gates or as a row, 2 and 3 layers, 1 and 2 threads", () => {
     const a = nativeAddon!;
     const withCarry = <T>(on: boolean, f: () => T): T => {
       const was = a.qlstmSetCarry!(on);
@@ -514,6 +514,8 @@ describe("the native fused LSTM layer step (qlstmLayer)", () => {
           const want = { A: copy(A), B: copy(B) };
           const z = new Float32Array(o.V), zw = new Float32Array(o.V);
           let steps = 0;
+          // without a head (qlstmStack): layer 0's input side comes in gates (an embedding's projection), or as a row
+          const stackCarried = a.qlstmPlan!(o.H, layers), stackPlain = a.qlstmPlan!(o.H, layers);
           const step = (name: "A" | "B", token: number, expected = o.L + 1) => {
             const s = name === "A" ? A : B, w = want[name];
             const n = withThreadsOf(a, threads, () => withCarry(true, () => a.qlstmStep!(carried, token, s.g, s.h, s.c, z)));
@@ -523,6 +525,20 @@ describe("the native fused LSTM layer step (qlstmLayer)", () => {
             if (expected > o.L) expect(z).toEqual(zw);
             steps++;
           };
+          const S = fresh(), wantS = copy(S);
+          for (let n = 0; n < 9; n++) {
+            const input = randomArray(rng, G);
+            const row = n % 3 === 2 ? input : null;
+            if (!row) {
+              S.g.set(input);
+              wantS.g.set(input);
+            }
+            if (n === 5) S.h[0] = wantS.h[0] = 0.5;
+            const done = withThreadsOf(a, threads, () => withCarry(true, () => a.qlstmStack!(stackCarried, row, S.g, S.h, S.c)));
+            expect(withThreadsOf(a, threads, () => withCarry(false, () => a.qlstmStack!(stackPlain, row, wantS.g, wantS.h, wantS.c)))).toBe(o.L);
+            expect(done).toBe(o.L);
+            expect(S).toEqual(wantS);
+          }
           for (const t of [3, 7, 7, 1, 0]) step("A", t);
           step("B", 5); // another state: A's carried products do not fit it
           step("A", 2);

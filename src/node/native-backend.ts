@@ -117,7 +117,7 @@ export interface NativeAddon {
    */
   qlstmSample?(plan: QlstmPlan, token: number, gates: Float32Array, h: Float32Array, c: Float32Array, logits: Float32Array, u: number, temperature: number): number;
   /**
-   * Whether qlstmStep / qlstmSample make layer 0's W_hh·h0 for the next step with layer 1 and start
+   * Whether qlstmStack / qlstmStep / qlstmSample make layer 0's W_hh·h0 for the next step with layer 1 and start
    * from it when h0 is unchanged (native/qgemv.h, unroll_qlstm_stack_carry; the same results either
    * way); returns the previous setting. For A/B measurements and tests.
    */
