@@ -895,8 +895,8 @@ int unroll_qlstm_stack_carry(int bf16, int L, int H, const unroll_qlstm_weights 
     j.l1.dh = &dh;
   }
   const size_t items = 2 * (size_t)(H / 64);
-  const int down = (int)((*descending >> 1) & 1u); /* layer 1's bit: the fresh layers 0 and 1 never run here */
-  if (unroll_pool_threads() < 2)
+  const int down = (int)((*descending >> 1) & 1u); /* layer 1's bit, which nothing else here uses */
+  if (unroll_pool_threads() < 2 || 12LL * H * H < PARALLEL_MIN) /* small: on this thread, as unroll_qlstm_layer would */
     for (size_t k = 0; k < items; k++) carry_item(&j, down ? items - 1 - k : k);
   else
     unroll_pool_for_affine(items, carry_item, &j, down);
