@@ -952,33 +952,42 @@ static napi_value QuantizedKernelNames(napi_env env, napi_callback_info info)
   return out;
 }
 
-static napi_value SetQuantizedDot(napi_env env, napi_callback_info info)
+/* fn(enabled) → the previous setting, for a switch `set` that returns it. */
+static napi_value bool_switch(napi_env env, napi_callback_info info, const char *fn, int (*set)(int))
 {
   size_t argc = 1;
   napi_value arg, out;
+  char msg[96];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, &arg, NULL, NULL));
   int on;
-  if (argc != 1) return throw_type(env, "setQuantizedDot: expected 1 argument (enabled)");
+  if (argc != 1) {
+    snprintf(msg, sizeof msg, "%s: expected 1 argument (enabled)", fn);
+    return throw_type(env, msg);
+  }
   if (!get_bool(env, arg, "enabled", &on)) return NULL;
-  CHECK_NAPI(env, napi_get_boolean(env, unroll_qgemv_set_dot(on) != 0, &out));
+  CHECK_NAPI(env, napi_get_boolean(env, set(on) != 0, &out));
   return out;
+}
+
+static napi_value SetQuantizedDot(napi_env env, napi_callback_info info)
+{
+  return bool_switch(env, info, "setQuantizedDot", unroll_qgemv_set_dot);
 }
 
 /* Whether qlstmStack / qlstmStep / qlstmSample carry layer 0's products (the same bits either way; qlstmSetCarry for A/B runs). */
 static int carry_enabled = 1;
 
+static int set_carry(int on)
+{
+  const int was = carry_enabled;
+  carry_enabled = on;
+  return was;
+}
+
 /* qlstmSetCarry(enabled) → the previous setting: whether plan steps (qlstmStack, qlstmStep, qlstmSample) carry layer 0's products (unroll_qlstm_stack_carry). */
 static napi_value QlstmSetCarry(napi_env env, napi_callback_info info)
 {
-  size_t argc = 1;
-  napi_value arg, out;
-  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, &arg, NULL, NULL));
-  int on;
-  if (argc != 1) return throw_type(env, "qlstmSetCarry: expected 1 argument (enabled)");
-  if (!get_bool(env, arg, "enabled", &on)) return NULL;
-  CHECK_NAPI(env, napi_get_boolean(env, carry_enabled != 0, &out));
-  carry_enabled = on;
-  return out;
+  return bool_switch(env, info, "qlstmSetCarry", set_carry);
 }
 
 static napi_value QlstmCell(napi_env env, napi_callback_info info)
