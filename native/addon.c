@@ -1107,11 +1107,9 @@ typedef struct {
   const float *table;            /* V × 4H */
   const void *out_w, *out_packed; /* V × H, row-major and in the dot kernels' plain layout */
   const float *out_scale, *out_bias;
-  /* layer 0's W_hh h0 made with a step for the next (unroll_qlstm_stack_carry): 5H floats, or NULL */
-  float *carried;
+  /* layer 0's W_hh h0 made with a step for the next (unroll_qlstm_stack_carry): carry.pre owns 5H floats, or is NULL */
   unroll_qlstm_carry carry;
 } qlstm_plan;
-
 
 static void plan_free(napi_env env, void *data, void *hint)
 {
@@ -1119,7 +1117,7 @@ static void plan_free(napi_env env, void *data, void *hint)
   qlstm_plan *p = (qlstm_plan *)data;
   for (int i = 0; i < p->nrefs; i++) napi_delete_reference(env, p->refs[i]);
   free(p->copies);
-  free(p->carried);
+  free(p->carry.pre);
   free(p);
 }
 
@@ -1260,9 +1258,8 @@ static napi_value QlstmPlan(napi_env env, napi_callback_info info)
   if (ok && has_head) ok = plan_head(env, argv[2], V, p, &cur);
   if (ok && L >= 2 && H % 64 == 0) {
     /* without this memory the steps run unroll_qlstm_stack (the same results) */
-    p->carried = (float *)aligned_alloc(64, ((size_t)5 * H * sizeof(float) + 63) / 64 * 64);
-    p->carry.pre = p->carried;
-    p->carry.h0 = p->carried ? p->carried + G : NULL;
+    p->carry.pre = (float *)aligned_alloc(64, ((size_t)5 * H * sizeof(float) + 63) / 64 * 64);
+    p->carry.h0 = p->carry.pre ? p->carry.pre + G : NULL;
   }
   if (!ok || napi_create_external(env, p, plan_free, NULL, &out) != napi_ok) {
     plan_free(env, p, NULL);
@@ -1310,6 +1307,14 @@ static int stack_state(napi_env env, const qlstm_plan *p, const char *fn, napi_v
   return 1;
 }
 
+/* The plan's layers from `row` (or g): carrying layer 0's products where it can (the same results). */
+static int plan_stack(qlstm_plan *p, const float *row, float *g, float *h, float *c)
+{
+  if (carry_enabled && p->carry.pre)
+    return unroll_qlstm_stack_carry(p->bf16, p->L, p->H, p->w, row, g, h, c, &p->descending, &p->carry);
+  return unroll_qlstm_stack(p->bf16, p->L, p->H, p->w, row, g, h, c, &p->descending);
+}
+
 /* qlstmStack(plan, row, gates, h, c) → layers done (unroll_qlstm_stack); row (4H) or null (gates hold layer 0's input side). */
 static napi_value QlstmStack(napi_env env, napi_callback_info info)
 {
@@ -1324,9 +1329,7 @@ static napi_value QlstmStack(napi_env env, napi_callback_info info)
   if (!get_optional_typed(env, argv[1], napi_float32_array, "qlstmStack", "row", "a Float32Array", 4 * (size_t)p->H, &row) ||
       !stack_state(env, p, "qlstmStack", argv + 2, row, &g, &h, &c))
     return NULL;
-  const int done = carry_enabled && p->carried
-                       ? unroll_qlstm_stack_carry(p->bf16, p->L, p->H, p->w, (const float *)row, g, h, c, &p->descending, &p->carry)
-                       : unroll_qlstm_stack(p->bf16, p->L, p->H, p->w, (const float *)row, g, h, c, &p->descending);
+  const int done = plan_stack(p, (const float *)row, g, h, c);
   CHECK_NAPI(env, napi_create_int32(env, done, &out));
   return out;
 }
@@ -1391,9 +1394,7 @@ static napi_value plan_step(napi_env env, napi_callback_info info, int sample)
     snprintf(msg, sizeof msg, "%s: logits must not overlap gates, h, c or the table", fn);
     return throw_range(env, msg);
   }
-  int result = carry_enabled && p->carried
-                   ? unroll_qlstm_stack_carry(p->bf16, p->L, p->H, p->w, row, g, h, c, &p->descending, &p->carry)
-                   : unroll_qlstm_stack(p->bf16, p->L, p->H, p->w, row, g, h, c, &p->descending);
+  int result = plan_stack(p, row, g, h, c);
   if (result == p->L) {
     const float *top = h + (size_t)(p->L - 1) * p->H;
     if (p->bf16)

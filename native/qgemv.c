@@ -796,10 +796,11 @@ int unroll_qlstm_layer(int bf16, int H, int in, const void *wih, const float *si
 #endif
 }
 
-int unroll_qlstm_stack(int bf16, int L, int H, const unroll_qlstm_weights *w, const float *row, float *g, float *h,
-                       float *c, unsigned *descending)
+/* Layers [from, to) of unroll_qlstm_stack; returns the layer that declined, or `to`. */
+static int stack_layers(int bf16, int from, int to, int H, const unroll_qlstm_weights *w, const float *row, float *g, float *h,
+                        float *c, unsigned *descending)
 {
-  for (int l = 0; l < L; l++) {
+  for (int l = from; l < to; l++) {
     const int down = (int)((*descending >> l) & 1u);
     const int ran = l == 0 ? unroll_qlstm_layer(bf16, H, 0, NULL, NULL, row, w[0].whh, w[0].shh, NULL, g, c, h, down)
                            : unroll_qlstm_layer(bf16, H, H, w[l].wih, w[l].sih, h + (size_t)(l - 1) * H, w[l].whh, w[l].shh,
@@ -807,7 +808,13 @@ int unroll_qlstm_stack(int bf16, int L, int H, const unroll_qlstm_weights *w, co
     if (!ran) return l;
     *descending ^= 1u << l;
   }
-  return L;
+  return to;
+}
+
+int unroll_qlstm_stack(int bf16, int L, int H, const unroll_qlstm_weights *w, const float *row, float *g, float *h,
+                       float *c, unsigned *descending)
+{
+  return stack_layers(bf16, 0, L, H, w, row, g, h, c, descending);
 }
 
 /* ---- the stack with layer 0's W_hh products carried to the next step ---- */
@@ -879,8 +886,8 @@ int unroll_qlstm_stack_carry(int bf16, int L, int H, const unroll_qlstm_weights 
     else
       finish_vnni(G, carry->pre, w[0].shh, in, g);
     unroll_lstm_cell(H, g, c, h);
-  } else {
-    if (!unroll_qlstm_layer(bf16, H, 0, NULL, NULL, row, w[0].whh, w[0].shh, NULL, g, c, h, 0)) return 0;
+  } else if (stack_layers(bf16, 0, 1, H, w, row, g, h, c, descending) == 0) {
+    return 0;
   }
   /* layer 1 and the next step's W_hh h0, in one pass over the pool */
   const float *h0 = h, *h1 = h + H;
@@ -895,7 +902,7 @@ int unroll_qlstm_stack_carry(int bf16, int L, int H, const unroll_qlstm_weights 
     j.l1.dh = &dh;
   }
   const size_t items = 2 * (size_t)(H / 64);
-  const int down = (int)((*descending >> 1) & 1u); /* layer 1's bit, which nothing else here uses */
+  const int down = (int)((*descending >> 1) & 1u); /* layer 1's bit: layer 1 runs in this pass */
   if (unroll_pool_threads() < 2 || 12LL * H * H < PARALLEL_MIN) /* small: on this thread, as unroll_qlstm_layer would */
     for (size_t k = 0; k < items; k++) carry_item(&j, down ? items - 1 - k : k);
   else
@@ -903,14 +910,7 @@ int unroll_qlstm_stack_carry(int bf16, int L, int H, const unroll_qlstm_weights 
   *descending ^= 1u << 1;
   memcpy(carry->h0, h0, (size_t)H * sizeof(float));
   carry->valid = 1;
-  for (int l = 2; l < L; l++) {
-    const int d = (int)((*descending >> l) & 1u);
-    if (!unroll_qlstm_layer(bf16, H, H, w[l].wih, w[l].sih, h + (size_t)(l - 1) * H, w[l].whh, w[l].shh, w[l].bias, g,
-                            c + (size_t)l * H, h + (size_t)l * H, d))
-      return l;
-    *descending ^= 1u << l;
-  }
-  return L;
+  return stack_layers(bf16, 2, L, H, w, row, g, h, c, descending);
 #else
   carry->valid = 0;
   return unroll_qlstm_stack(bf16, L, H, w, row, g, h, c, descending);
