@@ -25,6 +25,14 @@
 #define KMR 8
 #define KNV 2
 #include "sgemm_kernel.inc"
+#define KERNEL_NAME kernel_avx512_half_shape_on_avx2
+#define KERNEL_ATTR __attribute__((target("avx2,fma")))
+#define KVEC v16sf
+#define KVW 16
+#define KMR 8
+#define KNV 1
+#define KBS 32
+#include "sgemm_kernel.inc"
 #define GEMV_AXPY gemv_axpy_avx512_shape_on_avx2
 #define GEMV_DOT gemv_dot_avx512_shape_on_avx2
 #define GEMV_ATTR __attribute__((target("avx2,fma")))
@@ -32,7 +40,7 @@
 #define GVW 16
 #include "sgemv_kernel.inc"
 static const sgemm_impl impl_avx512_shape_on_avx2 = {
-    UNROLL_ISA_AVX2, 8, 32, 128, 256, 1024, kernel_avx512_shape_on_avx2, gemv_axpy_avx512_shape_on_avx2,
+    UNROLL_ISA_AVX2, 8, 32, 128, 256, 1024, kernel_avx512_shape_on_avx2, kernel_avx512_half_shape_on_avx2, gemv_axpy_avx512_shape_on_avx2,
     gemv_dot_avx512_shape_on_avx2, pack_copy_avx2, pack_transpose_avx2};
 #endif
 
@@ -132,7 +140,7 @@ int main(void)
       {1, 1, 1},     {1, 1, 0},     {0, 5, 3},     {3, 0, 4},     {2, 3, 1},      {5, 7, 3},     {6, 16, 8},
       {7, 17, 9},    {8, 32, 16},   {9, 33, 17},   {13, 4, 9},    {4, 83, 33},    {16, 8, 255},  {5, 9, 256},
       {11, 15, 257}, {31, 47, 300}, {32, 128, 64}, {1, 512, 128}, {121, 40, 20},  {129, 31, 7},  {250, 19, 513},
-      {3, 1025, 5},  {1, 2048, 512}, {1, 37, 70}, {300, 1, 41}, {19, 1, 2}, {1, 5, 1},  {17, 1100, 9}, {64, 64, 600}, {130, 1030, 270}, {2, 2049, 3}, {40, 65, 1},
+      {3, 1025, 5},  {1, 2048, 512}, {1, 37, 70}, {300, 1, 41}, {19, 1, 2}, {1, 5, 1},  {17, 1100, 9}, {64, 64, 600}, {130, 1030, 270}, {2, 2049, 3}, {40, 65, 1}, {24, 200, 300}, {17, 8, 5}, {9, 24, 40},
   };
   const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
   struct {

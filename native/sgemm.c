@@ -125,6 +125,27 @@ typedef float v16sf __attribute__((vector_size(64)));
 #define KNV 2
 #include "sgemm_kernel.inc"
 
+/* The edge tiles of at most half the width (W1's N = 200: 6 tiles of 32 and one of 8) on one
+ * vector per row instead of two, reading the first half of each packed 2-vector B row: the same
+ * sums in the same order as the full kernel's first vector, at half the work. */
+#define KERNEL_NAME kernel_avx2_6x8
+#define KERNEL_ATTR __attribute__((target("avx2,fma")))
+#define KVEC v8sf
+#define KVW 8
+#define KMR 6
+#define KNV 1
+#define KBS 16
+#include "sgemm_kernel.inc"
+
+#define KERNEL_NAME kernel_avx512_8x16
+#define KERNEL_ATTR __attribute__((target("avx512f,avx2,fma")))
+#define KVEC v16sf
+#define KVW 16
+#define KMR 8
+#define KNV 1
+#define KBS 32
+#include "sgemm_kernel.inc"
+
 #define GEMV_AXPY gemv_axpy_avx2
 #define GEMV_DOT gemv_dot_avx2
 #define GEMV_ATTR __attribute__((target("avx2,fma")))
@@ -254,6 +275,7 @@ typedef struct {
   int mr, nr;     /* microkernel tile */
   int mc, kc, nc; /* cache blocks; mc is a multiple of mr, nc of nr */
   sgemm_kernel_fn kernel;
+  sgemm_kernel_fn half; /* the tile at half its width (nr ≤ NR / 2), or NULL */
   /* M = 1 (and N = 1, transposed): c (1×N) (+)= a (1×K) · op(B), B stored K×N (axpy) or N×K (dot),
    * row stride ldb */
   void (*gemv_axpy)(int N, int K, const float *a, const float *B, ptrdiff_t ldb, float *c, int beta);
@@ -262,15 +284,15 @@ typedef struct {
   void (*pack_transpose)(const float *src, ptrdiff_t ld, int kc, int w, float *dst, int W);
 } sgemm_impl;
 
-/* isa, mr, nr, mc, kc, nc, kernel, gemv_axpy, gemv_dot, pack_copy, pack_transpose */
+/* isa, mr, nr, mc, kc, nc, kernel, half, gemv_axpy, gemv_dot, pack_copy, pack_transpose */
 static const sgemm_impl impl_portable = {
-    UNROLL_ISA_PORTABLE, PORTABLE_MR,        PORTABLE_NR, 128,      256, 1024, kernel_portable_4x8,
+    UNROLL_ISA_PORTABLE, PORTABLE_MR,        PORTABLE_NR, 128,      256, 1024, kernel_portable_4x8, NULL,
     gemv_axpy_portable,  gemv_dot_portable, pack_copy,   pack_transpose_scalar};
 #if UNROLL_X86
-static const sgemm_impl impl_avx2 = {UNROLL_ISA_AVX2, 6,  16, 120, 256, 1024, kernel_avx2_6x16, gemv_axpy_avx2,
-                                     gemv_dot_avx2,   pack_copy_avx2, pack_transpose_avx2};
-static const sgemm_impl impl_avx512 = {UNROLL_ISA_AVX512, 8,  32, 128, 256, 1024, kernel_avx512_8x32, gemv_axpy_avx512,
-                                       gemv_dot_avx512,   pack_copy_avx2, pack_transpose_avx2};
+static const sgemm_impl impl_avx2 = {UNROLL_ISA_AVX2, 6,  16, 120, 256, 1024, kernel_avx2_6x16, kernel_avx2_6x8,
+                                     gemv_axpy_avx2,  gemv_dot_avx2, pack_copy_avx2, pack_transpose_avx2};
+static const sgemm_impl impl_avx512 = {UNROLL_ISA_AVX512, 8,  32, 128, 256, 1024, kernel_avx512_8x32, kernel_avx512_8x16,
+                                       gemv_axpy_avx512,  gemv_dot_avx512, pack_copy_avx2, pack_transpose_avx2};
 #endif
 
 const char *unroll_isa_name(unroll_isa isa)
@@ -460,9 +482,10 @@ static int sgemm_blocked_bias(const sgemm_impl *im, int transA, int transB, int 
 
         for (int jr = 0; jr < nc; jr += NR) {
           const int nr = min_int(nc - jr, NR);
+          const sgemm_kernel_fn kernel = im->half && 2 * nr <= NR ? im->half : im->kernel;
           for (int ir = 0; ir < mc; ir += MR) {
             const int mr = min_int(mc - ir, MR);
-            im->kernel(kc, ap + (size_t)ir * kc, bp + (size_t)jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, beta,
+            kernel(kc, ap + (size_t)ir * kc, bp + (size_t)jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, beta,
                        mr, nr, bias ? bias + jc + jr : NULL);
           }
         }

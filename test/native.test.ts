@@ -226,6 +226,50 @@ function nativeSuite(addon: NonNullable<typeof nativeAddon>): void {
     expect(() => (addon.gemm as (...a: unknown[]) => void)(false, false, 2, 3, 4, f(8), f(12), f(6), false, [1, 2, 3])).toThrow(TypeError);
   });
 
+  it("an edge tile of at most half the tile's width (the narrow kernel) has the bits of the full tile, for every ISA", () => {
+    // B padded with zero columns to a multiple of 32 makes every tile whole on every ISA (32, 16, 8
+    // wide); the first N columns of C must come out the same, bit for bit, as without the padding.
+    const before = addon.threads();
+    const rng = Rng.seeded(23);
+    const cases = [
+      [false, false, 40, 200, 300], // W1's dh and dW: 6 tiles of 32 and one of 8 columns
+      [true, false, 17, 200, 40],
+      [false, true, 24, 40, 270], // 32 + 8 (avx512), 16 + 16 + 8 (avx2)
+      [true, true, 9, 24, 33], // 16 + 8 (avx2), one tile of 24 (avx512: wider than half)
+      [false, false, 130, 8, 520],
+    ] as const;
+    try {
+      for (const isa of isas) {
+        expect(addon.setIsa(isa)).toBe(true);
+        for (const [tA, tB, M, N, K] of cases) {
+          const P = Math.ceil(N / 32) * 32;
+          const A = Float32Array.from({ length: M * K }, () => rng.range(-1, 1));
+          const B = Float32Array.from({ length: K * N }, () => rng.range(-1, 1));
+          const Bp = new Float32Array(K * P); // B with P − N zero columns
+          for (let k = 0; k < K; k++)
+            for (let j = 0; j < N; j++) Bp[tB ? j * K + k : k * P + j] = B[tB ? j * K + k : k * N + j];
+          const C0 = Float32Array.from({ length: M * N }, () => rng.range(-1, 1));
+          for (const acc of [false, true]) {
+            for (const n of [1, 2]) {
+              addon.setThreads(n);
+              const got = C0.slice();
+              addon.gemm(tA, tB, M, N, K, A, B, got, acc);
+              const padded = new Float32Array(M * P);
+              for (let i = 0; i < M; i++) padded.set(C0.subarray(i * N, i * N + N), i * P);
+              addon.gemm(tA, tB, M, P, K, A, Bp, padded, acc);
+              const want = new Float32Array(M * N);
+              for (let i = 0; i < M; i++) want.set(padded.subarray(i * P, i * P + N), i * N);
+              expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer)), `${isa}, ${n} threads, acc ${acc}, ${JSON.stringify([tA, tB, M, N, K])}`).toBe(true);
+            }
+          }
+        }
+      }
+    } finally {
+      addon.setIsa(best);
+      addon.setThreads(before);
+    }
+  });
+
   it("threads: the pool resizes, and a large GEMM on 2 threads equals 1 thread bit for bit", () => {
     const before = addon.threads();
     try {
