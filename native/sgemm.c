@@ -18,6 +18,8 @@
  *   avx512   8 × 32 tile, 16 zmm accumulators       (target avx512f)
  *   avx2     6 × 16 tile, 12 ymm accumulators       (target avx2,fma)
  *   portable 4 × 8 tile with 128-bit GNU vectors (SSE2 / NEON), or scalar loops without GNU C
+ * and, for the edge tiles of at most half that width, avx512 8 × 16 and avx2 6 × 8 (one vector per
+ * row, the same sums as the full tile's first vector).
  * M = 1 (batch-1 sampling) and N = 1 skip packing, which would cost as much as the product, and
  * run a vector-matrix loop instead (sgemv_kernel.inc).
  *
@@ -485,8 +487,8 @@ static int sgemm_blocked_bias(const sgemm_impl *im, int transA, int transB, int 
           const sgemm_kernel_fn kernel = im->half && 2 * nr <= NR ? im->half : im->kernel;
           for (int ir = 0; ir < mc; ir += MR) {
             const int mr = min_int(mc - ir, MR);
-            kernel(kc, ap + (size_t)ir * kc, bp + (size_t)jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, beta,
-                       mr, nr, bias ? bias + jc + jr : NULL);
+            kernel(kc, ap + (size_t)ir * kc, bp + (size_t)jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, beta, mr, nr,
+                   bias ? bias + jc + jr : NULL);
           }
         }
       }
