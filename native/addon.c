@@ -990,6 +990,21 @@ static napi_value QlstmSetCarry(napi_env env, napi_callback_info info)
   return bool_switch(env, info, "qlstmSetCarry", set_carry);
 }
 
+/* qlstmSetAhead(enabled) → the previous setting: whether carried steps on two or more threads leave layer 1's W_hh h1 to an idle worker (unroll_qlstm_set_ahead). */
+static napi_value QlstmSetAhead(napi_env env, napi_callback_info info)
+{
+  return bool_switch(env, info, "qlstmSetAhead", unroll_qlstm_set_ahead);
+}
+
+/* qlstmAheadUsed() → the blocks of layer 1 that steps have finished from products made ahead (unroll_qlstm_ahead_used). */
+static napi_value QlstmAheadUsed(napi_env env, napi_callback_info info)
+{
+  (void)info;
+  napi_value out;
+  CHECK_NAPI(env, napi_create_double(env, (double)unroll_qlstm_ahead_used(), &out));
+  return out;
+}
+
 static napi_value QlstmCell(napi_env env, napi_callback_info info)
 {
   size_t argc = 4;
@@ -1115,6 +1130,7 @@ static void plan_free(napi_env env, void *data, void *hint)
 {
   (void)hint;
   qlstm_plan *p = (qlstm_plan *)data;
+  unroll_qlstm_carry_release(&p->carry); /* an idle worker may be reading the weights */
   for (int i = 0; i < p->nrefs; i++) napi_delete_reference(env, p->refs[i]);
   free(p->copies);
   free(p->carry.pre);
@@ -1470,7 +1486,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
              {"adam", Adam},           {"sgd", Sgd},
              {"sumSquares", SumSquares}, {"scale", Scale}, {"fill", Fill},
              {"scatterAddRows", ScatterAddRows}, {"qgemv", Qgemv}, {"qlstmCell", QlstmCell}, {"qlstmLayer", QlstmLayer}, {"qlstmPlan", QlstmPlan}, {"qlstmStack", QlstmStack}, {"qlstmStep", QlstmStep},
-             {"qlstmSample", QlstmSample}, {"qlstmSetCarry", QlstmSetCarry}, {"jsExp", JsExp},
+             {"qlstmSample", QlstmSample}, {"qlstmSetCarry", QlstmSetCarry},
+             {"qlstmSetAhead", QlstmSetAhead}, {"qlstmAheadUsed", QlstmAheadUsed}, {"jsExp", JsExp},
              {"bgemv", Bgemv}, {"qpack", Qpack}, {"bpack", Bpack}, {"quantizedKernels", QuantizedKernelNames}, {"setQuantizedDot", SetQuantizedDot}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

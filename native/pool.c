@@ -94,6 +94,18 @@ typedef struct {
   unsigned gen;
 } worker_start;
 
+static unroll_idle_job *volatile idle_slot;
+
+/* An idle worker's turn at the slot: 1 when it ran a job. */
+static int run_idle_job(void)
+{
+  unroll_idle_job *j = __atomic_load_n(&idle_slot, __ATOMIC_ACQUIRE);
+  if (!j || !__atomic_compare_exchange_n(&idle_slot, &j, NULL, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return 0;
+  j->fn(j);
+  STORE(&j->state, 0);
+  return 1;
+}
+
 static void *worker_main(void *arg)
 {
   worker_start *ws = (worker_start *)arg;
@@ -105,6 +117,10 @@ static void *worker_main(void *arg)
     long long deadline = 0;
     for (long spins = 0; __atomic_load_n(&pool.gen, __ATOMIC_SEQ_CST) == seen; spins++) {
       CPU_RELAX();
+      if (run_idle_job()) {
+        deadline = 0;
+        continue;
+      }
       if ((spins & 255) == 0) {
         const long long t = now_ns();
         if (deadline == 0)
@@ -209,6 +225,42 @@ void unroll_pool_run(unroll_task fn, void *ctx)
 }
 
 #endif
+
+void unroll_pool_idle_post(unroll_idle_job *job)
+{
+#if UNROLL_NO_PTHREADS
+  (void)job;
+#else
+  if (pool.nth <= 1) return;
+  STORE(&job->state, 1);
+  unroll_idle_job *old = __atomic_exchange_n(&idle_slot, job, __ATOMIC_ACQ_REL);
+  if (old && old != job) STORE(&old->state, 0); /* withdrawn unrun */
+#endif
+}
+
+void unroll_pool_wait_for(volatile int *flag, int value)
+{
+  for (long spins = 0; LOAD(flag) != value; spins++) {
+    CPU_RELAX();
+#if !UNROLL_NO_PTHREADS
+    if (spins >= BARRIER_SPINS_BEFORE_YIELD) sched_yield();
+#endif
+  }
+}
+
+void unroll_pool_idle_withdraw(unroll_idle_job *job)
+{
+#if !UNROLL_NO_PTHREADS
+  unroll_idle_job *j = job;
+  if (__atomic_compare_exchange_n(&idle_slot, &j, NULL, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+    STORE(&job->state, 0);
+    return;
+  }
+  unroll_pool_wait_for(&job->state, 0);
+#else
+  (void)job;
+#endif
+}
 
 /* ---------------------------------------------------------------------------------------------
  * Blocks claimed over the pool (pool.h)

@@ -33,6 +33,23 @@ int unroll_pool_set_threads(int n);
 void unroll_pool_run(unroll_task fn, void *ctx);
 
 /*
+ * Work for an idle worker between runs: at most one job waits in the pool's slot; a worker with
+ * nothing to do takes it and runs fn(job) once. state is 1 from unroll_pool_idle_post until the
+ * job has run or was withdrawn, 0 after. unroll_pool_idle_withdraw takes it back if no worker has,
+ * or waits until fn has returned; either way the job's memory is the owner's again. Posting a job
+ * withdraws the one waiting. Without workers, post does nothing (state stays 0).
+ */
+typedef struct unroll_idle_job {
+  void (*fn)(struct unroll_idle_job *job);
+  volatile int state;
+} unroll_idle_job;
+void unroll_pool_idle_post(unroll_idle_job *job);
+void unroll_pool_idle_withdraw(unroll_idle_job *job);
+
+/* Returns once *flag reads `value` (acquire): spinning, then yielding the core. */
+void unroll_pool_wait_for(volatile int *flag, int value);
+
+/*
  * Runs fn(ctx, b) for every block b in [0, nblocks) on the pool: threads claim blocks until none
  * is left, so a preempted thread's share goes to the others. Which thread runs a block never
  * changes what the block computes.

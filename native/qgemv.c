@@ -731,7 +731,17 @@ typedef struct {
   const float *bias;
   const float *gin; /* what W_hh h adds to: g itself, or the input side of the gates given apart */
   float *g, *c, *h;
+  /* W_hh h made ahead (unroll_qlstm_carry's ahead), before its row scales; NULL: none */
+  const float *ahead;
+  int *made; /* per 64-unit block: 0 not begun (the step claims it), 1 being made, 2 made */
 } qlstm_job;
+
+#if QGEMV_X86
+VNNI static void finish_vnni(int n, const float *pre, const float *scale, const float *row, float *g);
+VNNI static void finish_bf16(int n, const float *pre, const float *row, float *g);
+#endif
+/* Blocks of layer 1 that a step finished from products made ahead (unroll_qlstm_ahead_used). */
+static unsigned long ahead_used;
 
 /*
  * Units [64·blk, 64·blk + 64): the four gates' 64-row stripes of W_ih x (+ bias) and W_hh h, in
@@ -744,6 +754,8 @@ static void qlstm_block(void *ctx, size_t blk)
   const int H = j->H, u0 = (int)blk * 64;
   /* stripe 4·blk + q of a gate-order pack */
   const size_t sih = stripe_elems(j->bf16, j->in), shh = stripe_elems(j->bf16, H);
+  int unbegun = 0;
+  const int ahead = j->made && !__atomic_compare_exchange_n(&j->made[blk], &unbegun, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
   for (int q = 0; q < 4; q++) {
     const int r0 = q * H + u0, r1 = r0 + 64;
     const size_t s = 4 * blk + (size_t)q;
@@ -755,10 +767,22 @@ static void qlstm_block(void *ctx, size_t blk)
       if (j->bias)
         for (int r = r0; r < r1; r++) j->g[r] += j->bias[r];
     }
+    if (ahead) continue;
     if (j->bf16)
       brows_bf16((const uint16_t *)j->whh + s * shh, r0, r1, H, j->xsh, j->g, j->gin);
     else
       rows_vnni((const uint8_t *)j->whh + s * shh, j->shh, r0, r1, H, j->dh, j->g, j->gin);
+  }
+  if (ahead) { /* made, or being made, by an idle worker since the last step: finished as rows_* would */
+    unroll_pool_wait_for(&j->made[blk], 2);
+    for (int q = 0; q < 4; q++) {
+      const int r0 = q * H + u0;
+      if (j->bf16)
+        finish_bf16(64, j->ahead + r0, j->gin + r0, j->g + r0);
+      else
+        finish_vnni(64, j->ahead + r0, j->shh + r0, j->gin + r0, j->g + r0);
+    }
+    __atomic_add_fetch(&ahead_used, 1, __ATOMIC_RELAXED);
   }
   unroll_lstm_cell_part(H, 64, j->g + u0, j->c + u0, j->h + u0);
 #else
@@ -869,6 +893,121 @@ VNNI static void finish_bf16(int n, const float *pre, const float *row, float *g
 }
 #endif
 
+/*
+ * Layer 1's W_hh h1 for the next step, made by an idle worker while the caller finishes the step
+ * (the output layer, the choice of a token, JavaScript): h1 is known once the carried pass ends,
+ * and only W_ih h0 of layer 1 waits for the next token. The worker makes whole 64-unit blocks
+ * (four gate stripes, before their row scales) from its copy of h1 until the next step begins
+ * (`stop`), claiming each through `made`; the next step finishes those from them and multiplies the
+ * others itself, when its h1 is still the copy bit for bit. Which blocks were made ahead depends
+ * on timing, the results never do.
+ */
+struct unroll_qlstm_ahead {
+  unroll_idle_job job; /* first: the pool hands back this pointer */
+  int H, bf16, posted;
+  const void *whh1;
+  volatile int stop;
+  float *pre;  /* 4H */
+  float *h1;   /* H, the copy the products are made from */
+  int *made;   /* H / 64 */
+};
+
+static int ahead_enabled = 1;
+
+int unroll_qlstm_set_ahead(int on)
+{
+  const int was = ahead_enabled;
+  ahead_enabled = on != 0;
+  return was;
+}
+
+unsigned long unroll_qlstm_ahead_used(void) { return __atomic_load_n(&ahead_used, __ATOMIC_RELAXED); }
+
+static void ahead_run(unroll_idle_job *job)
+{
+#if QGEMV_X86
+  unroll_qlstm_ahead *a = (unroll_qlstm_ahead *)job;
+  const int H = a->H, nb = H / 64;
+  qx_digits dh;
+  const uint16_t *xs = NULL;
+  if (a->bf16 ? !(xs = split_bf16(a->h1, H, 1)) : !split_digits(a->h1, H, &dh, 1)) return;
+  const size_t shh = stripe_elems(a->bf16, H);
+  /* from the last block: a thread's own part of the carried pass comes last in it (two threads) */
+  for (int b = nb - 1; b >= 0; b--) {
+    int unbegun = 0;
+    if (__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE)) return;
+    if (!__atomic_compare_exchange_n(&a->made[b], &unbegun, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) continue;
+    for (int q = 0; q < 4; q++) {
+      const int r0 = q * H + 64 * b;
+      const size_t s = 4 * (size_t)b + (size_t)q;
+      if (a->bf16)
+        brows_bf16((const uint16_t *)a->whh1 + s * shh, r0, r0 + 64, H, xs, a->pre, NULL);
+      else
+        rows_vnni((const uint8_t *)a->whh1 + s * shh, NULL, r0, r0 + 64, H, &dh, a->pre, NULL);
+    }
+    __atomic_store_n(&a->made[b], 2, __ATOMIC_RELEASE);
+  }
+#else
+  (void)job;
+#endif
+}
+
+/* The products made ahead for this step's layer 1, or NULL; stops the worker making them. */
+static unroll_qlstm_ahead *ahead_for(unroll_qlstm_carry *carry, int bf16, int H, const void *whh1, const float *h1)
+{
+  unroll_qlstm_ahead *a = carry->ahead;
+  if (!a || !a->posted) return NULL;
+  __atomic_store_n(&a->stop, 1, __ATOMIC_RELEASE);
+  return a->H == H && a->bf16 == bf16 && a->whh1 == whh1 && memcmp(a->h1, h1, (size_t)H * sizeof(float)) == 0 ? a : NULL;
+}
+
+/* After a step: the worker's job taken back, and posted again for the h1 just made (a step over the pool). */
+static void ahead_post(unroll_qlstm_carry *carry, int pooled, int bf16, int H, const void *whh1, const float *h1)
+{
+  unroll_qlstm_ahead *a = carry->ahead;
+  if (a && a->posted) {
+    unroll_pool_idle_withdraw(&a->job);
+    a->posted = 0;
+  }
+  if (!pooled || !ahead_enabled) return;
+  if (a && a->H != H) {
+    unroll_qlstm_carry_release(carry);
+    a = NULL;
+  }
+  if (!a) {
+    const size_t nb = (size_t)H / 64, bytes = (5 * (size_t)H * sizeof(float) + nb * sizeof(int) + 63) / 64 * 64;
+    a = (unroll_qlstm_ahead *)calloc(1, sizeof *a);
+    float *mem = a ? (float *)aligned_alloc(64, bytes) : NULL;
+    if (!mem) {
+      free(a);
+      return; /* the steps multiply W_hh h1 themselves: the same results */
+    }
+    a->job.fn = ahead_run;
+    a->H = H;
+    a->pre = mem;
+    a->h1 = mem + 4 * (size_t)H;
+    a->made = (int *)(mem + 5 * (size_t)H);
+    carry->ahead = a;
+  }
+  a->bf16 = bf16;
+  a->whh1 = whh1;
+  a->stop = 0;
+  memset(a->made, 0, (size_t)(H / 64) * sizeof(int));
+  memcpy(a->h1, h1, (size_t)H * sizeof(float));
+  unroll_pool_idle_post(&a->job);
+  a->posted = 1;
+}
+
+void unroll_qlstm_carry_release(unroll_qlstm_carry *carry)
+{
+  unroll_qlstm_ahead *a = carry->ahead;
+  if (!a) return;
+  if (a->posted) unroll_pool_idle_withdraw(&a->job);
+  free(a->pre);
+  free(a);
+  carry->ahead = NULL;
+}
+
 int unroll_qlstm_stack_carry(int bf16, int L, int H, const unroll_qlstm_weights *w, const float *row, float *g, float *h,
                              float *c, unsigned *descending, unroll_qlstm_carry *carry)
 {
@@ -903,13 +1042,20 @@ int unroll_qlstm_stack_carry(int bf16, int L, int H, const unroll_qlstm_weights 
   }
   const size_t items = 2 * (size_t)(H / 64);
   const int down = (int)((*descending >> 1) & 1u); /* layer 1's bit: layer 1 runs in this pass */
-  if (unroll_pool_threads() < 2 || 12LL * H * H < PARALLEL_MIN) /* small: on this thread, as unroll_qlstm_layer would */
+  const int pooled = unroll_pool_threads() >= 2 && 12LL * H * H >= PARALLEL_MIN;
+  const unroll_qlstm_ahead *a = ahead_for(carry, bf16, H, w[1].whh, h1);
+  if (a) {
+    j.l1.ahead = a->pre;
+    j.l1.made = a->made;
+  }
+  if (!pooled) /* small: on this thread, as unroll_qlstm_layer would */
     for (size_t k = 0; k < items; k++) carry_item(&j, down ? items - 1 - k : k);
   else
     unroll_pool_for_affine(items, carry_item, &j, down);
   *descending ^= 1u << 1;
   memcpy(carry->h0, h0, (size_t)H * sizeof(float));
   carry->valid = 1;
+  ahead_post(carry, pooled, bf16, H, w[1].whh, h1);
   return stack_layers(bf16, 2, L, H, w, row, g, h, c, descending);
 #else
   carry->valid = 0;

@@ -86,12 +86,30 @@ int unroll_qlstm_stack(int bf16, int L, int H, const unroll_qlstm_weights *w, co
  * included. pre holds 4H floats and h0 H (the caller's memory); valid starts at 0. One-layer
  * stacks, and CPUs without the dot-product kernels, run unroll_qlstm_stack.
  */
+typedef struct unroll_qlstm_ahead unroll_qlstm_ahead;
 typedef struct {
   float *pre, *h0;
   int valid;
+  unroll_qlstm_ahead *ahead; /* NULL at first; unroll_qlstm_carry_release frees it */
 } unroll_qlstm_carry;
 
 int unroll_qlstm_stack_carry(int bf16, int L, int H, const unroll_qlstm_weights *w, const float *row, float *g, float *h,
                              float *c, unsigned *descending, unroll_qlstm_carry *carry);
+
+/*
+ * With two or more threads, a carried step also leaves layer 1's W_hh h1 for the next step to an
+ * idle worker of the pool (unroll_pool_idle_post), made between calls from a copy of h1 while the
+ * caller goes on; the next step uses what was made when its h1 is still the copy, bit for bit (the
+ * same results either way). So the weights of layer 1 are read between calls as well: they must
+ * not change while a carry is in use. unroll_qlstm_carry_release takes that work back (waiting for
+ * a worker inside it) and frees its memory: call it before the weights or the carry go away.
+ */
+void unroll_qlstm_carry_release(unroll_qlstm_carry *carry);
+
+/* Whether carried steps leave layer 1's W_hh h1 to an idle worker (default on); returns the previous setting. */
+int unroll_qlstm_set_ahead(int on);
+
+/* Blocks of 64 units of layer 1 that steps have finished from products made ahead, since the addon loaded. */
+unsigned long unroll_qlstm_ahead_used(void);
 
 #endif

@@ -566,6 +566,68 @@ describe("the native fused LSTM layer step (qlstmLayer)", () => {
     expect(() => a.qlstmSetCarry!(1 as unknown as boolean)).toThrow(TypeError);
   });
 
+  it.skipIf(fusedFormats.length === 0 || typeof nativeAddon?.qlstmSetAhead !== "function")("carried steps on 2 threads with layer 1's W_hh·h1 made ahead by an idle worker between calls: used, and the bits of steps that multiply it themselves, also when h1 is edited or another state comes between", () => {
+    const a = nativeAddon!;
+    const pause = (ms: number) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+    };
+    for (const format of fusedFormats)
+      for (const H of [128, 256]) {
+        const o = { V: 24, E: 40, H, L: 2 };
+        const qm = quantizeLanguageModel(lm("lstm", o), format);
+        const pack = (m: QuantizedMatrix) => (m.format === "int8" ? a.qpack!(m.q, m.rows, m.cols, true) : a.bpack!(m.w, m.rows, m.cols, true));
+        const scale = (m: QuantizedMatrix) => (m.format === "int8" ? m.scale : null);
+        const layers = qm.layers.map((layer, l) => ({ wih: l === 0 ? null : pack(layer.Wih), scaleIh: l === 0 ? null : scale(layer.Wih), whh: pack(layer.Whh), scaleHh: scale(layer.Whh), bias: l === 0 ? null : layer.bias }));
+        const rng = Rng.seeded(5);
+        const G = 4 * H, LH = 2 * H;
+        const W = qm.W;
+        const head = { table: randomArray(rng, o.V * G), rows: o.V, weights: W.format === "int8" ? W.q : W.w, packed: W.format === "int8" ? a.qpack!(W.q, W.rows, W.cols, false) : a.bpack!(W.w, W.rows, W.cols, false), scale: scale(W), bias: qm.b };
+        const ahead = a.qlstmPlan!(H, layers, head), plain = a.qlstmPlan!(H, layers, head);
+        const fresh = () => ({ g: new Float32Array(G), h: randomArray(rng, LH, 0.9), c: randomArray(rng, LH) });
+        const S = fresh(), T = fresh();
+        const want = { S: { g: S.g.slice(), h: S.h.slice(), c: S.c.slice() }, T: { g: T.g.slice(), h: T.h.slice(), c: T.c.slice() } };
+        const z = new Float32Array(o.V), zw = new Float32Array(o.V);
+        const step = (name: "S" | "T", token: number) => {
+          const s = name === "S" ? S : T, w = want[name];
+          const [n, m] = withThreadsOf(a, 2, () => {
+            const wasAhead = a.qlstmSetAhead!(true);
+            const n = a.qlstmStep!(ahead, token, s.g, s.h, s.c, z);
+            a.qlstmSetAhead!(false);
+            const wasCarry = a.qlstmSetCarry!(false);
+            const m = a.qlstmStep!(plain, token, w.g, w.h, w.c, zw);
+            a.qlstmSetCarry!(wasCarry);
+            a.qlstmSetAhead!(wasAhead);
+            return [n, m];
+          });
+          expect([n, m]).toEqual([3, 3]);
+          expect({ g: s.g, h: s.h, c: s.c }).toEqual(w);
+          expect(z).toEqual(zw);
+        };
+        // the worker makes the blocks while this thread waits: some step finishes from them
+        const before = a.qlstmAheadUsed!();
+        for (let n = 0; n < 200 && a.qlstmAheadUsed!() === before; n++) {
+          step("S", n % o.V);
+          pause(0.5);
+        }
+        expect(a.qlstmAheadUsed!()).toBeGreaterThan(before);
+        step("S", 3); // straight on: the blocks the worker had begun, or none
+        S.h[H + 1] += 0.125; // h1 edited between steps: what was made is not used
+        want.S.h[H + 1] += 0.125;
+        pause(0.5);
+        step("S", 4);
+        pause(0.5);
+        step("T", 5); // another state on the plan
+        step("S", 6);
+        pause(0.5);
+        step("S", 7);
+        const used = a.qlstmAheadUsed!();
+        step("S", 8); // the previous step used what was made for it
+        expect(a.qlstmAheadUsed!()).toBeGreaterThanOrEqual(used);
+      }
+    expect(() => a.qlstmSetAhead!(1 as unknown as boolean)).toThrow(TypeError);
+  });
+
   it.skipIf(typeof nativeAddon?.jsExp !== "function")("jsExp: Math.exp's bits, on sampling's arguments (≤ 0), around ±ln2/2 and ±1.5 ln2, small, large, tiny and special values, 8 at a time (AVX-512) and one by one", () => {
     const a = nativeAddon!;
     const rng = Rng.seeded(12);

@@ -122,6 +122,14 @@ export interface NativeAddon {
    * way); returns the previous setting. For A/B measurements and tests.
    */
   qlstmSetCarry?(enabled: boolean): boolean;
+  /**
+   * Whether carried steps on two or more threads leave layer 1's W_hh·h1 for the next step to an idle
+   * worker of the pool, made between calls, and finish from it when h1 is unchanged (native/qgemv.h;
+   * the same results either way); returns the previous setting. For A/B measurements and tests.
+   */
+  qlstmSetAhead?(enabled: boolean): boolean;
+  /** The 64-unit blocks of layer 1 that steps have finished from products made ahead, since the addon loaded. */
+  qlstmAheadUsed?(): number;
   /** out[i] ← e^x[i] as V8's Math.exp computes it (native/pick.h), to check that it does. */
   jsExp?(x: Float64Array, out: Float64Array): void;
   /** x ← copies of row (x.length a multiple of row.length), or zeros when row is null (native/optim.h). */
