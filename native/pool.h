@@ -4,6 +4,7 @@
  *   unroll_pool_run(fn, ctx)      runs fn(ctx, tid, n) on every thread, tid 0 on the caller, and
  *                                 returns when all are done.
  *   unroll_pool_for(n, fn, ctx)   runs fn(ctx, b) for every block b < n, claimed by the threads.
+ *   unroll_pool_idle_post(job)    leaves a job to a worker with nothing to do, between runs.
  *
  * Waiting threads spin first (a round trip costs about 0.3 µs) and block on a condition variable
  * only after a while without work: futex wake-ups cost 40–70 µs in the VMs this was tuned on

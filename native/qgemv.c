@@ -37,6 +37,8 @@
  * unroll_qlstm_layer runs a whole LSTM layer step in one pass over the pool: each 64-unit block
  * takes its four gates' stripes of W_ih and W_hh and then updates its units' cell, so a step costs
  * one N-API call and one dispatch per layer instead of three calls and two dispatches.
+ * unroll_qlstm_stack_carry makes layer 0's next W_hh h0 in layer 1's pass and leaves layer 1's
+ * next W_hh h1 to an idle worker between calls (unroll_qlstm_ahead, below).
  */
 #include "qgemv.h"
 
